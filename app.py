@@ -1,0 +1,67 @@
+"""The composition root: create_app() wires configuration, extensions, blueprints and CLI."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core.api import WelfareApi, create_api
+from core.config import load_config
+from core.crypto import configure_crypto
+from core.db import db
+from core.errors import register_error_handlers
+from core.extensions import csrf, limiter, migrate
+from core.web import install_request_hooks
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask application (test_config overrides environment settings)."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        static_folder="core/static",
+        template_folder="core/templates",
+    )
+    load_config(app, test_config)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    if app.config.get("PROXY_HOPS"):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"])
+    configure_crypto(app.config["ENCRYPTION_KEYS"], app.config["BLIND_INDEX_KEY"])
+
+    _import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    api = create_api(app)
+    register_error_handlers(app)
+    install_request_hooks(app)
+    _register_blueprints(app, api)
+    _register_cli(app)
+    return app
+
+
+def _import_models() -> None:
+    # Every table must be in the metadata before migrations or queries run.
+    import core.audit  # noqa: F401
+    import core.auth.models  # noqa: F401
+    import municipalities.models  # noqa: F401
+    import routing.models  # noqa: F401
+
+
+def _register_blueprints(app: Flask, api: WelfareApi) -> None:
+    from core.auth import pages
+    from core.auth import views as auth_views
+
+    app.register_blueprint(pages.bp)
+    api.register_blueprint(auth_views.blp)
+
+
+def _register_cli(app: Flask) -> None:
+    from core.cli import accounts_cli, keys_cli
+
+    for group in (keys_cli, accounts_cli):
+        app.cli.add_command(group)

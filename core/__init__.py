@@ -1,0 +1,1 @@
+"""Shared plumbing: database, configuration, errors, auth, audit, crypto."""

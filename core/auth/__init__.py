@@ -1,0 +1,1 @@
+"""Accounts, roles, passwords, API tokens and staff sessions."""

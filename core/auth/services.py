@@ -1,0 +1,358 @@
+"""Account services: sign-in with lockout, tokens, sessions, and role changes with their record."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from core.audit import client_ip
+from core.auth.models import Account, ApiToken, PermissionEvent
+from core.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
+from core.auth.principal import Principal
+from core.auth.roles import MUNICIPAL_ROLES, OFFICE_ROLES, Role
+from core.db import db, utcnow
+from core.errors import ApiError, Conflict, Forbidden, Invalid, NotFound
+
+TOKEN_PREFIX = "wpt_"  # noqa: S105 - a public marker, not a secret
+
+
+class LoginFailed(ApiError):
+    status = 401
+    code = "login_failed"
+    # One message for unknown user, wrong password, locked and disabled: nothing to enumerate.
+    message = (
+        "아이디 또는 비밀번호가 올바르지 않거나 계정이 잠겨 있습니다. "
+        "(Wrong username or password, or the account is locked.)"
+    )
+
+
+class WeakPassword(Invalid):
+    code = "weak_password"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """The outcome of a sign-in attempt; the caller commits before acting on it."""
+
+    account: Account | None
+
+    @property
+    def ok(self) -> bool:
+        return self.account is not None
+
+
+def principal_for(account: Account) -> Principal:
+    """The principal an account acts as."""
+    return Principal(
+        account_id=account.id,
+        username=account.username,
+        role=Role(account.role),
+        municipality_id=account.municipality_id,
+        office_id=account.office_id,
+    )
+
+
+def attempt_login(username: str, password: str) -> LoginResult:
+    """Check a password, counting failures and locking the account after too many."""
+    config = current_app.config
+    account = db.session.scalar(
+        sa.select(Account).where(Account.username == username.strip().casefold())
+    )
+    now = utcnow()
+    valid = verify_password(account.password_hash if account else None, password)
+    if account is None:
+        return LoginResult(None)
+    if not account.is_active or (account.locked_until and account.locked_until > now):
+        return LoginResult(None)
+    if not valid:
+        account.failed_logins += 1
+        if account.failed_logins >= config["LOGIN_MAX_FAILURES"]:
+            account.locked_until = now + timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"])
+            account.failed_logins = 0
+        db.session.flush()
+        return LoginResult(None)
+    account.failed_logins = 0
+    account.locked_until = None
+    account.last_login_at = now
+    if needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    db.session.flush()
+    return LoginResult(account)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def issue_token(account: Account) -> str:
+    """Create a bearer token for the account; only its hash is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    lifetime = timedelta(hours=current_app.config["API_TOKEN_LIFETIME_HOURS"])
+    db.session.add(
+        ApiToken(
+            account_id=account.id,
+            token_hash=_hash_token(token),
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def principal_from_token(token: str) -> Principal | None:
+    """The principal a bearer token stands for, or None if it is unknown, revoked or stale."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = db.session.execute(
+        sa.select(ApiToken, Account)
+        .join(Account, Account.id == ApiToken.account_id)
+        .where(ApiToken.token_hash == _hash_token(token))
+    ).first()
+    if row is None:
+        return None
+    api_token, account = row
+    now = utcnow()
+    idle = timedelta(minutes=current_app.config["API_TOKEN_IDLE_MINUTES"])
+    if (
+        api_token.revoked_at is not None
+        or api_token.expires_at <= now
+        or api_token.last_used_at + idle <= now
+        or not account.is_active
+        or api_token.created_at < account.sessions_valid_after
+    ):
+        return None
+    # Touch at most once a minute: a read-only request should not write on every call.
+    if now - api_token.last_used_at > timedelta(minutes=1):
+        api_token.last_used_at = now
+        db.session.flush()
+    return principal_for(account)
+
+
+def revoke_token(token: str) -> None:
+    """Revoke one bearer token (logout)."""
+    db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.token_hash == _hash_token(token), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def session_is_valid(account_id: int, authenticated_at: datetime) -> Account | None:
+    """The account behind a staff session if the session may go on."""
+    account = db.session.get(Account, account_id)
+    if account is None or not account.is_active:
+        return None
+    if authenticated_at < account.sessions_valid_after:
+        return None
+    return account
+
+
+def _end_sessions(account: Account) -> None:
+    """Kill every page session and API token of the account at once."""
+    now = utcnow()
+    account.sessions_valid_after = now
+    db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+# --- account management -------------------------------------------------------------------
+
+
+def _scope(role: str, municipality_id: int | None, office_id: int | None) -> str | None:
+    if role in MUNICIPAL_ROLES:
+        return f"municipality:{municipality_id}"
+    if role in OFFICE_ROLES:
+        return f"office:{office_id}"
+    return None
+
+
+def _record(
+    actor: Principal | None,
+    account: Account,
+    action: str,
+    old: tuple[str | None, str | None] = (None, None),
+    new: tuple[str | None, str | None] = (None, None),
+) -> None:
+    db.session.add(
+        PermissionEvent(
+            actor_id=actor.account_id if actor else None,
+            account_id=account.id,
+            action=action,
+            old_role=old[0],
+            old_scope=old[1],
+            new_role=new[0],
+            new_scope=new[1],
+            ip=client_ip(),
+        )
+    )
+
+
+def _check_tenant_binding(role: Role, municipality_id: int | None, office_id: int | None) -> None:
+    if role in MUNICIPAL_ROLES and (municipality_id is None or office_id is not None):
+        raise Invalid(
+            fields={"municipality_id": ["이 역할에는 지자체가 필요합니다. (Needs a municipality.)"]}
+        )
+    if role in OFFICE_ROLES and (office_id is None or municipality_id is not None):
+        raise Invalid(
+            fields={"office_id": ["이 역할에는 우체국이 필요합니다. (Needs a delivery office.)"]}
+        )
+    if role == Role.SYSTEM_ADMIN and (municipality_id is not None or office_id is not None):
+        raise Invalid(
+            fields={"role": ["시스템 관리자는 소속이 없습니다. (System admins have no tenant.)"]}
+        )
+
+
+def _check_may_manage(actor: Principal, role: Role, municipality_id: int | None) -> None:
+    """System admins manage every account; municipal admins their municipality's staff."""
+    if actor.role == Role.SYSTEM_ADMIN:
+        return
+    if (
+        actor.role == Role.MUNICIPAL_ADMIN
+        and role in MUNICIPAL_ROLES
+        and municipality_id == actor.municipality_id
+    ):
+        return
+    raise Forbidden()
+
+
+def check_new_password(password: str, username: str) -> None:
+    """Raise WeakPassword naming every problem with a new password."""
+    problems = password_problems(password, username, current_app.config["PASSWORD_MIN_LENGTH"])
+    if problems:
+        raise WeakPassword(fields={"password": problems})
+
+
+def create_account(
+    actor: Principal | None,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    role: Role,
+    municipality_id: int | None = None,
+    office_id: int | None = None,
+) -> Account:
+    """Create an account and record the grant of its role (actor None: the CLI/bootstrap)."""
+    username = username.strip().casefold()
+    _check_tenant_binding(role, municipality_id, office_id)
+    if actor is not None:
+        _check_may_manage(actor, role, municipality_id)
+    check_new_password(password, username)
+    if db.session.scalar(sa.select(Account.id).where(Account.username == username)):
+        raise Conflict(
+            "이미 있는 아이디입니다. (That username is taken.)",
+            fields={"username": ["이미 있는 아이디입니다. (Taken.)"]},
+        )
+    account = Account(
+        username=username,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        role=role.value,
+        municipality_id=municipality_id,
+        office_id=office_id,
+    )
+    db.session.add(account)
+    db.session.flush()
+    _record(actor, account, "grant", new=(role.value, _scope(role, municipality_id, office_id)))
+    db.session.flush()
+    return account
+
+
+def accounts_visible_to(actor: Principal) -> sa.Select:
+    """The accounts this principal may see: all for system admins, own municipality's for others."""
+    query = sa.select(Account).order_by(Account.id)
+    if actor.role == Role.SYSTEM_ADMIN:
+        return query
+    if actor.role in (Role.MUNICIPAL_ADMIN, Role.AUDITOR):
+        return query.where(Account.municipality_id == actor.municipality_id)
+    return query.where(Account.id == actor.account_id)
+
+
+def get_account(actor: Principal, account_id: int) -> Account:
+    """One visible account, or 404."""
+    account = db.session.scalar(accounts_visible_to(actor).where(Account.id == account_id))
+    if account is None:
+        raise NotFound()
+    return account
+
+
+def update_account(
+    actor: Principal,
+    account_id: int,
+    *,
+    role: Role | None = None,
+    municipality_id: int | None = None,
+    office_id: int | None = None,
+    is_active: bool | None = None,
+    display_name: str | None = None,
+) -> Account:
+    """Change an account's role, tenant or active flag, recording every change of access."""
+    account = get_account(actor, account_id)
+    _check_may_manage(actor, Role(account.role), account.municipality_id)
+    old = (account.role, _scope(account.role, account.municipality_id, account.office_id))
+    if role is not None:
+        new_municipality = municipality_id if role in MUNICIPAL_ROLES else None
+        new_office = office_id if role in OFFICE_ROLES else None
+        if role in MUNICIPAL_ROLES and new_municipality is None:
+            new_municipality = account.municipality_id
+        if role in OFFICE_ROLES and new_office is None:
+            new_office = account.office_id
+        _check_tenant_binding(role, new_municipality, new_office)
+        _check_may_manage(actor, role, new_municipality)
+        if account.id == actor.account_id and role != Role(account.role):
+            raise Forbidden("자신의 역할은 바꿀 수 없습니다. (You cannot change your own role.)")
+        account.role = role.value
+        account.municipality_id = new_municipality
+        account.office_id = new_office
+        new = (role.value, _scope(role, new_municipality, new_office))
+        if new != old:
+            _record(actor, account, "change", old=old, new=new)
+            # A changed role must not keep sessions that were issued for the old one.
+            _end_sessions(account)
+    if display_name is not None:
+        account.display_name = display_name
+    if is_active is not None and is_active != account.is_active:
+        if account.id == actor.account_id:
+            raise Forbidden("자신의 계정은 비활성화할 수 없습니다. (You cannot disable yourself.)")
+        account.is_active = is_active
+        current = (account.role, _scope(account.role, account.municipality_id, account.office_id))
+        if is_active:
+            _record(actor, account, "enable", new=current)
+        else:
+            _record(actor, account, "disable", old=current)
+            _end_sessions(account)
+    db.session.flush()
+    return account
+
+
+def revoke_sessions(actor: Principal, account_id: int) -> Account:
+    """End every session and token of an account (a lost phone, a leaked token)."""
+    account = get_account(actor, account_id)
+    if account.id != actor.account_id:
+        _check_may_manage(actor, Role(account.role), account.municipality_id)
+    _end_sessions(account)
+    _record(actor, account, "revoke_tokens", old=(account.role, None))
+    db.session.flush()
+    return account
+
+
+def change_password(account: Account, current: str, new: str) -> None:
+    """Change one's own password; every other session ends."""
+    if not verify_password(account.password_hash, current):
+        raise Invalid(fields={"current_password": ["비밀번호가 틀립니다. (Wrong password.)"]})
+    check_new_password(new, account.username)
+    account.password_hash = hash_password(new)
+    account.password_changed_at = utcnow()
+    _end_sessions(account)
+    db.session.flush()

@@ -1,0 +1,129 @@
+"""Core CLI: key rotation and account bootstrap."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from flask import current_app
+from flask.cli import AppGroup
+
+from core.auth.roles import Role
+from core.config import read_local_secrets, write_local_secrets
+from core.crypto import EncryptedText, configure_crypto, reencrypt
+from core.db import db, transaction
+from core.errors import ApiError
+
+keys_cli = AppGroup("keys", help="암호화 키 관리 (Encryption keys).")
+accounts_cli = AppGroup("accounts", help="계정 관리 (Accounts).")
+
+
+def encrypted_columns() -> list[tuple[sa.Table, sa.Column]]:
+    """Every encrypted column in the schema."""
+    return [
+        (table, column)
+        for table in db.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, EncryptedText)
+    ]
+
+
+def rotate_all(batch_size: int = 1000) -> int:
+    """Re-encrypt every encrypted value under the newest key; returns how many were rewritten."""
+    rewritten = 0
+    for table, column in encrypted_columns():
+        pk = next(iter(table.primary_key.columns))
+        raw = sa.column(column.name, sa.Text)  # bypass the decrypting type: rotate ciphertext
+        last_id = 0
+        while True:
+            with transaction():
+                rows = db.session.execute(
+                    sa.select(pk, raw)
+                    .select_from(table)
+                    .where(pk > last_id, raw.is_not(None))
+                    .order_by(pk)
+                    .limit(batch_size)
+                ).all()
+                for row_id, token in rows:
+                    db.session.execute(
+                        sa.update(table)
+                        .where(pk == row_id)
+                        .values({column.name: sa.literal(reencrypt(token), sa.Text)})
+                    )
+            if not rows:
+                break
+            rewritten += len(rows)
+            last_id = rows[-1][0]
+    return rewritten
+
+
+@keys_cli.command("generate")
+def generate_key() -> None:
+    """Print a new encryption key (put it first in WELFARE_ENCRYPTION_KEYS, then rotate)."""
+    click.echo(Fernet.generate_key().decode())
+
+
+@keys_cli.command("rotate")
+@click.option(
+    "--new-key/--no-new-key",
+    default=None,
+    help="Add a fresh key first (default: yes for local development secrets).",
+)
+def rotate(new_key: bool | None) -> None:
+    """Re-encrypt every personal-data field under the newest key."""
+    stored = read_local_secrets(current_app.instance_path)
+    uses_local = (
+        stored is not None and stored["ENCRYPTION_KEYS"] == current_app.config["ENCRYPTION_KEYS"]
+    )
+    if new_key is None:
+        new_key = uses_local
+    if new_key:
+        if not uses_local:
+            raise click.ClickException(
+                "Keys come from the environment: run `flask keys generate`, put the new key first "
+                "in WELFARE_ENCRYPTION_KEYS, then run `flask keys rotate --no-new-key`."
+            )
+        keys = Fernet.generate_key().decode() + "," + stored["ENCRYPTION_KEYS"]
+        stored["ENCRYPTION_KEYS"] = keys
+        write_local_secrets(current_app.instance_path, stored)
+        current_app.config["ENCRYPTION_KEYS"] = keys
+        configure_crypto(keys, current_app.config["BLIND_INDEX_KEY"])
+        click.echo("Added a new primary key to the local secrets.")
+    count = rotate_all()
+    click.echo(f"Re-encrypted {count} values under the newest key.")
+    if uses_local and new_key:
+        click.echo("Older keys stay listed so backups still decrypt; drop them when you are ready.")
+
+
+@accounts_cli.command("create")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
+@click.option("--municipality-id", type=int)
+@click.option("--office-id", type=int)
+@click.password_option()
+def create(
+    username: str,
+    display_name: str,
+    role: str,
+    municipality_id: int | None,
+    office_id: int | None,
+    password: str,
+) -> None:
+    """Create an account (the first system admin is made this way)."""
+    from core.auth.services import create_account
+
+    try:
+        with transaction():
+            account = create_account(
+                None,
+                username=username,
+                display_name=display_name,
+                password=password,
+                role=Role(role),
+                municipality_id=municipality_id,
+                office_id=office_id,
+            )
+    except ApiError as error:
+        raise click.ClickException(f"{error.message} {error.fields or ''}".strip()) from error
+    click.echo(f"Created account {account.username} (id {account.id}, {account.role}).")

@@ -1,0 +1,136 @@
+"""Configuration from the environment, with safe local secrets for development."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+log = logging.getLogger(__name__)
+
+SECRETS_FILE = "local-secrets.json"
+
+
+class ConfigError(RuntimeError):
+    """The service cannot start with this configuration."""
+
+
+class Config:
+    """Defaults; every key can be overridden by a WELFARE_* environment variable."""
+
+    ENV = "development"
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    SECRET_KEY: str | None = None
+    # Comma-separated Fernet keys, newest first (MultiFernet order).
+    ENCRYPTION_KEYS: str | None = None
+    # Key for the HMAC blind indexes (dedup and exact-match search).
+    BLIND_INDEX_KEY: str | None = None
+    GEOCODER_URL: str | None = None  # e.g. http://127.0.0.1:8080 (self-hosted Nominatim)
+    GEOCODER_MIN_DELAY_S = 1.0
+    GEOCODER_TIMEOUT_S = 10.0
+    PASSWORD_MIN_LENGTH = 12
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCKOUT_MINUTES = 15
+    SESSION_IDLE_MINUTES = 30
+    SESSION_ABSOLUTE_HOURS = 12
+    API_TOKEN_IDLE_MINUTES = 60
+    API_TOKEN_LIFETIME_HOURS = 12
+    ACCESS_LOG_RETENTION_DAYS = 730  # PIPA 안전성 확보조치 기준 제8조: >= 2 years for 민감정보
+    PERMISSION_LOG_RETENTION_DAYS = 1095  # 제5조③: >= 3 years
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_LOGIN = "20 per minute"
+    PAGE_SIZE_MAX = 200
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+    API_TITLE = "welfare-post"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    WTF_CSRF_TIME_LIMIT = None  # the session's own idle timeout bounds the token
+    WTF_CSRF_CHECK_DEFAULT = False  # core.web protects pages only; the API uses bearer tokens
+
+
+def load_config(app, overrides: dict[str, Any] | None = None) -> None:
+    """Fill app.config from defaults, the environment and explicit overrides, then check it."""
+    app.config.from_object(Config)
+    app.config.from_prefixed_env("WELFARE", loads=_load_env_value)
+    if os.environ.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(os.environ["DATABASE_URL"])
+    if overrides:
+        app.config.update(overrides)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        path = Path(app.instance_path) / "welfare.db"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalize_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
+    _ensure_secrets(app)
+
+
+def _load_env_value(value: str) -> Any:
+    """Parse JSON numbers and booleans only; everything else stays a string."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return parsed if isinstance(parsed, int | float | bool) else value
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgres:// and postgresql:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _ensure_secrets(app) -> None:
+    """Refuse to start in production without secrets; create local ones otherwise."""
+    needed = ("SECRET_KEY", "ENCRYPTION_KEYS", "BLIND_INDEX_KEY")
+    missing = [name for name in needed if not app.config.get(name)]
+    if not missing:
+        return
+    if app.config["ENV"] == "production":
+        names = ", ".join(f"WELFARE_{name}" for name in missing)
+        raise ConfigError(f"Production mode needs {names}; refusing to start.")
+    stored = read_local_secrets(app.instance_path)
+    if stored is None:
+        stored = {
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "BLIND_INDEX_KEY": secrets.token_urlsafe(48),
+        }
+        write_local_secrets(app.instance_path, stored)
+        log.warning(
+            "Development mode: created local secrets in %s (never use them in production).",
+            Path(app.instance_path) / SECRETS_FILE,
+        )
+    for name in missing:
+        app.config[name] = stored[name]
+
+
+def read_local_secrets(instance_path: str) -> dict[str, str] | None:
+    """The development secrets kept in the instance folder, if any."""
+    path = Path(instance_path) / SECRETS_FILE
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_local_secrets(instance_path: str, values: dict[str, str]) -> None:
+    """Store development secrets readable by the owner only."""
+    path = Path(instance_path) / SECRETS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(values, indent=2), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)

@@ -1,0 +1,84 @@
+"""Field encryption (Fernet: AES-128-CBC + HMAC-SHA256, with key rotation) and blind indexes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.types import TypeDecorator
+
+
+class CryptoNotConfigured(RuntimeError):
+    """Encrypted columns were used before configure_crypto() ran."""
+
+
+class _Keyring:
+    cipher: MultiFernet | None = None
+    index_key: bytes | None = None
+
+
+_keyring = _Keyring()
+
+
+def configure_crypto(encryption_keys: str, blind_index_key: str) -> None:
+    """Install the keys: Fernet keys comma-separated, newest (the one that encrypts) first."""
+    keys = [key.strip() for key in encryption_keys.split(",") if key.strip()]
+    if not keys:
+        raise CryptoNotConfigured("no encryption key given")
+    _keyring.cipher = MultiFernet([Fernet(key.encode()) for key in keys])
+    _keyring.index_key = blind_index_key.encode()
+
+
+def _cipher() -> MultiFernet:
+    if _keyring.cipher is None:
+        raise CryptoNotConfigured("call configure_crypto() first")
+    return _keyring.cipher
+
+
+def encrypt(plaintext: str) -> str:
+    """Encrypt text with the newest key."""
+    return _cipher().encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+
+def decrypt(token: str) -> str:
+    """Decrypt text encrypted under any configured key."""
+    try:
+        return _cipher().decrypt(token.encode("ascii")).decode("utf-8")
+    except InvalidToken as exc:
+        raise CryptoNotConfigured(
+            "a stored value does not decrypt with the configured keys"
+        ) from exc
+
+
+def reencrypt(token: str) -> str:
+    """Re-encrypt a stored value under the newest key (MultiFernet.rotate)."""
+    return _cipher().rotate(token.encode("ascii")).decode("ascii")
+
+
+def normalize_for_index(value: str) -> str:
+    """NFKC, case-folded, whitespace-collapsed: the form that equality is judged on."""
+    return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
+
+
+def blind_index(*parts: str) -> str:
+    """HMAC-SHA256 of the normalized parts: equal inputs, equal indexes; nothing else leaks."""
+    if _keyring.index_key is None:
+        raise CryptoNotConfigured("call configure_crypto() first")
+    message = "\x1f".join(normalize_for_index(part) for part in parts).encode("utf-8")
+    return hmac.new(_keyring.index_key, message, hashlib.sha256).hexdigest()
+
+
+class EncryptedText(TypeDecorator):
+    """A text column stored encrypted; Python code sees plaintext."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect) -> str | None:
+        return None if value is None else encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect) -> str | None:
+        return None if value is None else decrypt(value)

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""One-command setup: `python3 dev.py run` serves the demo; `python3 dev.py test` runs the suite.
+
+Needs only Python 3.11+ and git: it creates .venv, installs the project into it, and then runs
+the project's own commands inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+
+
+def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], cwd=ROOT, check=True, env=env)  # noqa: S603
+
+
+def ensure_environment(extras: str) -> None:
+    """Create .venv and install the project (again only when pyproject.toml changed)."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 is
+        sys.exit("welfare-post needs Python 3.11 or newer.")
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / f".installed-{extras or 'base'}"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    _run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    target = f".[{extras}]" if extras else "."
+    _run(PYTHON, "-m", "pip", "install", "--quiet", "-e", target)
+    stamp.write_text(digest)
+
+
+def flask(*args: str, env: dict[str, str] | None = None) -> None:
+    """Run `flask --app app ...` inside the environment."""
+    _run(BIN / "flask", "--app", "app", *args, env=env)
+
+
+def run(args: list[str]) -> None:
+    """Set up, migrate and serve on 127.0.0.1."""
+    ensure_environment("")
+    port = args[0] if args else os.environ.get("PORT", "5000")
+    flask("db", "upgrade")
+    print(f"\n  welfare-post: http://127.0.0.1:{port}/login   API: /api/v1/openapi.json\n")
+    flask("run", "--host", "127.0.0.1", "--port", port)
+
+
+def test(args: list[str]) -> None:
+    """Set up with the test tools and run the whole suite (extra args go to pytest)."""
+    ensure_environment("dev")
+    _run(PYTHON, "-m", "pytest", *args)
+
+
+def main() -> None:
+    commands = {"run": run, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        sys.exit("usage: python3 dev.py run [PORT] | python3 dev.py test [PYTEST ARGS]")
+    try:
+        commands[sys.argv[1]](sys.argv[2:])
+    except subprocess.CalledProcessError as error:
+        sys.exit(error.returncode)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

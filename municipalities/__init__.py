@@ -1,0 +1,1 @@
+"""Municipalities (tenants), the household registry, mailings and mail items."""

@@ -1,0 +1,1 @@
+"""The postal network (offices, districts, carriers) and daily route planning."""

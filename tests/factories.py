@@ -1,0 +1,140 @@
+"""Plain factory functions: they flush, never commit (the test's transaction is rolled back)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+
+from core.auth.models import Account
+from core.auth.passwords import hash_password
+from core.auth.roles import Role
+from core.auth.services import issue_token
+from core.db import db
+from municipalities.models import Municipality
+from routing.models import CarrierDistrict, DeliveryOffice
+
+PASSWORD = "correct horse battery staple 42"
+_serial = itertools.count(1)
+
+
+@cache
+def password_hash() -> str:
+    """One argon2id hash shared by every factory account (hashing is deliberately slow)."""
+    return hash_password(PASSWORD)
+
+
+def make_municipality(**overrides) -> Municipality:
+    n = next(_serial)
+    values = {
+        "code": f"9{n:04d}",
+        "name": f"시험시 {n}구",
+        "agreement_status": "active",
+        "agreement_start": date(2026, 1, 1),
+    }
+    municipality = Municipality(**(values | overrides))
+    db.session.add(municipality)
+    db.session.flush()
+    return municipality
+
+
+def square(lon: float, lat: float, size: float = 0.01) -> dict:
+    """A GeoJSON square polygon with its south-west corner at (lon, lat)."""
+    ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def make_office(**overrides) -> DeliveryOffice:
+    n = next(_serial)
+    values = {
+        "code": f"OF{n:04d}",
+        "name": f"시험우체국 {n}",
+        "road_address": f"서울특별시 시험구 우정로 {n}",
+        "postal_code": "06000",
+        "depot_lon": 127.0,
+        "depot_lat": 37.5,
+    }
+    office = DeliveryOffice(**(values | overrides))
+    db.session.add(office)
+    db.session.flush()
+    return office
+
+
+def make_district(office: DeliveryOffice, geometry: dict, **overrides) -> CarrierDistrict:
+    n = next(_serial)
+    values = {"code": f"D{n:04d}", "name": f"{n}구역", "geometry": geometry, "area_m2": 1.0}
+    district = CarrierDistrict(office_id=office.id, **(values | overrides))
+    db.session.add(district)
+    db.session.flush()
+    return district
+
+
+def make_account(role: Role, **overrides) -> Account:
+    n = next(_serial)
+    values = {
+        "username": f"{role.value.replace('_', '')}{n}",
+        "display_name": f"시험 {role.value} {n}",
+        "password_hash": password_hash(),
+        "role": role.value,
+    }
+    account = Account(**(values | overrides))
+    db.session.add(account)
+    db.session.flush()
+    return account
+
+
+def auth(token: str) -> dict[str, str]:
+    """Request headers for a bearer token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Tenant:
+    """One municipality and one office with an account and token for every role."""
+
+    municipality: Municipality
+    office: DeliveryOffice
+    accounts: dict[Role, Account] = field(default_factory=dict)
+    tokens: dict[Role, str] = field(default_factory=dict)
+
+    def headers(self, role: Role) -> dict[str, str]:
+        return auth(self.tokens[role])
+
+
+@dataclass
+class World:
+    a: Tenant
+    b: Tenant
+    admin: Account
+    admin_token: str
+
+    def admin_headers(self) -> dict[str, str]:
+        return auth(self.admin_token)
+
+
+def make_tenant(lon: float) -> Tenant:
+    municipality = make_municipality()
+    office = make_office(depot_lon=lon + 0.01, depot_lat=37.51)
+    make_district(office, square(lon, 37.5, 0.02))
+    tenant = Tenant(municipality, office)
+    for role in Role:
+        if role == Role.SYSTEM_ADMIN:
+            continue
+        binding = (
+            {"office_id": office.id}
+            if role in (Role.DISPATCHER, Role.CARRIER)
+            else {"municipality_id": municipality.id}
+        )
+        account = make_account(role, **binding)
+        tenant.accounts[role] = account
+        tenant.tokens[role] = issue_token(account)
+    return tenant
+
+
+def build_world() -> World:
+    """Two tenants side by side (west and east of lon 127.0) and a system admin."""
+    a = make_tenant(126.95)
+    b = make_tenant(127.05)
+    admin = make_account(Role.SYSTEM_ADMIN)
+    return World(a=a, b=b, admin=admin, admin_token=issue_token(admin))

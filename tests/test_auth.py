@@ -1,0 +1,241 @@
+"""Accounts, sign-in, tokens, sessions and the permission record, through HTTP."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from core.auth.models import Account, PermissionEvent
+from core.auth.roles import Role
+from core.db import db, utcnow
+from tests.factories import PASSWORD, auth, make_account
+
+
+def login(client, username: str, password: str = PASSWORD):
+    return client.post("/api/v1/auth/token", json={"username": username, "password": password})
+
+
+def test_login_returns_a_working_token_and_logout_revokes_it(client, world):
+    account = world.a.accounts[Role.SOCIAL_WORKER]
+    response = login(client, account.username)
+    assert response.status_code == 201
+    token = response.json["token"]
+    me = client.get("/api/v1/auth/me", headers=auth(token))
+    assert me.status_code == 200
+    assert me.json["username"] == account.username
+    assert client.delete("/api/v1/auth/token", headers=auth(token)).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=auth(token)).status_code == 401
+
+
+def test_unknown_user_and_wrong_password_look_the_same(client, world):
+    known = login(client, world.a.accounts[Role.CARRIER].username, "wrong password 123")
+    unknown = login(client, "nobody-here", "wrong password 123")
+    assert known.status_code == unknown.status_code == 401
+    assert known.json == unknown.json
+    assert known.json["error"]["code"] == "login_failed"
+
+
+def test_lockout_after_repeated_failures_even_with_the_right_password(client, world, app):
+    account = world.a.accounts[Role.DISPATCHER]
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert login(client, account.username, "not the password!").status_code == 401
+    assert login(client, account.username).status_code == 401
+    db.session.refresh(account)
+    assert account.locked_until is not None and account.locked_until > utcnow()
+    # Once the lock has run out the right password works again.
+    account.locked_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert login(client, account.username).status_code == 201
+
+
+def test_bad_tokens_are_refused(client, world):
+    good = world.a.tokens[Role.SOCIAL_WORKER]
+    for header in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic abc"},
+        auth("wpt_" + "x" * 43),
+        auth(good[:-1] + ("A" if good[-1] != "A" else "B")),
+    ):
+        response = client.get("/api/v1/auth/me", headers=header)
+        assert response.status_code == 401
+        assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_disabling_an_account_ends_its_tokens_at_once_and_is_recorded(client, world):
+    target = world.a.accounts[Role.SOCIAL_WORKER]
+    token = world.a.tokens[Role.SOCIAL_WORKER]
+    admin = world.a.headers(Role.MUNICIPAL_ADMIN)
+    response = client.patch(
+        f"/api/v1/accounts/{target.id}", json={"is_active": False}, headers=admin
+    )
+    assert response.status_code == 200
+    assert client.get("/api/v1/auth/me", headers=auth(token)).status_code == 401
+    assert login(client, target.username).status_code == 401
+    actions = db.session.scalars(
+        sa.select(PermissionEvent.action).where(PermissionEvent.account_id == target.id)
+    ).all()
+    assert "disable" in actions
+
+
+def test_password_policy_names_every_problem(client, world):
+    admin = world.admin_headers()
+    base = {
+        "display_name": "새 직원",
+        "role": "social_worker",
+        "municipality_id": world.a.municipality.id,
+    }
+    cases = {
+        "short": ("newuser1", "short1!"),
+        "common": ("newuser2", "1q2w3e4r5t6y"),
+        "username": ("newuser3", "xxnewuser3-long-enough"),
+    }
+    for username, password in cases.values():
+        response = client.post(
+            "/api/v1/accounts",
+            json=base | {"username": username, "password": password},
+            headers=admin,
+        )
+        assert response.status_code == 422, username
+        assert response.json["error"]["fields"]["password"]
+
+
+def test_grant_change_and_revoke_are_all_recorded(client, world):
+    admin = world.admin_headers()
+    created = client.post(
+        "/api/v1/accounts",
+        json={
+            "username": "kim.sw",
+            "display_name": "김복지",
+            "password": "a long and unusual passphrase",
+            "role": "social_worker",
+            "municipality_id": world.a.municipality.id,
+        },
+        headers=admin,
+    )
+    assert created.status_code == 201, created.json
+    account_id = created.json["id"]
+    changed = client.patch(
+        f"/api/v1/accounts/{account_id}", json={"role": "auditor"}, headers=admin
+    )
+    assert changed.status_code == 200 and changed.json["role"] == "auditor"
+    assert (
+        client.patch(
+            f"/api/v1/accounts/{account_id}", json={"is_active": False}, headers=admin
+        ).status_code
+        == 200
+    )
+    events = client.get(f"/api/v1/accounts/{account_id}/permission-events", headers=admin).json
+    assert [e["action"] for e in events["items"]] == ["grant", "change", "disable"]
+    assert events["items"][1]["old_role"] == "social_worker"
+    assert events["items"][1]["new_role"] == "auditor"
+    assert all(e["actor_id"] == world.admin.id for e in events["items"])
+    stored = db.session.get(Account, account_id).password_hash
+    assert stored.startswith("$argon2id$")
+
+
+def test_municipal_admin_cannot_grant_post_roles_or_other_municipalities(client, world):
+    admin = world.a.headers(Role.MUNICIPAL_ADMIN)
+    base = {"display_name": "x", "password": "a long and unusual passphrase"}
+    post_role = client.post(
+        "/api/v1/accounts",
+        json=base | {"username": "disp.x", "role": "dispatcher", "office_id": world.a.office.id},
+        headers=admin,
+    )
+    assert post_role.status_code == 403
+    other = client.post(
+        "/api/v1/accounts",
+        json=base
+        | {"username": "sw.x", "role": "social_worker", "municipality_id": world.b.municipality.id},
+        headers=admin,
+    )
+    assert other.status_code == 403
+    foreign = world.b.accounts[Role.SOCIAL_WORKER]
+    assert client.get(f"/api/v1/accounts/{foreign.id}", headers=admin).status_code == 404
+
+
+def test_password_change_ends_other_tokens(client, world):
+    account = world.a.accounts[Role.AUDITOR]
+    old_token = world.a.tokens[Role.AUDITOR]
+    response = client.post(
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": "another long passphrase 2026"},
+        headers=auth(old_token),
+    )
+    assert response.status_code == 204
+    assert client.get("/api/v1/auth/me", headers=auth(old_token)).status_code == 401
+    assert login(client, account.username, "another long passphrase 2026").status_code == 201
+
+
+def test_errors_have_one_shape(client, world):
+    admin = world.admin_headers()
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and set(missing.json["error"]) == {
+        "code",
+        "message",
+        "fields",
+    }
+    wrong_method = client.put("/api/v1/auth/me", headers=admin)
+    assert wrong_method.status_code == 405
+    assert "GET" in wrong_method.headers["Allow"]
+    assert wrong_method.json["error"]["code"] == "method_not_allowed"
+    unknown_field = (
+        login(client, "x")
+        if False
+        else client.post(
+            "/api/v1/auth/token", json={"username": "a", "password": "b", "admin": True}
+        )
+    )
+    assert unknown_field.status_code == 422
+    assert "admin" in unknown_field.json["error"]["fields"]
+    not_strict = client.patch(
+        f"/api/v1/accounts/{world.admin.id}", json={"municipality_id": "1"}, headers=admin
+    )
+    assert not_strict.status_code == 422
+    assert "municipality_id" in not_strict.json["error"]["fields"]
+
+
+def test_api_responses_are_not_cached(client, world):
+    response = client.get("/api/v1/auth/me", headers=world.admin_headers())
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_staff_login_page_with_csrf_and_idle_timeout(app, client, world):
+    account = world.a.accounts[Role.SOCIAL_WORKER]
+    page = client.get("/login")
+    assert page.status_code == 200 and "로그인" in page.text
+    no_csrf = client.post("/login", data={"username": account.username, "password": PASSWORD})
+    assert no_csrf.status_code == 400
+    token = _csrf(client.get("/login").text)
+    signed_in = client.post(
+        "/login", data={"username": account.username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert signed_in.status_code == 302
+    assert account.username in client.get("/").text
+    with client.session_transaction() as session:
+        session["seen_at"] -= app.config["SESSION_IDLE_MINUTES"] * 60 + 1
+    expired = client.get("/")
+    assert expired.status_code == 302 and expired.headers["Location"].endswith("/login")
+
+
+def test_disabling_an_account_ends_its_page_session(client, world):
+    account = make_account(Role.SOCIAL_WORKER, municipality_id=world.a.municipality.id)
+    db.session.commit()
+    token = _csrf(client.get("/login").text)
+    client.post(
+        "/login", data={"username": account.username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert client.get("/").status_code == 200
+    client.patch(
+        f"/api/v1/accounts/{account.id}",
+        json={"is_active": False},
+        headers=world.a.headers(Role.MUNICIPAL_ADMIN),
+    )
+    assert client.get("/").status_code == 302
