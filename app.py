@@ -55,13 +55,22 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from core.auth import pages
     from core.auth import views as auth_views
+    from municipalities import views as municipality_views
+    from routing import services as routing_services
+    from routing import views as routing_views
 
     app.register_blueprint(pages.bp)
-    api.register_blueprint(auth_views.blp)
+    for blueprint in (auth_views.blp, municipality_views.blp, routing_views.blp):
+        api.register_blueprint(blueprint)
+    # municipalities sits below routing, so the postal network hands it the district index.
+    app.extensions["district_index"] = routing_services.district_index
 
 
 def _register_cli(app: Flask) -> None:
     from core.cli import accounts_cli, keys_cli
+    from municipalities.cli import households_cli
+    from routing.cli import districts_cli, offices_cli
+    from routing.demo import demo_cli
 
-    for group in (keys_cli, accounts_cli):
+    for group in (keys_cli, accounts_cli, households_cli, offices_cli, districts_cli, demo_cli):
         app.cli.add_command(group)

@@ -47,10 +47,11 @@ def flask(*args: str, env: dict[str, str] | None = None) -> None:
 
 
 def run(args: list[str]) -> None:
-    """Set up, migrate and serve on 127.0.0.1."""
+    """Set up, migrate, load the demo district and serve it on 127.0.0.1."""
     ensure_environment("")
     port = args[0] if args else os.environ.get("PORT", "5000")
     flask("db", "upgrade")
+    flask("demo", "load")
     print(f"\n  welfare-post: http://127.0.0.1:{port}/login   API: /api/v1/openapi.json\n")
     flask("run", "--host", "127.0.0.1", "--port", port)
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask_smorest import Api
 from flask_smorest import Blueprint as _SmorestBlueprint
 from marshmallow import Schema, fields
+from webargs.flaskparser import FlaskParser
 
 from core.db import db
 from core.errors import handle_http_exception
@@ -47,8 +48,20 @@ def create_api(app) -> WelfareApi:
     )
 
 
+class StrictParser(FlaskParser):
+    """Unknown query parameters are errors too (webargs excludes them by default)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,
+        "querystring": None,
+    }
+
+
 class Blueprint(_SmorestBlueprint):
     """A smorest blueprint mounted under /api/v1."""
+
+    ARGUMENTS_PARSER = StrictParser()
 
     def __init__(self, name: str, import_name: str, url_prefix: str, **kwargs: Any):
         super().__init__(name, import_name, url_prefix=f"/api/v1{url_prefix}", **kwargs)

@@ -52,7 +52,7 @@ class Household(db.Model):
     risk_sources: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     lon: Mapped[float | None]
     lat: Mapped[float | None]
-    #: given (from the file or form) | pending | geocoded | not_found | failed
+    #: given (from the file or form) | pending | geocoded | not_found
     geocode_status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     office_id: Mapped[int | None] = mapped_column(sa.ForeignKey("delivery_offices.id"), index=True)
     district_id: Mapped[int | None] = mapped_column(

@@ -1,0 +1,81 @@
+"""Registry CLI: `flask households import|geocode`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from core.db import transaction
+from core.errors import ApiError
+from core.geocoding import Geocoder
+from municipalities import imports
+from municipalities.jobs import geocode_pending
+from municipalities.services import municipality_by_code
+
+households_cli = AppGroup("households", help="가구 명부 (Household registry).")
+
+
+def echo_problems(title: str, problems) -> None:
+    """Print row problems, one per line."""
+    if problems:
+        click.echo(f"{title}:")
+    for problem in problems:
+        column = f" [{problem.column}]" if problem.column else ""
+        click.echo(f"  행 {problem.row}{column} {problem.code}: {problem.message}")
+
+
+@households_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--municipality", "code", required=True, help="지자체 코드 (municipality code)")
+@click.option("--dry-run", is_flag=True, help="검사만 하고 저장하지 않음 (check only)")
+def import_command(file: Path, code: str, dry_run: bool) -> None:
+    """Import households from a CSV (UTF-8/CP949) or XLSX file, all or nothing."""
+    try:
+        with transaction():
+            municipality = municipality_by_code(code)
+            report = imports.import_file(
+                None, municipality, file.read_bytes(), file.name, dry_run=dry_run
+            )
+    except ApiError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(
+        f"{file.name}: {report.encoding}, {report.total_rows} rows, {report.valid_rows} valid, "
+        f"{len(report.errors)} with problems"
+    )
+    echo_problems("Warnings", report.warnings)
+    echo_problems("Problems", report.errors)
+    if not report.accepted:
+        raise click.ClickException(
+            "Nothing was imported: fix the rows above and run again."
+            if not dry_run
+            else "Dry run: the file has problems; a real import would be refused."
+        )
+    if dry_run:
+        click.echo("Dry run: nothing written. The file would import cleanly.")
+    else:
+        click.echo(
+            f"Imported {report.created} households: {report.assigned} in a district, "
+            f"{report.outside_districts} outside every district, {report.not_geocoded} to geocode."
+        )
+
+
+@households_cli.command("geocode")
+@click.option("--limit", default=500, show_default=True)
+def geocode_command(limit: int) -> None:
+    """Geocode households that came without coordinates (needs WELFARE_GEOCODER_URL)."""
+    url = current_app.config.get("GEOCODER_URL")
+    if not url:
+        raise click.ClickException("No geocoder configured: set WELFARE_GEOCODER_URL.")
+    geocoder = Geocoder(
+        url,
+        timeout_s=current_app.config["GEOCODER_TIMEOUT_S"],
+        min_delay_s=current_app.config["GEOCODER_MIN_DELAY_S"],
+    )
+    run = geocode_pending(geocoder, limit)
+    click.echo(
+        f"geocoded {run.geocoded}, not found {run.not_found}, "
+        f"unavailable for {run.failed} (left pending), from cache {run.from_cache}"
+    )

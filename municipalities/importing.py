@@ -1,0 +1,680 @@
+"""Parse a municipality's household file (CSV or XLSX) for bulk import; pure, no Flask or DB."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import functools
+import io
+import math
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from openpyxl import load_workbook
+
+from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES, code_for
+
+MAX_NAME = 100
+MAX_ROAD_ADDRESS = 200
+MAX_ADDRESS_DETAIL = 100
+MAX_NOTE = 2000
+LON_RANGE = (124.5, 132.0)
+LAT_RANGE = (33.0, 38.7)
+
+# Cells beyond this column are ignored: a hostile sheet could claim 16,384 columns per row.
+_MAX_XLSX_COLUMNS = 200
+# A few MB of zip can inflate to gigabytes; a real 200,000-row file stays well below this.
+_MAX_XLSX_UNCOMPRESSED = 400 * 1024 * 1024
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_TEXT_SUFFIXES = ("", "csv", "tsv", "txt")
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@")
+_RISK_SEPARATORS = re.compile(r"[;,|]")
+_POSTAL_SEPARATORS = re.compile(r"[\s\-]")
+# C0 controls other than tab/LF/CR: PostgreSQL rejects NUL, and none belongs in a record.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ECHO_LIMIT = 40
+
+NO_DATA_MESSAGE = "파일에 데이터 행이 없습니다. (The file has no data rows.)"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One problem of one row (row 1 is the header), or of the whole row when column is ""."""
+
+    row: int
+    column: str
+    code: str
+    message: str
+
+
+@dataclass
+class ParsedRow:
+    """A row without errors; values holds every canonical column, normalized."""
+
+    row: int
+    values: dict
+
+
+@dataclass
+class ParseResult:
+    """Valid rows, per-row errors and warnings of one household file."""
+
+    encoding: str
+    rows: list[ParsedRow]
+    errors: list[RowProblem]
+    warnings: list[RowProblem]
+    total_rows: int
+
+
+class FileRejected(Exception):
+    """The file as a whole cannot be imported; message is Korean first, English in parentheses."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class _Column:
+    key: str
+    korean: str
+    english: str
+    aliases: tuple[str, ...]
+
+
+_COLUMNS = (
+    _Column("name", "성명", "name", ("성명", "이름", "수취인", "name")),
+    _Column(
+        "road_address",
+        "도로명주소",
+        "road address",
+        ("도로명주소", "주소", "road_address", "address"),
+    ),
+    _Column("address_detail", "상세주소", "address detail", ("상세주소", "address_detail")),
+    _Column("postal_code", "우편번호", "postal code", ("우편번호", "postal_code")),
+    _Column("phone", "전화번호", "phone", ("전화번호", "연락처", "phone")),
+    _Column("household_type", "가구유형", "household type", ("가구유형", "household_type")),
+    _Column("risk_sources", "위기요인", "risk sources", ("위기요인", "위기정보", "risk_sources")),
+    _Column("lon", "경도", "longitude", ("경도", "longitude", "lon", "x")),
+    _Column("lat", "위도", "latitude", ("위도", "latitude", "lat", "y")),
+    _Column("note", "메모", "note", ("메모", "비고", "note")),
+)
+_BY_KEY = {column.key: column for column in _COLUMNS}
+_REQUIRED = ("name", "road_address")
+
+
+def _header_key(text: str) -> str:
+    """Header cells match case-, width-, space- and underscore-insensitively."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(folded.split()).replace("_", "").replace("-", "")
+
+
+_ALIASES = {_header_key(alias): column.key for column in _COLUMNS for alias in column.aliases}
+
+
+class _CellError(Exception):
+    """A cell's value is unusable; becomes a RowProblem for its column."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+def parse_household_file(data: bytes, filename: str, max_rows: int = 200_000) -> ParseResult:
+    """Parse a household CSV (UTF-8 or CP949) or XLSX file into valid rows and row problems."""
+    kind = _file_kind(data, filename)
+    if kind == "xlsx":
+        encoding, records = "xlsx", _xlsx_records(data)
+    else:
+        encoding, records = _csv_records(data)
+    return _parse_records(encoding, records, max_rows)
+
+
+def _file_kind(data: bytes, filename: str) -> str:
+    """'xlsx' or 'csv', or FileRejected for formats that are neither."""
+    suffix = filename.rpartition(".")[2].lower() if "." in filename else ""
+    if suffix == "xlsx" or data.startswith(_ZIP_MAGIC):
+        return "xlsx"
+    if suffix == "xls" or data.startswith(_OLE_MAGIC):
+        raise FileRejected(
+            "예전 엑셀(.xls) 형식은 지원하지 않습니다. .xlsx 또는 CSV로 저장해 주세요. "
+            "(Legacy .xls files are not supported; save as .xlsx or CSV.)"
+        )
+    if data.startswith(_UTF16_BOMS):
+        raise FileRejected(
+            "UTF-16(유니코드 텍스트) 파일은 지원하지 않습니다. CSV(UTF-8)로 저장해 주세요. "
+            "(UTF-16 text is not supported; save as CSV UTF-8.)"
+        )
+    if suffix not in _TEXT_SUFFIXES:
+        raise FileRejected(
+            "지원하지 않는 파일 형식입니다. CSV 또는 .xlsx 파일을 올려 주세요. "
+            "(Unsupported file format; upload a CSV or .xlsx file.)"
+        )
+    return "csv"
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+# A record is the cells of one spreadsheet row, or None when its bytes could not be decoded.
+_Record = Sequence[Any] | None
+
+
+def _csv_records(data: bytes) -> tuple[str, Iterator[_Record]]:
+    """The detected encoding and the records of a CSV file."""
+    if data.startswith(codecs.BOM_UTF8):
+        encoding, body = "utf-8-sig", data[len(codecs.BOM_UTF8) :]
+    else:
+        body = data
+        try:
+            body.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            encoding = "cp949"
+    # bytes.splitlines splits only on \n, \r and \r\n, none of which occurs inside a
+    # multi-byte UTF-8 or CP949 character, so decoding line by line is safe.
+    lines = [_decode_line(line, encoding) for line in body.splitlines()]
+    return encoding, _csv_rows(lines)
+
+
+def _decode_line(line: bytes, encoding: str) -> str | None:
+    """One line as text, or None when it is not in the file's encoding."""
+    if encoding == "cp949" and not line.isascii():
+        try:
+            line.decode("utf-8")
+            return None  # a UTF-8 line pasted into a CP949 file would become mojibake
+        except UnicodeDecodeError:
+            pass
+    try:
+        return line.decode("utf-8" if encoding == "utf-8-sig" else encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _csv_rows(lines: list[str | None]) -> Iterator[_Record]:
+    """Records of the decoded lines; a record spanning an undecodable line becomes None."""
+    header = next((line for line in lines if line and line.strip()), "")
+    delimiter = "\t" if "\t" in header and "," not in header else ","
+    # splitlines() dropped the line ends; a quoted cell spanning lines needs them back.
+    reader = csv.reader((f"{line or ''}\n" for line in lines), delimiter=delimiter)
+    consumed = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise FileRejected(
+                f"CSV 형식을 읽을 수 없습니다({reader.line_num}번째 줄 근처). "
+                f"(The CSV is malformed near line {reader.line_num}.)"
+            ) from exc
+        # A quoted cell may span several lines: the record is bad if any of them was.
+        spanned = lines[consumed : reader.line_num]
+        consumed = reader.line_num
+        yield None if None in spanned else cells
+
+
+# --- XLSX --------------------------------------------------------------------------------------
+
+
+def _xlsx_records(data: bytes) -> Iterator[_Record]:
+    """Rows of the first sheet, cached values instead of formulas, gaps filled with empty rows."""
+    corrupt = FileRejected(
+        "엑셀 파일을 열 수 없습니다. 손상되었거나 .xlsx 형식이 아닙니다. "
+        "(The Excel file cannot be opened: it is corrupt or not .xlsx.)"
+    )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except Exception as exc:  # zipfile too has many ways to fail on broken input
+        raise corrupt from exc
+    if inflated > _MAX_XLSX_UNCOMPRESSED:
+        raise FileRejected(
+            "엑셀 파일의 압축을 푼 크기가 너무 큽니다. (The Excel file is too large uncompressed.)"
+        )
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl fails on broken input with all kinds of exceptions
+        raise corrupt from exc
+    try:
+        sheet = workbook.worksheets[0]
+        # Trust the cells, not the sheet's declared dimensions, which may be absurd.
+        sheet.reset_dimensions()
+        yield from sheet.iter_rows(max_col=_MAX_XLSX_COLUMNS, values_only=True)
+    except Exception as exc:  # the sheet XML is parsed lazily, so corruption shows up here
+        raise corrupt from exc
+    finally:
+        workbook.close()
+
+
+# --- Records to rows ---------------------------------------------------------------------------
+
+
+def _parse_records(encoding: str, records: Iterator[_Record], max_rows: int) -> ParseResult:
+    """Header, then every data row, checked and normalized."""
+    result = ParseResult(encoding=encoding, rows=[], errors=[], warnings=[], total_rows=0)
+    header_row, width, positions = _read_header(records, result)
+    seen: dict[tuple[str, str, str], int] = {}
+    for row_number, record in enumerate(records, start=header_row + 1):
+        if record is not None and _is_blank(record):
+            continue
+        result.total_rows += 1
+        if result.total_rows > max_rows:
+            raise FileRejected(
+                f"데이터 행이 너무 많습니다(최대 {max_rows:,}행). 파일을 나눠 올려 주세요. "
+                f"(Too many data rows: at most {max_rows:,}; split the file.)"
+            )
+        if record is None:
+            result.errors.append(
+                RowProblem(
+                    row_number,
+                    "",
+                    "encoding",
+                    "이 행의 문자 인코딩이 파일의 나머지와 다릅니다. 행을 읽지 않았습니다. "
+                    "(This row is not in the file's encoding and was skipped.)",
+                )
+            )
+            continue
+        _parse_row(row_number, record, positions, width, seen, result)
+    if result.total_rows == 0:
+        raise FileRejected(NO_DATA_MESSAGE)
+    return result
+
+
+def _read_header(
+    records: Iterator[_Record], result: ParseResult
+) -> tuple[int, int, dict[str, int]]:
+    """The header's row number, its width and the position of each known column in it."""
+    for row_number, record in enumerate(records, start=1):
+        if record is None:
+            raise FileRejected(
+                "머리글 행의 문자 인코딩을 알 수 없습니다. (The header row's encoding is unknown.)"
+            )
+        if not _is_blank(record):
+            width = max(i for i, cell in enumerate(record) if not _is_blank([cell])) + 1
+            return row_number, width, _header_positions(row_number, record, result)
+    raise FileRejected(NO_DATA_MESSAGE)
+
+
+def _header_positions(row_number: int, cells: Sequence[Any], result: ParseResult) -> dict[str, int]:
+    """Map canonical column -> cell index; warn about unknown columns, reject bad headers."""
+    positions: dict[str, int] = {}
+    for index, cell in enumerate(cells):
+        text = _as_text(cell)
+        if text is None:
+            continue
+        key = _ALIASES.get(_header_key(text))
+        if key is None:
+            result.warnings.append(
+                RowProblem(
+                    row_number,
+                    text[:MAX_NAME],
+                    "unknown_column",
+                    "알 수 없는 열이라 무시했습니다. (Unknown column, ignored.)",
+                )
+            )
+        elif key in positions:
+            column = _BY_KEY[key]
+            raise FileRejected(
+                f"열 이름이 중복되었습니다: {column.korean}. (Duplicate column: {column.english}.)"
+            )
+        else:
+            positions[key] = index
+    for key in _REQUIRED:
+        if key not in positions:
+            column = _BY_KEY[key]
+            raise FileRejected(
+                f"필수 열이 없습니다: {column.korean}. (Required column missing: {column.english}.)"
+            )
+    return positions
+
+
+def _is_blank(cells: Sequence[Any]) -> bool:
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+def _parse_row(
+    row_number: int,
+    cells: Sequence[Any],
+    positions: dict[str, int],
+    width: int,
+    seen: dict[tuple[str, str, str], int],
+    result: ParseResult,
+) -> None:
+    """Check one data row; append it to rows if clean, else its problems to errors."""
+    errors: list[RowProblem] = []
+    if not _is_blank(cells[width:]):
+        errors.append(
+            RowProblem(
+                row_number,
+                "",
+                "extra_cells",
+                "이 행에 머리글보다 많은 칸이 있습니다. (This row has more cells than the header.)",
+            )
+        )
+    values: dict[str, Any] = {}
+    for column in _COLUMNS:
+        index = positions.get(column.key)
+        raw = cells[index] if index is not None and index < len(cells) else None
+        try:
+            values[column.key] = _PARSERS[column.key](raw)
+        except _CellError as problem:
+            errors.append(RowProblem(row_number, column.key, problem.code, problem.message))
+    errors.extend(_coordinate_problems(row_number, values))
+    if all(key in values for key in ("name", "road_address", "address_detail")):
+        key = _dedup_key(values)
+        if key in seen:
+            errors.append(
+                RowProblem(
+                    row_number,
+                    "",
+                    "duplicate_in_file",
+                    f"파일의 {seen[key]}행과 같은 가구입니다. "
+                    f"(Same household as row {seen[key]} of this file.)",
+                )
+            )
+        elif not errors:
+            seen[key] = row_number
+    if errors:
+        result.errors.extend(errors)
+        return
+    values["note"], neutralised = neutralise_note(values["note"])
+    if neutralised:
+        result.warnings.append(
+            RowProblem(
+                row_number,
+                "note",
+                "formula_neutralised",
+                "메모가 수식처럼 시작해 앞에 작은따옴표(')를 붙였습니다. "
+                "(The note looked like a formula; a leading ' was added.)",
+            )
+        )
+    result.rows.append(ParsedRow(row_number, values))
+
+
+def _dedup_key(values: dict[str, Any]) -> tuple[str, str, str]:
+    """Name + road address + detail, compared width-, case- and spacing-insensitively."""
+
+    def fold(text: str | None) -> str:
+        return " ".join(unicodedata.normalize("NFKC", text or "").casefold().split())
+
+    return fold(values["name"]), fold(values["road_address"]), fold(values["address_detail"])
+
+
+# --- Cells -------------------------------------------------------------------------------------
+
+
+def _as_text(raw: Any) -> str | None:
+    """A cell as stripped NFC text (macOS writes decomposed Hangul); empty -> None."""
+    if raw is None:
+        return None
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # Excel stores 101 as 101.0; the detail "101" must not become "101.0"
+    text = unicodedata.normalize("NFC", str(raw)).strip()
+    return text or None
+
+
+def _text(raw: Any, key: str, limit: int, *, collapse: bool, formula_ok: bool) -> str | None:
+    """A checked free-text cell."""
+    text = _as_text(raw)
+    if text is None:
+        return None
+    column = _BY_KEY[key]
+    if collapse:
+        text = " ".join(text.split())
+    # Leading tab/CR, the other formula triggers, cannot survive the strip above.
+    if not formula_ok and text.startswith(_FORMULA_PREFIXES):
+        raise _CellError(
+            "formula",
+            f"{column.korean} 값이 수식처럼 시작합니다(=, +, -, @). "
+            f"({column.english.capitalize()} starts like a spreadsheet formula.)",
+        )
+    if _CONTROL.search(text):
+        raise _CellError(
+            "control_character",
+            f"{column.korean} 값에 제어 문자가 있습니다. "
+            f"({column.english.capitalize()} contains control characters.)",
+        )
+    if len(text) > limit:
+        raise _CellError(
+            "too_long",
+            f"{column.korean} 값이 너무 깁니다(최대 {limit}자). "
+            f"({column.english.capitalize()} is longer than {limit} characters.)",
+        )
+    return text
+
+
+def _required(value: str | None, key: str) -> str:
+    if value is None:
+        column = _BY_KEY[key]
+        raise _CellError(
+            "required",
+            f"{column.korean} 값이 비어 있습니다. ({column.english.capitalize()} is required.)",
+        )
+    return value
+
+
+def _parse_name(raw: Any) -> str:
+    return _required(_text(raw, "name", MAX_NAME, collapse=True, formula_ok=False), "name")
+
+
+def _parse_road_address(raw: Any) -> str:
+    text = _text(raw, "road_address", MAX_ROAD_ADDRESS, collapse=True, formula_ok=False)
+    return _required(text, "road_address")
+
+
+def _parse_address_detail(raw: Any) -> str | None:
+    return _text(raw, "address_detail", MAX_ADDRESS_DETAIL, collapse=True, formula_ok=False)
+
+
+def _parse_note(raw: Any) -> str | None:
+    # Formula-like notes are kept (neutralised later); internal line breaks are kept too.
+    return _text(raw, "note", MAX_NOTE, collapse=False, formula_ok=True)
+
+
+def _is_number(raw: Any) -> bool:
+    return isinstance(raw, int | float) and not isinstance(raw, bool)
+
+
+def _parse_postal_code(raw: Any) -> str | None:
+    if _is_number(raw) and float(raw).is_integer():
+        # Excel drops the leading zero of Seoul's codes: the number 6234 is "06234".
+        code = f"{int(raw):05d}"
+    else:
+        text = _as_text(raw)
+        if text is None:
+            return None
+        code = _POSTAL_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
+    if len(code) != 5 or not code.isascii() or not code.isdigit():
+        raise _CellError(
+            "invalid_postal_code",
+            "우편번호는 숫자 5자리(국가기초구역번호)여야 합니다. "
+            "(The postal code must be 5 digits.)",
+        )
+    return code
+
+
+def _parse_phone(raw: Any) -> str | None:
+    if _is_number(raw) and float(raw).is_integer():
+        # A number cell loses the leading 0: 1012345678 was typed as 010-1234-5678.
+        text = f"0{int(raw)}"
+    else:
+        text = _as_text(raw)
+        if text is None:
+            return None
+    invalid = _CellError(
+        "invalid_phone", "전화번호 형식이 올바르지 않습니다. (Not a valid Korean phone number.)"
+    )
+    try:
+        number = phonenumbers.parse(text, "KR")
+    except phonenumbers.NumberParseException as exc:
+        raise invalid from exc
+    if not phonenumbers.is_valid_number(number):
+        raise invalid
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Files repeat the same few vocabulary values on every row; code_for scans the vocabulary.
+@functools.lru_cache(maxsize=256)
+def _household_code(value: str) -> str | None:
+    return code_for(HOUSEHOLD_TYPES, value)
+
+
+@functools.lru_cache(maxsize=256)
+def _risk_code(value: str) -> str | None:
+    return code_for(RISK_SOURCES, value)
+
+
+def _parse_household_type(raw: Any) -> str:
+    text = _as_text(raw)
+    if text is None:
+        return "other"
+    code = _household_code(text)
+    if code is None:
+        raise _CellError(
+            "unknown_household_type",
+            f"알 수 없는 가구유형입니다: '{text[:_ECHO_LIMIT]}'. "
+            f"(Unknown household type: '{text[:_ECHO_LIMIT]}'.)",
+        )
+    return code
+
+
+def _parse_risk_sources(raw: Any) -> list[str]:
+    text = _as_text(raw)
+    if text is None:
+        return []
+    codes: set[str] = set()
+    for item in _RISK_SEPARATORS.split(text):
+        item = item.strip()
+        if not item:
+            continue
+        code = _risk_code(item)
+        if code is None:
+            raise _CellError(
+                "unknown_risk_source",
+                f"알 수 없는 위기요인입니다: '{item[:_ECHO_LIMIT]}'. "
+                f"(Unknown risk source: '{item[:_ECHO_LIMIT]}'.)",
+            )
+        codes.add(code)
+    return sorted(codes)
+
+
+def _coordinate_parser(key: str) -> Callable[[Any], float | None]:
+    """A parser for one coordinate; the range check needs both, see _coordinate_problems."""
+    column = _BY_KEY[key]
+
+    def parse(raw: Any) -> float | None:
+        if _is_number(raw):
+            value = float(raw)
+        else:
+            text = _as_text(raw)
+            if text is None:
+                return None
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+        if not math.isfinite(value):
+            raise _CellError(
+                "invalid_coordinate",
+                f"{column.korean} 값이 숫자가 아닙니다. "
+                f"({column.english.capitalize()} is not a number.)",
+            )
+        return value
+
+    return parse
+
+
+def _coordinate_problems(row_number: int, values: dict[str, Any]) -> list[RowProblem]:
+    """Both coordinates or neither, and inside South Korea."""
+    if "lon" not in values or "lat" not in values:
+        return []  # a coordinate that is not a number is already reported
+    lon, lat = values["lon"], values["lat"]
+    if (lon is None) != (lat is None):
+        missing = _BY_KEY["lon" if lon is None else "lat"]
+        return [
+            RowProblem(
+                row_number,
+                missing.key,
+                "coordinates_incomplete",
+                f"경도와 위도는 함께 입력해야 합니다. {missing.korean} 값이 없습니다. "
+                f"(Longitude and latitude go together; {missing.english} is missing.)",
+            )
+        ]
+    problems = []
+    for key, value, (low, high) in (("lon", lon, LON_RANGE), ("lat", lat, LAT_RANGE)):
+        if value is not None and not low <= value <= high:
+            column = _BY_KEY[key]
+            problems.append(
+                RowProblem(
+                    row_number,
+                    key,
+                    "outside_korea",
+                    f"{column.korean} 값이 대한민국 범위({low}~{high}) 밖입니다. "
+                    f"({column.english.capitalize()} is outside South Korea: {low} to {high}.)",
+                )
+            )
+    return problems
+
+
+_PARSERS = {
+    "name": _parse_name,
+    "road_address": _parse_road_address,
+    "address_detail": _parse_address_detail,
+    "postal_code": _parse_postal_code,
+    "phone": _parse_phone,
+    "household_type": _parse_household_type,
+    "risk_sources": _parse_risk_sources,
+    "lon": _coordinate_parser("lon"),
+    "lat": _coordinate_parser("lat"),
+    "note": _parse_note,
+}
+
+
+def neutralise_note(note: str | None) -> tuple[str | None, bool]:
+    """Prefix a formula-like note with a quote so spreadsheets show it as text."""
+    if note is not None and note.startswith(_FORMULA_PREFIXES):
+        return "'" + note, True
+    return note, False
+
+
+def check_household_values(
+    values: dict[str, Any], *, partial: bool
+) -> tuple[dict[str, Any], list[RowProblem]]:
+    """Check one household given as API fields by the same rules as a file row (row 0).
+
+    `location` is [lon, lat] or None; `risk_sources` a list. With partial=False the required
+    fields must be present.
+    """
+    checked: dict[str, Any] = {}
+    problems: list[RowProblem] = []
+    wanted = dict(values)
+    if not partial:
+        for key in _REQUIRED:
+            wanted.setdefault(key, None)
+    location = wanted.pop("location", ...)
+    for key, raw in wanted.items():
+        if key == "risk_sources":
+            raw = ";".join(raw or [])
+        try:
+            checked[key] = _PARSERS[key](raw)
+        except _CellError as problem:
+            problems.append(RowProblem(0, key, problem.code, problem.message))
+    if "note" in checked:
+        checked["note"], _ = neutralise_note(checked["note"])
+    if location is not ...:
+        checked["location"] = location
+        if location is not None:
+            point = {"lon": location[0], "lat": location[1]}
+            problems.extend(
+                RowProblem(0, "location", p.code, p.message) for p in _coordinate_problems(0, point)
+            )
+    return checked, problems

@@ -1,0 +1,177 @@
+"""Schemas of the municipality and household API (one per audience and action)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from core.schemas import Id, StrictSchema
+from municipalities.services import CLOSE_REASONS
+from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
+
+AGREEMENT_STATES = ("none", "pending", "active", "suspended", "ended")
+
+
+def _location(**kwargs) -> fields.List:
+    return fields.List(
+        fields.Float(allow_nan=False),
+        validate=validate.Length(equal=2),
+        metadata={"description": "[lon, lat] (WGS84)"},
+        **kwargs,
+    )
+
+
+class MunicipalitySchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    agreement_status = fields.String()
+    agreement_start = fields.Date(allow_none=True)
+    agreement_end = fields.Date(allow_none=True)
+
+
+class MunicipalityCreateSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\d{5}$"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    agreement_status = fields.String(load_default="none", validate=validate.OneOf(AGREEMENT_STATES))
+    agreement_start = fields.Date(load_default=None, allow_none=True)
+    agreement_end = fields.Date(load_default=None, allow_none=True)
+
+
+class MunicipalityUpdateSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    agreement_status = fields.String(validate=validate.OneOf(AGREEMENT_STATES))
+    agreement_start = fields.Date(allow_none=True)
+    agreement_end = fields.Date(allow_none=True)
+
+
+class HouseholdSchema(Schema):
+    """What municipal staff see of a household."""
+
+    id = fields.Integer()
+    municipality_id = fields.Integer()
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    road_address = fields.String()
+    address_detail = fields.String(allow_none=True)
+    postal_code = fields.String(allow_none=True)
+    household_type = fields.String()
+    risk_sources = fields.List(fields.String())
+    location = fields.Method("_location", allow_none=True, metadata={"description": "[lon, lat]"})
+    geocode_status = fields.String()
+    office_id = fields.Integer(allow_none=True)
+    district_id = fields.Integer(allow_none=True)
+    assignment_status = fields.String()
+    status = fields.String()
+    closed_at = fields.DateTime(allow_none=True)
+    closed_reason = fields.String(allow_none=True)
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    def _location(self, household) -> list[float] | None:
+        if household.lon is None:
+            return None
+        return [household.lon, household.lat]
+
+
+class _HouseholdFields(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    road_address = fields.String(validate=validate.Length(min=1, max=200))
+    address_detail = fields.String(allow_none=True, validate=validate.Length(max=100))
+    postal_code = fields.String(allow_none=True, validate=validate.Length(max=10))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=30))
+    household_type = fields.String(validate=validate.OneOf(list(HOUSEHOLD_TYPES)))
+    risk_sources = fields.List(
+        fields.String(validate=validate.OneOf(list(RISK_SOURCES))),
+        validate=validate.Length(max=len(RISK_SOURCES)),
+    )
+    location = _location(allow_none=True)
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class HouseholdCreateSchema(_HouseholdFields):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    road_address = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class HouseholdUpdateSchema(_HouseholdFields):
+    version = fields.Integer(
+        strict=True, required=True, metadata={"description": "the version you read"}
+    )
+
+
+class HouseholdCloseSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.OneOf(CLOSE_REASONS))
+
+
+class HouseholdQuerySchema(StrictSchema):
+    """List filters; names are searched through POST /households/search, never in a URL."""
+
+    address = fields.String(validate=validate.Length(min=1, max=100))
+    status = fields.String(validate=validate.OneOf(("active", "closed")))
+    household_type = fields.String(validate=validate.OneOf(list(HOUSEHOLD_TYPES)))
+    risk_source = fields.String(validate=validate.OneOf(list(RISK_SOURCES)))
+    district_id = Id()
+    office_id = Id()
+    assignment_status = fields.String(
+        validate=validate.OneOf(("assigned", "outside_districts", "not_geocoded"))
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class HouseholdSearchSchema(HouseholdQuerySchema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class UnassignedHouseholdSchema(Schema):
+    """A household without a district, with the reason."""
+
+    id = fields.Integer()
+    road_address = fields.String()
+    address_detail = fields.String(allow_none=True)
+    location = fields.Method("_location", allow_none=True)
+    geocode_status = fields.String()
+    reason = fields.Method("_reason")
+
+    def _location(self, household) -> list[float] | None:
+        return None if household.lon is None else [household.lon, household.lat]
+
+    def _reason(self, household) -> str:
+        if household.assignment_status == "outside_districts":
+            return "좌표가 어느 집배구에도 속하지 않습니다. (Outside every carrier district.)"
+        reasons = {
+            "pending": "좌표 변환을 기다리는 중입니다. (Waiting to be geocoded.)",
+            "not_found": "주소로 좌표를 찾지 못했습니다. (The geocoder found no such address.)",
+        }
+        return reasons.get(household.geocode_status, household.geocode_status)
+
+
+class ImportArgsSchema(StrictSchema):
+    dry_run = fields.Boolean(load_default=True, metadata={"description": "check only (default)"})
+
+
+class ImportFileSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class RowProblemSchema(Schema):
+    row = fields.Integer()
+    column = fields.String()
+    code = fields.String()
+    message = fields.String()
+
+
+class ImportReportSchema(Schema):
+    dry_run = fields.Boolean()
+    accepted = fields.Boolean()
+    encoding = fields.String()
+    total_rows = fields.Integer()
+    valid_rows = fields.Integer()
+    created = fields.Integer()
+    assigned = fields.Integer()
+    outside_districts = fields.Integer()
+    not_geocoded = fields.Integer()
+    errors = fields.List(fields.Nested(RowProblemSchema))
+    warnings = fields.List(fields.Nested(RowProblemSchema))

@@ -1,0 +1,329 @@
+"""The household registry: scoped queries, create/update/close, bulk import, district assignment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from flask import current_app
+
+from core.audit import record_access
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.crypto import blind_index
+from core.db import db, utcnow
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.geo import DistrictIndex
+from municipalities.importing import RowProblem, check_household_values
+from municipalities.models import Household, Municipality
+
+READERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR)
+WRITERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER)
+CLOSE_REASONS = ("moved", "deceased", "support_linked", "no_longer_at_risk", "duplicate", "other")
+
+
+class DuplicateHousehold(Conflict):
+    code = "duplicate_household"
+    message = (
+        "같은 이름과 주소의 가구가 이미 등록되어 있습니다. "
+        "(A household with this name and address is already registered.)"
+    )
+
+
+class StaleVersion(Conflict):
+    code = "stale_version"
+    message = (
+        "다른 사람이 먼저 수정했습니다. 새로 불러온 뒤 다시 시도하세요. "
+        "(Someone changed this household first; reload and try again.)"
+    )
+
+
+class HouseholdInvalid(Invalid):
+    @classmethod
+    def from_problems(cls, problems: list[RowProblem]) -> HouseholdInvalid:
+        fields: dict[str, list[str]] = {}
+        for problem in problems:
+            fields.setdefault(problem.column or "_", []).append(problem.message)
+        return cls(fields=fields)
+
+
+def district_index() -> DistrictIndex:
+    """The district index provided by the postal network (wired in create_app)."""
+    return current_app.extensions["district_index"]()
+
+
+# --- scoping ---------------------------------------------------------------------------------
+
+
+def households_visible_to(principal: Principal) -> sa.Select:
+    """Households of the principal's municipality for municipal roles; none for anyone else."""
+    query = sa.select(Household)
+    if principal.role in READERS and principal.municipality_id is not None:
+        return query.where(Household.municipality_id == principal.municipality_id)
+    return query.where(sa.false())
+
+
+def _require(principal: Principal, roles: tuple[Role, ...]) -> None:
+    if principal.role not in roles:
+        raise Forbidden()
+
+
+def get_household(principal: Principal, household_id: int, *, log_as: str = "view") -> Household:
+    """One household of the principal's municipality (404 otherwise); the read is logged."""
+    household = db.session.scalar(
+        households_visible_to(principal).where(Household.id == household_id)
+    )
+    if household is None:
+        raise NotFound()
+    if log_as:
+        record_access(
+            principal.account_id, log_as, "household", [household.id], household.municipality_id
+        )
+    return household
+
+
+def create_municipality(data: dict) -> Municipality:
+    """Register a municipality (a tenant)."""
+    if db.session.scalar(sa.select(Municipality.id).where(Municipality.code == data["code"])):
+        raise Conflict(fields={"code": ["이미 있는 지자체 코드입니다. (Code taken.)"]})
+    municipality = Municipality(**data)
+    db.session.add(municipality)
+    db.session.flush()
+    return municipality
+
+
+def update_municipality(
+    principal: Principal, municipality: Municipality, data: dict
+) -> Municipality:
+    """Change a municipality's name or agreement (system admins only: the agreement is with us)."""
+    _require(principal, (Role.SYSTEM_ADMIN,))
+    for key, value in data.items():
+        setattr(municipality, key, value)
+    start, end = municipality.agreement_start, municipality.agreement_end
+    if start and end and end < start:
+        raise Invalid(
+            fields={"agreement_end": ["종료일이 시작일보다 빠릅니다. (Ends before it starts.)"]}
+        )
+    db.session.flush()
+    return municipality
+
+
+def municipality_by_code(code: str) -> Municipality:
+    """The municipality with this code, or 404."""
+    municipality = db.session.scalar(sa.select(Municipality).where(Municipality.code == code))
+    if municipality is None:
+        raise NotFound(f"지자체 코드 {code}이(가) 없습니다. (No municipality with code {code}.)")
+    return municipality
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+def search_households(principal: Principal, filters: dict) -> sa.Select:
+    """A filtered, ordered select of visible households (name matches exactly, via its index)."""
+    _require(principal, READERS)
+    query = households_visible_to(principal).order_by(Household.id)
+    if filters.get("name"):
+        query = query.where(Household.name_index == blind_index(filters["name"]))
+    if filters.get("address"):
+        pattern = "%" + filters["address"].replace("%", r"\%").replace("_", r"\_") + "%"
+        query = query.where(Household.road_address.like(pattern, escape="\\"))
+    for key in ("status", "household_type", "district_id", "office_id", "assignment_status"):
+        if filters.get(key) is not None:
+            query = query.where(getattr(Household, key) == filters[key])
+    if filters.get("risk_source"):
+        # JSON containment differs per database; the vocabulary code is quoted inside the list.
+        query = query.where(
+            sa.cast(Household.risk_sources, sa.Text).like(f'%"{filters["risk_source"]}"%')
+        )
+    return query
+
+
+def log_listed(principal: Principal, households: Iterable[Household], action: str = "list") -> None:
+    """Record that these households' personal data was shown."""
+    households = list(households)
+    if households:
+        record_access(
+            principal.account_id,
+            action,
+            "household",
+            [h.id for h in households],
+            principal.municipality_id,
+        )
+
+
+def unassigned_households(principal: Principal) -> sa.Select:
+    """Households not in any district (outside every polygon or without coordinates)."""
+    _require(principal, READERS)
+    return (
+        households_visible_to(principal)
+        .where(Household.assignment_status != "assigned", Household.status == "active")
+        .order_by(Household.id)
+    )
+
+
+# --- create / update / close -----------------------------------------------------------------
+
+
+def dedup_key(municipality_id: int, name: str, road_address: str, detail: str | None) -> str:
+    """The blind index that makes one household per name + address in a municipality."""
+    return blind_index(str(municipality_id), name, road_address, detail or "")
+
+
+def assign_district(household: Household, index: DistrictIndex) -> None:
+    """Set office and district from the coordinates (or say why there are none)."""
+    if household.lon is None or household.lat is None:
+        household.office_id = household.district_id = None
+        household.assignment_status = "not_geocoded"
+        return
+    ref = index.locate(household.lon, household.lat)
+    household.office_id = ref.office_id if ref else None
+    household.district_id = ref.district_id if ref else None
+    household.assignment_status = "assigned" if ref else "outside_districts"
+
+
+def _apply(household: Household, values: dict) -> None:
+    location = values.pop("location", ...)
+    for key, value in values.items():
+        setattr(household, key, value)
+    if location is not ...:
+        if location is None:
+            household.lon = household.lat = None
+            household.geocode_status = "pending"
+        else:
+            household.lon, household.lat = location
+            household.geocode_status = "given"
+    household.name_index = blind_index(household.name)
+    household.dedup_key = dedup_key(
+        household.municipality_id, household.name, household.road_address, household.address_detail
+    )
+
+
+def _check_unique(household: Household) -> None:
+    clash = db.session.scalar(
+        sa.select(Household.id).where(
+            Household.municipality_id == household.municipality_id,
+            Household.dedup_key == household.dedup_key,
+            Household.id != (household.id or 0),
+        )
+    )
+    if clash is not None:
+        raise DuplicateHousehold()
+
+
+def _validated(values: dict, *, partial: bool) -> dict:
+    checked, problems = check_household_values(values, partial=partial)
+    if problems:
+        raise HouseholdInvalid.from_problems(problems)
+    return checked
+
+
+def create_household(principal: Principal, values: dict) -> Household:
+    """Register one household in the principal's municipality."""
+    _require(principal, WRITERS)
+    checked = _validated(values, partial=False)
+    household = Household(
+        municipality_id=principal.municipality_id,
+        created_by=principal.account_id,
+        geocode_status="pending",
+    )
+    _apply(household, checked)
+    _check_unique(household)
+    assign_district(household, district_index())
+    db.session.add(household)
+    db.session.flush()
+    record_access(
+        principal.account_id, "create", "household", [household.id], household.municipality_id
+    )
+    return household
+
+
+def update_household(principal: Principal, household_id: int, values: dict) -> Household:
+    """Change a household; `version` must match the stored one (no silent overwrite)."""
+    household = get_household(principal, household_id, log_as="")
+    _require(principal, WRITERS)
+    if household.status != "active":
+        raise Conflict("종결된 가구는 수정할 수 없습니다. (A closed household cannot be changed.)")
+    if values.pop("version") != household.version:
+        raise StaleVersion()
+    checked = _validated(values, partial=True)
+    address_changed = any(k in checked for k in ("road_address", "location"))
+    _apply(household, checked)
+    if "road_address" in checked and "location" not in checked:
+        # A new address without new coordinates: the old position is no longer true.
+        household.lon = household.lat = None
+        household.geocode_status = "pending"
+    _check_unique(household)
+    if address_changed:
+        assign_district(household, district_index())
+    db.session.flush()
+    record_access(
+        principal.account_id,
+        "update",
+        "household",
+        [household.id],
+        household.municipality_id,
+        detail="fields=" + ",".join(sorted(checked)),
+    )
+    return household
+
+
+def close_household(principal: Principal, household_id: int, reason: str) -> Household:
+    """Close a household (it stays for the record until its retention period ends)."""
+    household = get_household(principal, household_id, log_as="")
+    _require(principal, WRITERS)
+    if household.status == "closed":
+        raise Conflict("이미 종결된 가구입니다. (Already closed.)")
+    household.status = "closed"
+    household.closed_at = utcnow()
+    household.closed_reason = reason
+    db.session.flush()
+    record_access(
+        principal.account_id,
+        "close",
+        "household",
+        [household.id],
+        household.municipality_id,
+        reason,
+    )
+    return household
+
+
+# --- district assignment ---------------------------------------------------------------------
+
+
+def reassign_households(batch_size: int = 5000) -> int:
+    """Locate every active household with coordinates again (after districts changed)."""
+    index = district_index()
+    changed = 0
+    last_id = 0
+    while True:
+        rows = db.session.execute(
+            sa.select(
+                Household.id,
+                Household.lon,
+                Household.lat,
+                Household.district_id,
+                Household.office_id,
+            )
+            .where(Household.id > last_id, Household.lon.is_not(None), Household.status == "active")
+            .order_by(Household.id)
+            .limit(batch_size)
+        ).all()
+        if not rows:
+            return changed
+        refs = index.locate_many([r.lon for r in rows], [r.lat for r in rows])
+        updates = [
+            {
+                "id": row.id,
+                "office_id": ref.office_id if ref else None,
+                "district_id": ref.district_id if ref else None,
+                "assignment_status": "assigned" if ref else "outside_districts",
+            }
+            for row, ref in zip(rows, refs, strict=True)
+            if (ref.district_id if ref else None) != row.district_id
+        ]
+        if updates:
+            db.session.execute(sa.update(Household), updates)
+            changed += len(updates)
+        last_id = rows[-1].id

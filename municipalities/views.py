@@ -1,0 +1,189 @@
+"""Municipality and household-registry API (thin: parse -> service -> dump)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask.views import MethodView
+
+from core.api import Blueprint, paginate
+from core.auth.principal import current_principal, require_login, require_role
+from core.auth.roles import Role
+from core.db import db, transaction
+from core.errors import NotFound
+from core.schemas import PageArgsSchema, page_of
+from municipalities import imports, services
+from municipalities.models import Municipality
+from municipalities.schemas import (
+    HouseholdCloseSchema,
+    HouseholdCreateSchema,
+    HouseholdQuerySchema,
+    HouseholdSchema,
+    HouseholdSearchSchema,
+    HouseholdUpdateSchema,
+    ImportArgsSchema,
+    ImportFileSchema,
+    ImportReportSchema,
+    MunicipalityCreateSchema,
+    MunicipalitySchema,
+    MunicipalityUpdateSchema,
+    UnassignedHouseholdSchema,
+)
+
+blp = Blueprint(
+    "municipalities", __name__, "", description="지자체와 가구 (Municipalities, households)"
+)
+
+
+def _municipalities_visible() -> sa.Select:
+    principal = current_principal()
+    query = sa.select(Municipality).order_by(Municipality.id)
+    if principal.role == Role.SYSTEM_ADMIN:
+        return query
+    return query.where(Municipality.id == principal.municipality_id)
+
+
+@blp.route("/municipalities")
+class Municipalities(MethodView):
+    @blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, page_of(MunicipalitySchema))
+    @require_login
+    def get(self, page: int, per_page: int):
+        """Municipalities: all for system admins, one's own for everyone else."""
+        return paginate(_municipalities_visible(), page, per_page)
+
+    @blp.arguments(MunicipalityCreateSchema)
+    @blp.response(201, MunicipalitySchema)
+    @require_role(Role.SYSTEM_ADMIN)
+    def post(self, data: dict):
+        """Register a municipality (tenant) and its agreement state."""
+        with transaction():
+            return services.create_municipality(data)
+
+
+@blp.route("/municipalities/<int:municipality_id>")
+class MunicipalityItem(MethodView):
+    @blp.response(200, MunicipalitySchema)
+    @require_login
+    def get(self, municipality_id: int):
+        """One municipality."""
+        return _visible_municipality(municipality_id)
+
+    @blp.arguments(MunicipalityUpdateSchema)
+    @blp.response(200, MunicipalitySchema)
+    @require_login
+    def patch(self, data: dict, municipality_id: int):
+        """Change the name or the agreement (협약) state."""
+        with transaction():
+            municipality = _visible_municipality(municipality_id)
+            return services.update_municipality(current_principal(), municipality, data)
+
+
+def _visible_municipality(municipality_id: int) -> Municipality:
+    municipality = db.session.scalar(
+        _municipalities_visible().where(Municipality.id == municipality_id)
+    )
+    if municipality is None:
+        raise NotFound()
+    return municipality
+
+
+def _page_of_households(query: sa.Select, page: int, per_page: int) -> dict:
+    result = paginate(query, page, per_page)
+    services.log_listed(current_principal(), result["items"])
+    return result
+
+
+@blp.route("/households")
+class Households(MethodView):
+    @blp.arguments(HouseholdQuerySchema, location="query")
+    @blp.response(200, page_of(HouseholdSchema))
+    @require_login
+    def get(self, filters: dict):
+        """List the municipality's households (every listed household is access-logged)."""
+        page, per_page = filters.pop("page"), filters.pop("per_page")
+        with transaction():
+            query = services.search_households(current_principal(), filters)
+            return _page_of_households(query, page, per_page)
+
+    @blp.arguments(HouseholdCreateSchema)
+    @blp.response(201, HouseholdSchema)
+    @require_login
+    def post(self, data: dict):
+        """Register one household."""
+        with transaction():
+            return services.create_household(current_principal(), data)
+
+
+@blp.route("/households/search")
+class HouseholdSearch(MethodView):
+    @blp.arguments(HouseholdSearchSchema)
+    @blp.response(200, page_of(HouseholdSchema))
+    @require_login
+    def post(self, filters: dict):
+        """Search by exact name and other filters (a POST, so names never appear in URLs)."""
+        page, per_page = filters.pop("page"), filters.pop("per_page")
+        with transaction():
+            query = services.search_households(current_principal(), filters)
+            return _page_of_households(query, page, per_page)
+
+
+@blp.route("/households/unassigned")
+class UnassignedHouseholds(MethodView):
+    @blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+    @blp.response(200, page_of(UnassignedHouseholdSchema))
+    @require_login
+    def get(self, page: int, per_page: int):
+        """Households outside every district or without coordinates, with the reason."""
+        return paginate(services.unassigned_households(current_principal()), page, per_page)
+
+
+@blp.route("/households/<int:household_id>")
+class HouseholdItem(MethodView):
+    @blp.response(200, HouseholdSchema)
+    @require_login
+    def get(self, household_id: int):
+        """One household (the read is access-logged)."""
+        with transaction():
+            return services.get_household(current_principal(), household_id)
+
+    @blp.arguments(HouseholdUpdateSchema)
+    @blp.response(200, HouseholdSchema)
+    @require_login
+    def patch(self, data: dict, household_id: int):
+        """Change a household; send the version you read (a stale one is a 409)."""
+        with transaction():
+            return services.update_household(current_principal(), household_id, data)
+
+
+@blp.route("/households/<int:household_id>/close")
+class HouseholdClose(MethodView):
+    @blp.arguments(HouseholdCloseSchema)
+    @blp.response(200, HouseholdSchema)
+    @require_login
+    def post(self, data: dict, household_id: int):
+        """Close a household with a reason."""
+        with transaction():
+            return services.close_household(current_principal(), household_id, data["reason"])
+
+
+@blp.route("/households/imports")
+class HouseholdImports(MethodView):
+    @blp.arguments(ImportArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
+    @blp.response(200, ImportReportSchema)
+    @require_role(*services.WRITERS)
+    def post(self, dry_run: bool, file):
+        """Import a CSV (UTF-8/CP949) or XLSX file: dry run reports, real run is all or nothing."""
+        principal = current_principal()
+        with transaction():
+            municipality = db.session.get(Municipality, principal.municipality_id)
+            report = imports.import_file(
+                principal.account_id,
+                municipality,
+                file.read(),
+                file.filename or "",
+                dry_run=dry_run,
+            )
+        if not report.accepted and not dry_run:
+            raise imports.ImportRefused(report)
+        return report

@@ -1,0 +1,165 @@
+"""`flask demo load`: a realistic, fictitious district built with the seeded generator."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup
+from shapely.geometry import mapping
+
+from core.auth.roles import Role
+from core.auth.services import create_account
+from core.db import db, transaction
+from municipalities import imports
+from municipalities.models import Municipality
+from municipalities.services import create_municipality
+from routing.demo_data import DemoWorld, generate_world
+from routing.models import CarrierDistrict
+from routing.services import create_carrier, create_office, load_districts
+
+demo_cli = AppGroup("demo", help="데모 데이터 (Demo data).")
+
+#: Shared by every demo login; shown by `flask demo load`. Never used outside demo mode.
+DEMO_PASSWORD = "demo-welfare-2026"  # noqa: S105 - published on purpose for the demo
+HEADERS = [
+    "성명",
+    "도로명주소",
+    "상세주소",
+    "우편번호",
+    "전화번호",
+    "가구유형",
+    "위기요인",
+    "경도",
+    "위도",
+    "메모",
+]
+
+
+def _households_csv(world: DemoWorld) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(HEADERS)
+    for h in world.households:
+        writer.writerow(
+            [
+                h.name,
+                h.road_address,
+                h.address_detail or "",
+                h.postal_code,
+                h.phone or "",
+                h.household_type,
+                ";".join(h.risk_sources),
+                f"{h.lon:.7f}",
+                f"{h.lat:.7f}",
+                h.note or "",
+            ]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def _staff(municipality_id: int, office_id: int) -> list[tuple[str, str, Role, dict]]:
+    town = {"municipality_id": municipality_id}
+    return [
+        ("admin", "시스템 관리자", Role.SYSTEM_ADMIN, {}),
+        ("gaon.admin", "가온구 관리자", Role.MUNICIPAL_ADMIN, town),
+        ("gaon.sw1", "한지은 주무관", Role.SOCIAL_WORKER, town),
+        ("gaon.sw2", "오세훈 주무관", Role.SOCIAL_WORKER, town),
+        ("gaon.audit", "감사 담당", Role.AUDITOR, town),
+        ("gaon.dispatch", "가온우체국 집배실장", Role.DISPATCHER, {"office_id": office_id}),
+    ]
+
+
+def load_demo(seed: int = 2026, households: int = 500) -> tuple[DemoWorld, bool]:
+    """Build the demo district unless it exists; returns the world and whether it was created."""
+    world = generate_world(seed=seed, households=households)
+    if db.session.scalar(
+        sa.select(Municipality.id).where(Municipality.code == world.municipality.code)
+    ):
+        return world, False
+    municipality = create_municipality(
+        {
+            "code": world.municipality.code,
+            "name": world.municipality.name,
+            "agreement_status": "active",
+            "agreement_start": date(2026, 1, 1),
+            "agreement_end": None,
+        }
+    )
+    office = create_office(
+        None,
+        {
+            "code": world.office.code,
+            "name": world.office.name,
+            "road_address": world.office.road_address,
+            "postal_code": world.office.postal_code,
+            "depot": list(world.office.depot),
+        },
+    )
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"code": d.code, "name": d.name},
+            "geometry": mapping(d.geometry),
+        }
+        for d in world.districts
+    ]
+    load_districts(None, office, {"type": "FeatureCollection", "features": features})
+    district_ids = {
+        code: district_id
+        for code, district_id in db.session.execute(
+            sa.select(CarrierDistrict.code, CarrierDistrict.id).where(
+                CarrierDistrict.office_id == office.id
+            )
+        )
+    }
+    for username, name, role, binding in _staff(municipality.id, office.id):
+        create_account(
+            None, username=username, display_name=name, password=DEMO_PASSWORD, role=role, **binding
+        )
+    for carrier in world.carriers:
+        create_carrier(
+            None,
+            office,
+            {
+                "username": carrier.username,
+                "display_name": carrier.display_name,
+                "password": DEMO_PASSWORD,
+                "employee_no": carrier.employee_no,
+                "home_district_id": district_ids[carrier.home_district],
+            },
+        )
+    report = imports.import_file(
+        None, municipality, _households_csv(world), "demo.csv", dry_run=False
+    )
+    if not report.accepted:
+        raise click.ClickException(f"demo households did not import: {report.errors[:3]}")
+    return world, True
+
+
+@demo_cli.command("load")
+@click.option("--seed", default=2026, show_default=True)
+@click.option("--households", default=500, show_default=True)
+def load_command(seed: int, households: int) -> None:
+    """Load the fictitious demo district (once; later runs only print the logins)."""
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException("Refusing to load demo data in production mode.")
+    with transaction():
+        world, created = load_demo(seed, households)
+    if created:
+        click.echo(
+            f"Loaded {world.municipality.name}: {world.office.name}, {len(world.districts)} "
+            f"districts, {len(world.carriers)} carriers, {len(world.households)} households."
+        )
+    else:
+        click.echo(f"Demo data for {world.municipality.name} is already loaded.")
+    click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+    for username, name, role, _ in _staff(0, 0):
+        click.echo(f"  {username:<14} {role.value:<16} {name}")
+    click.echo(
+        f"  {world.carriers[0].username:<14} carrier          ({len(world.carriers)} carriers)"
+    )
