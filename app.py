@@ -17,10 +17,13 @@ from core.extensions import csrf, limiter, migrate
 from core.web import install_request_hooks
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    test_config: dict[str, Any] | None = None, instance_path: str | None = None
+) -> Flask:
     """Build the Flask application (test_config overrides environment settings)."""
     app = Flask(
         __name__,
+        instance_path=instance_path,
         instance_relative_config=True,
         static_folder="core/static",
         template_folder="core/templates",
