@@ -14,6 +14,7 @@ from core.crypto import configure_crypto
 from core.db import db
 from core.errors import register_error_handlers
 from core.extensions import csrf, limiter, migrate
+from core.outbox import register_handler
 from core.web import install_request_hooks
 
 
@@ -51,6 +52,7 @@ def _import_models() -> None:
     # Every table must be in the metadata before migrations or queries run.
     import core.audit  # noqa: F401
     import core.auth.models  # noqa: F401
+    import core.outbox  # noqa: F401
     import municipalities.models  # noqa: F401
     import routing.models  # noqa: F401
 
@@ -58,22 +60,42 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from core.auth import pages
     from core.auth import views as auth_views
+    from municipalities import mail, mail_views, production, webhooks
     from municipalities import views as municipality_views
+    from routing import delivery_views
     from routing import services as routing_services
     from routing import views as routing_views
 
     app.register_blueprint(pages.bp)
-    for blueprint in (auth_views.blp, municipality_views.blp, routing_views.blp):
+    blueprints = (
+        auth_views.blp,
+        municipality_views.blp,
+        mail_views.blp,
+        routing_views.blp,
+        delivery_views.blp,
+    )
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     # municipalities sits below routing, so the postal network hands it the district index.
     app.extensions["district_index"] = routing_services.district_index
+    register_handler(mail.PRODUCE_KIND, production.produce_batch)
+    register_handler(webhooks.KIND, webhooks.deliver)
 
 
 def _register_cli(app: Flask) -> None:
-    from core.cli import accounts_cli, keys_cli
+    from core.cli import accounts_cli, keys_cli, outbox_cli
     from municipalities.cli import households_cli
     from routing.cli import districts_cli, offices_cli
     from routing.demo import demo_cli
 
-    for group in (keys_cli, accounts_cli, households_cli, offices_cli, districts_cli, demo_cli):
+    groups = (
+        keys_cli,
+        accounts_cli,
+        outbox_cli,
+        households_cli,
+        offices_cli,
+        districts_cli,
+        demo_cli,
+    )
+    for group in groups:
         app.cli.add_command(group)

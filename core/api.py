@@ -7,23 +7,25 @@ from typing import Any
 import sqlalchemy as sa
 from flask_smorest import Api
 from flask_smorest import Blueprint as _SmorestBlueprint
-from marshmallow import Schema, fields
-from webargs.flaskparser import FlaskParser
+from marshmallow import Schema, fields, missing
+from webargs.flaskparser import FlaskParser, abort
+from werkzeug.routing import IntegerConverter
 
 from core.db import db
 from core.errors import handle_http_exception
+from core.schemas import MAX_ID
 
 
 class _ErrorDetailSchema(Schema):
-    code = fields.String()
-    message = fields.String()
-    fields_ = fields.Dict(data_key="fields")
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields", required=True)
 
 
 class ErrorSchema(Schema):
     """The one error shape (documented; the handlers build it)."""
 
-    error = fields.Nested(_ErrorDetailSchema)
+    error = fields.Nested(_ErrorDetailSchema, required=True)
 
 
 class WelfareApi(Api):
@@ -35,8 +37,17 @@ class WelfareApi(Api):
         return handle_http_exception(error)
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in a route: an id up to MAX_ID (a larger one is a 404, never a 500)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def create_api(app) -> WelfareApi:
     """The API object of one app, with bearer auth declared in the OpenAPI document."""
+    # Before any route is added: rules bind their converter when they are registered.
+    app.url_map.converters["int"] = IdConverter
     return WelfareApi(
         app,
         spec_kwargs={
@@ -48,6 +59,9 @@ def create_api(app) -> WelfareApi:
     )
 
 
+BODY_REQUIRED = "JSON 본문이 필요합니다. (A JSON request body is required.)"
+
+
 class StrictParser(FlaskParser):
     """Unknown query parameters are errors too (webargs excludes them by default)."""
 
@@ -56,6 +70,13 @@ class StrictParser(FlaskParser):
         "query": None,
         "querystring": None,
     }
+
+    def load_json(self, req, schema):
+        """An operation that takes a JSON body needs one (the OpenAPI document says required)."""
+        data = super().load_json(req, schema)
+        if data is missing:
+            abort(422, messages={"json": {"_schema": [BODY_REQUIRED]}})
+        return data
 
 
 class Blueprint(_SmorestBlueprint):

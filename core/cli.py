@@ -45,9 +45,11 @@ def rotate_all(batch_size: int = 1000) -> int:
                     .limit(batch_size)
                 ).all()
                 for row_id, token in rows:
+                    # Guarded by the old ciphertext: a value the app rewrote meanwhile (already
+                    # under the newest key) is not overwritten with the stale one.
                     db.session.execute(
                         sa.update(table)
-                        .where(pk == row_id)
+                        .where(pk == row_id, raw == sa.literal(token, sa.Text))
                         .values({column.name: sa.literal(reencrypt(token), sa.Text)})
                     )
             if not rows:
@@ -127,3 +129,24 @@ def create(
     except ApiError as error:
         raise click.ClickException(f"{error.message} {error.fields or ''}".strip()) from error
     click.echo(f"Created account {account.username} (id {account.id}, {account.role}).")
+
+
+outbox_cli = AppGroup("outbox", help="보내기 대기열 (Outbox: webhooks, letters, pushes).")
+
+
+@outbox_cli.command("run")
+@click.option("--once", is_flag=True, help="deliver what is due now, then exit")
+@click.option("--interval", default=2.0, show_default=True, help="seconds between passes")
+def run_outbox(once: bool, interval: float) -> None:
+    """Deliver due outbox messages (the worker; run one per deployment or per queue)."""
+    import time
+
+    from core.outbox import deliver_due
+
+    while True:
+        run = deliver_due()
+        if run.sent or run.retried or run.dead:
+            click.echo(f"sent {run.sent}, to retry {run.retried}, dead {run.dead}")
+        if once:
+            return
+        time.sleep(interval)

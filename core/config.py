@@ -45,6 +45,11 @@ class Config:
     PERMISSION_LOG_RETENTION_DAYS = 1095  # 제5조③: >= 3 years
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_LOGIN = "20 per minute"
+    RATELIMIT_TRACKING = "30 per minute"
+    #: Where produced letters are written (default: <instance>/letters).
+    LETTERS_DIR: str | None = None
+    #: Allow http:// webhook URLs on loopback addresses (local receivers in development/tests).
+    WEBHOOK_ALLOW_HTTP_LOOPBACK = False
     PAGE_SIZE_MAX = 200
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -73,6 +78,9 @@ def load_config(app, overrides: dict[str, Any] | None = None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
     app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
+    if app.config["ENV"] == "production" and app.config.get("SQLALCHEMY_ECHO") == "debug":
+        # Echo at debug level logs fetched rows, i.e. decrypted names and phone numbers.
+        raise ConfigError("SQLALCHEMY_ECHO=debug would log personal data; refusing to start.")
     _ensure_secrets(app)
 
 

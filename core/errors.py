@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,11 @@ def flatten_locations(messages: dict) -> dict:
     return fields
 
 
+def _is_unique_violation(error: IntegrityError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None)  # psycopg
+    return sqlstate == "23505" or "UNIQUE constraint failed" in str(error.orig)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers that give every error the one shape."""
 
@@ -150,6 +155,18 @@ def register_error_handlers(app: Flask) -> None:
             )
         log.exception("database error")
         return error_response(500, "internal", "내부 오류가 발생했습니다. (Internal error.)")
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(error: IntegrityError):
+        # A safety net: services check references and uniqueness and name the field; a
+        # constraint they missed (or a race between two requests) is still the client's 4xx.
+        # Only the constraint's name: the driver's message may quote the values (personal data).
+        diag = getattr(error.orig, "diag", None)
+        constraint = getattr(diag, "constraint_name", None) or type(error.orig).__name__
+        log.warning("constraint %s violated on %s %s", constraint, request.method, request.path)
+        if _is_unique_violation(error):
+            return error_response(409, "conflict", _HTTP_CODES[409][1])
+        return error_response(422, "invalid", _HTTP_CODES[422][1])
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

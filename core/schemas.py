@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+
+#: The largest id a primary key holds (PostgreSQL integer); larger ids are simply not found.
+MAX_ID = 2**31 - 1
 
 
 class StrictSchema(Schema):
@@ -11,10 +17,32 @@ class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
 
+    @pre_load
+    def _refuse_nul(self, data: Any, **kwargs: Any) -> Any:
+        # PostgreSQL text cannot hold NUL, and no legitimate input contains it.
+        if isinstance(data, Mapping):
+            bad = {key: [NUL_MESSAGE] for key, value in data.items() if _has_nul(value)}
+            if bad:
+                raise ValidationError(bad)
+        return data
 
-def Id(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class
-    """A strict positive integer id."""
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=2**53), **kwargs)
+
+NUL_MESSAGE = "NUL 문자(\\x00)는 쓸 수 없습니다. (NUL characters are not allowed.)"
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def Id(*, strict: bool = True, **kwargs) -> fields.Integer:  # noqa: N802 - reads like a field
+    """A positive integer id; strict (JSON numbers only) except in query strings."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class PageArgsSchema(StrictSchema):

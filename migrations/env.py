@@ -1,5 +1,4 @@
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
@@ -8,10 +7,8 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-# Keep the app's loggers alive when migrations run inside the app (tests, CLI).
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Logging is the app's (create_app configures it); alembic.ini's logging sections would replace
+# the app's handlers, so they are not applied here.
 logger = logging.getLogger("alembic.env")
 
 

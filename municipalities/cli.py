@@ -79,3 +79,9 @@ def geocode_command(limit: int) -> None:
         f"geocoded {run.geocoded}, not found {run.not_found}, "
         f"unavailable for {run.failed} (left pending), from cache {run.from_cache}"
     )
+    if run.failed:
+        # A non-zero exit lets the scheduler notice the outage; the data above is committed.
+        raise click.ClickException(
+            f"The geocoder at {url} was unavailable: {run.failed} household(s) stay pending; "
+            "run again later."
+        )

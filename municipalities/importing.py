@@ -510,15 +510,25 @@ def _parse_phone(raw: Any) -> str | None:
         text = _as_text(raw)
         if text is None:
             return None
-    invalid = _CellError(
-        "invalid_phone", "전화번호 형식이 올바르지 않습니다. (Not a valid Korean phone number.)"
-    )
+    e164 = _e164(text)
+    if e164 is None:
+        raise _CellError(
+            "invalid_phone", "전화번호 형식이 올바르지 않습니다. (Not a valid Korean phone number.)"
+        )
+    return e164
+
+
+# Parsing is the costliest check of a row, and files repeat numbers (a shared family phone, a
+# centre's landline); the cache is bounded so a file of distinct numbers costs nothing extra.
+@functools.lru_cache(maxsize=4096)
+def _e164(text: str) -> str | None:
+    """The number in E.164, or None when it is not a valid Korean (or international) number."""
     try:
         number = phonenumbers.parse(text, "KR")
-    except phonenumbers.NumberParseException as exc:
-        raise invalid from exc
+    except phonenumbers.NumberParseException:
+        return None
     if not phonenumbers.is_valid_number(number):
-        raise invalid
+        return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -52,6 +52,7 @@ def geocode_pending(geocoder: Geocoder, limit: int = 500) -> GeocodeRun:
             )
         }
     answers: dict[str, tuple[str, float | None, float | None]] = {}
+    unavailable = False
     for row in pending:
         address = _address(row.road_address)
         key = _cache_key(address)
@@ -62,11 +63,17 @@ def geocode_pending(geocoder: Geocoder, limit: int = 500) -> GeocodeRun:
             continue
         if key in answers:
             continue
+        if unavailable:
+            # The geocoder is down: asking it about every other address (each with its own
+            # retries and back-off) would only stretch the outage; the next run asks again.
+            answers[key] = ("failed", None, None)
+            continue
         try:
             result = geocoder.geocode(address)
-        except GeocoderUnavailable:
-            log.warning("geocoder unavailable; household %s stays pending", row.id)
+        except GeocoderUnavailable as exc:
+            log.warning("geocoder unavailable (%s); the rest stays pending", exc)
             answers[key] = ("failed", None, None)
+            unavailable = True
             continue
         answers[key] = ("found", result.lon, result.lat) if result else ("not_found", None, None)
     with transaction():

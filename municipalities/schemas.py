@@ -112,8 +112,8 @@ class HouseholdQuerySchema(StrictSchema):
     status = fields.String(validate=validate.OneOf(("active", "closed")))
     household_type = fields.String(validate=validate.OneOf(list(HOUSEHOLD_TYPES)))
     risk_source = fields.String(validate=validate.OneOf(list(RISK_SOURCES)))
-    district_id = Id()
-    office_id = Id()
+    district_id = Id(strict=False)
+    office_id = Id(strict=False)
     assignment_status = fields.String(
         validate=validate.OneOf(("assigned", "outside_districts", "not_geocoded"))
     )

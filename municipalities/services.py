@@ -315,15 +315,37 @@ def reassign_households(batch_size: int = 5000) -> int:
         refs = index.locate_many([r.lon for r in rows], [r.lat for r in rows])
         updates = [
             {
-                "id": row.id,
-                "office_id": ref.office_id if ref else None,
-                "district_id": ref.district_id if ref else None,
-                "assignment_status": "assigned" if ref else "outside_districts",
+                "row_id": row.id,
+                "row_lon": row.lon,
+                "row_lat": row.lat,
+                "new_office_id": ref.office_id if ref else None,
+                "new_district_id": ref.district_id if ref else None,
+                "new_status": "assigned" if ref else "outside_districts",
             }
             for row, ref in zip(rows, refs, strict=True)
             if (ref.district_id if ref else None) != row.district_id
         ]
         if updates:
-            db.session.execute(sa.update(Household), updates)
+            # Core executemany: the ORM's bulk UPDATE demands the version column, and a
+            # district change is no edit of the household (staff editing it get no 409).
+            # The coordinates guard skips a household whose position changed meanwhile.
+            db.session.execute(_reassign_statement(), updates)
             changed += len(updates)
         last_id = rows[-1].id
+
+
+def _reassign_statement() -> sa.Update:
+    table = Household.__table__
+    return (
+        sa.update(table)
+        .where(
+            table.c.id == sa.bindparam("row_id"),
+            table.c.lon == sa.bindparam("row_lon"),
+            table.c.lat == sa.bindparam("row_lat"),
+        )
+        .values(
+            office_id=sa.bindparam("new_office_id"),
+            district_id=sa.bindparam("new_district_id"),
+            assignment_status=sa.bindparam("new_status"),
+        )
+    )

@@ -143,13 +143,23 @@ def load_districts(
         raise DistrictsInvalid.from_rejection(rejected) from rejected
     own = {d.code: d for d in others if d.office_id == office.id}
     foreign_codes = {d.code for d in others if d.office_id != office.id}
+    # Codes are unique per office, but the same code in two offices confuses people. The
+    # shapes come back in feature order (any invalid feature rejected the upload above).
+    taken = [
+        {
+            "feature": index,
+            "code": item.code,
+            "problem": "code_used_by_other_office",
+            "message": f"구역 코드 '{item.code}'은(는) 다른 우체국이 쓰고 있습니다 "
+            f"(district code '{item.code}' is used by another office)",
+        }
+        for index, item in enumerate(shapes)
+        if item.code in foreign_codes
+    ]
+    if taken:
+        raise DistrictsInvalid(fields={"features": taken})
     loaded = []
     for item in shapes:
-        if item.code in foreign_codes:
-            # Codes are unique per office, but the same code in two offices confuses people.
-            raise DistrictsInvalid(
-                fields={"features": [{"code": item.code, "problem": "code_used_by_other_office"}]}
-            )
         district = own.get(item.code) or CarrierDistrict(office_id=office.id, code=item.code)
         district.name = item.name
         district.geometry = mapping(item.geometry)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from cryptography.fernet import Fernet
 from flask_migrate import upgrade
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -17,7 +17,8 @@ from tests.factories import World, build_world
 
 TEST_KEYS = {
     "SECRET_KEY": "test-secret-key-not-for-production",
-    "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    # Fixed, so that worker processes a test spawns share it (never a production key).
+    "ENCRYPTION_KEYS": base64.urlsafe_b64encode(b"welfare-post test key: 32 bytes!").decode(),
     "BLIND_INDEX_KEY": "test-blind-index-key",
 }
 
@@ -44,6 +45,9 @@ def app_config(tmp_path_factory) -> dict:
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory),
         "RATELIMIT_LOGIN": "1000 per minute",
+        "RATELIMIT_TRACKING": "1000 per minute",
+        "WEBHOOK_ALLOW_HTTP_LOOPBACK": True,
+        "LETTERS_DIR": str(tmp_path_factory.mktemp("letters")),
         "MIGRATIONS_DIR": str(Path(__file__).resolve().parent.parent / "migrations"),
         **TEST_KEYS,
     }

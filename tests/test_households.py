@@ -147,3 +147,13 @@ def test_responses_with_personal_data_are_not_stored(client, world):
         f"/api/v1/households/{household['id']}", headers=world.a.headers(Role.SOCIAL_WORKER)
     )
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_nul_characters_are_refused_with_the_field_named(client, world):
+    headers = world.a.headers(Role.SOCIAL_WORKER)
+    response = client.post(
+        "/api/v1/households/search", json={"address": "희망\x00로"}, headers=headers
+    )
+    assert response.status_code == 422 and "address" in response.json["error"]["fields"]
+    created = create(client, world.a, NEW | {"note": "a\x00b"})
+    assert created.status_code == 422 and "note" in created.json["error"]["fields"]

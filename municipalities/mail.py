@@ -1,0 +1,555 @@
+"""Welfare mailings: templates, household selection, registered numbers, items and tracking."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.audit import record_access
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.db import db, utcnow
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.outbox import enqueue
+from municipalities import webhooks
+from municipalities.models import (
+    Household,
+    LetterBatch,
+    LetterTemplate,
+    Mailing,
+    MailItem,
+    Municipality,
+    RegisteredNumberCounter,
+    TrackingEvent,
+)
+from municipalities.registered_numbers import InvalidRegisteredNumber, make_number, parse_number
+from municipalities.services import READERS, WRITERS
+from municipalities.tracking import (
+    FINAL_STATUSES,
+    EventCode,
+    ItemStatus,
+    TransitionRefused,
+    next_status,
+    return_reason,
+)
+
+SEOUL = ZoneInfo("Asia/Seoul")
+MERGE_FIELDS = ("addressee", "address", "municipality", "contact", "programmes")
+POST_ROLES = (Role.DISPATCHER, Role.CARRIER)
+PRODUCE_KIND = "produce_letters"
+MAX_ITEMS_PER_MAILING = 20_000
+
+
+class NotAWorkingDay(Invalid):
+    code = "not_a_working_day"
+
+
+class AgreementInactive(Forbidden):
+    code = "agreement_inactive"
+    message = (
+        "우체국과의 복지등기 협약이 유효하지 않아 발송할 수 없습니다. "
+        "(No active agreement with the post office: mailings cannot be submitted.)"
+    )
+
+
+class EventRefused(Conflict):
+    code = "event_refused"
+
+
+# --- working days ----------------------------------------------------------------------------
+
+
+def is_working_day(day: date) -> bool:
+    """Not a Sunday and not a Korean public holiday."""
+    return day.weekday() != 6 and day not in holidays.country_holidays("KR", years=day.year)
+
+
+def next_working_day(day: date) -> date:
+    """The first working day on or after `day`."""
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def check_send_date(day: date, today: date) -> None:
+    """A send date is a working day, today or later."""
+    if day < today:
+        raise NotAWorkingDay(fields={"send_date": ["지난 날짜입니다. (The date has passed.)"]})
+    if not is_working_day(day):
+        suggestion = next_working_day(day).isoformat()
+        raise NotAWorkingDay(
+            fields={
+                "send_date": [
+                    f"일요일이나 공휴일에는 발송하지 않습니다. 가장 가까운 발송일: {suggestion} "
+                    f"(Not a working day; the next one is {suggestion}.)"
+                ]
+            }
+        )
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def check_template_body(body: str) -> None:
+    """Only known merge fields, in well-formed braces."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(body) if name is not None}
+    except ValueError as error:
+        raise Invalid(
+            fields={"body": [f"중괄호가 맞지 않습니다. (Unbalanced braces: {error}.)"]}
+        ) from error
+    unknown = sorted(names - set(MERGE_FIELDS))
+    if unknown:
+        allowed = ", ".join("{" + f + "}" for f in MERGE_FIELDS)
+        raise Invalid(
+            fields={
+                "body": [
+                    f"알 수 없는 항목: {', '.join(unknown)} (Unknown merge fields; use {allowed}.)"
+                ]
+            }
+        )
+
+
+def templates_visible_to(principal: Principal) -> sa.Select:
+    """The letter templates of the principal's municipality."""
+    query = sa.select(LetterTemplate).order_by(LetterTemplate.id)
+    if principal.role in READERS:
+        return query.where(LetterTemplate.municipality_id == principal.municipality_id)
+    return query.where(sa.false())
+
+
+def get_template(principal: Principal, template_id: int) -> LetterTemplate:
+    """One template of the principal's municipality, or 404."""
+    template = db.session.scalar(
+        templates_visible_to(principal).where(LetterTemplate.id == template_id)
+    )
+    if template is None:
+        raise NotFound()
+    return template
+
+
+def create_template(principal: Principal, data: dict) -> LetterTemplate:
+    """Save a letter template after checking its merge fields."""
+    if principal.role not in WRITERS:
+        raise Forbidden()
+    check_template_body(data["body"])
+    template = LetterTemplate(municipality_id=principal.municipality_id, **data)
+    db.session.add(template)
+    db.session.flush()
+    return template
+
+
+def merge_letter(body: str, household: Household, municipality: Municipality, template) -> str:
+    """The letter text for one household."""
+    address = " ".join(filter(None, [household.road_address, household.address_detail]))
+    return body.format_map(
+        {
+            "addressee": household.name,
+            "address": address,
+            "municipality": municipality.name,
+            "contact": template.contact,
+            "programmes": template.programmes,
+        }
+    )
+
+
+# --- selection and mailings ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A chosen household that will not be mailed, and why."""
+
+    household_id: int
+    reason: str
+
+
+_EXCLUSION_TEXT = {
+    "not_found": "명부에 없거나 다른 지자체의 가구입니다. (Not in this municipality's registry.)",
+    "closed": "종결된 가구입니다. (The household is closed.)",
+    "no_district": "집배구가 정해지지 않았습니다. (Not assigned to a carrier district.)",
+    "open_item": "배달 중인 복지등기가 있습니다. (A welfare item is still open for it.)",
+}
+
+
+def _open_item_households(municipality_id: int) -> sa.Select:
+    final = [status.value for status in FINAL_STATUSES]
+    return sa.select(MailItem.household_id).where(
+        MailItem.municipality_id == municipality_id, MailItem.status.not_in(final)
+    )
+
+
+def select_households(
+    principal: Principal, selection: dict, today: date
+) -> tuple[list[Household], list[Exclusion]]:
+    """The households a selection names, minus those that must not be mailed (with reasons)."""
+    municipality_id = principal.municipality_id
+    base = sa.select(Household).where(Household.municipality_id == municipality_id)
+    if "household_ids" in selection:
+        wanted = list(dict.fromkeys(selection["household_ids"]))
+        found = {h.id: h for h in db.session.scalars(base.where(Household.id.in_(wanted)))}
+        chosen = [found[i] for i in wanted if i in found]
+        exclusions = [Exclusion(i, "not_found") for i in wanted if i not in found]
+    else:
+        query = base.where(Household.status == "active").order_by(Household.id)
+        for key in ("household_type", "district_id"):
+            if selection.get(key) is not None:
+                query = query.where(getattr(Household, key) == selection[key])
+        if selection.get("risk_source"):
+            query = query.where(
+                sa.cast(Household.risk_sources, sa.Text).like(f'%"{selection["risk_source"]}"%')
+            )
+        if selection.get("not_mailed_days"):
+            since = datetime.combine(
+                today - timedelta(days=selection["not_mailed_days"]), datetime.min.time()
+            ).astimezone()
+            recent = sa.select(MailItem.household_id).where(
+                MailItem.municipality_id == municipality_id, MailItem.created_at >= since
+            )
+            query = query.where(Household.id.not_in(recent))
+        chosen = list(db.session.scalars(query.limit(MAX_ITEMS_PER_MAILING + 1)))
+        exclusions = []
+    busy = set(db.session.scalars(_open_item_households(municipality_id)))
+    households = []
+    for household in chosen:
+        if household.status != "active":
+            exclusions.append(Exclusion(household.id, "closed"))
+        elif household.district_id is None:
+            exclusions.append(Exclusion(household.id, "no_district"))
+        elif household.id in busy:
+            exclusions.append(Exclusion(household.id, "open_item"))
+        else:
+            households.append(household)
+    if len(households) > MAX_ITEMS_PER_MAILING:
+        raise Invalid(
+            fields={
+                "selection": [
+                    f"한 번에 {MAX_ITEMS_PER_MAILING:,}가구까지 보낼 수 있습니다. "
+                    f"(At most {MAX_ITEMS_PER_MAILING:,} households per mailing.)"
+                ]
+            }
+        )
+    return households, exclusions
+
+
+def exclusion_reason(code: str) -> str:
+    """The words for an exclusion code."""
+    return _EXCLUSION_TEXT[code]
+
+
+def mailings_visible_to(principal: Principal) -> sa.Select:
+    """The mailings of the principal's municipality."""
+    query = sa.select(Mailing).order_by(Mailing.id.desc())
+    if principal.role in READERS:
+        return query.where(Mailing.municipality_id == principal.municipality_id)
+    return query.where(sa.false())
+
+
+def get_mailing(principal: Principal, mailing_id: int) -> Mailing:
+    """One mailing of the principal's municipality, or 404."""
+    mailing = db.session.scalar(mailings_visible_to(principal).where(Mailing.id == mailing_id))
+    if mailing is None:
+        raise NotFound()
+    return mailing
+
+
+def create_mailing(principal: Principal, data: dict, today: date) -> Mailing:
+    """Save a draft mailing (households, template, send date)."""
+    if principal.role not in WRITERS:
+        raise Forbidden()
+    get_template(principal, data["template_id"])
+    check_send_date(data["send_date"], today)
+    mailing = Mailing(
+        municipality_id=principal.municipality_id, created_by=principal.account_id, **data
+    )
+    db.session.add(mailing)
+    db.session.flush()
+    return mailing
+
+
+@dataclass
+class Preview:
+    """What submitting would do, and one merged letter."""
+
+    mailing: Mailing
+    households: list[Household]
+    exclusions: list[Exclusion]
+    sample: Household | None
+    sample_text: str | None
+
+
+def preview_mailing(principal: Principal, mailing_id: int, today: date) -> Preview:
+    """Resolve the selection and merge one letter, without writing anything but the access log."""
+    mailing = get_mailing(principal, mailing_id)
+    template = get_template(principal, mailing.template_id)
+    households, exclusions = select_households(principal, mailing.selection, today)
+    sample = households[0] if households else None
+    text = None
+    if sample is not None:
+        municipality = db.session.get(Municipality, mailing.municipality_id)
+        text = merge_letter(template.body, sample, municipality, template)
+        record_access(
+            principal.account_id,
+            "print",
+            "household",
+            [sample.id],
+            mailing.municipality_id,
+            detail=f"mailing {mailing.id} preview",
+        )
+    return Preview(mailing, households, exclusions, sample, text)
+
+
+def allocate_numbers(year: int, count: int) -> list[str]:
+    """`count` fresh registered numbers of `year`; concurrent callers never share one.
+
+    The counter row is created if missing and then advanced with one UPDATE ... RETURNING: on
+    PostgreSQL the row lock makes a second transaction wait for the first and read its result;
+    on SQLite the transaction already holds the write lock (BEGIN IMMEDIATE).
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+        RegisteredNumberCounter
+    ).values(year=year, next_serial=1)
+    db.session.execute(insert.on_conflict_do_nothing(index_elements=["year"]))
+    end = db.session.execute(
+        sa.update(RegisteredNumberCounter)
+        .where(RegisteredNumberCounter.year == year)
+        .values(next_serial=RegisteredNumberCounter.next_serial + count)
+        .returning(RegisteredNumberCounter.next_serial)
+    ).scalar_one()
+    return [make_number(year, serial) for serial in range(end - count, end)]
+
+
+def submit_mailing(principal: Principal, mailing_id: int, today: date) -> Mailing:
+    """Create one item per household with a registered number, and queue letter production."""
+    mailing = get_mailing(principal, mailing_id)
+    if principal.role not in WRITERS:
+        raise Forbidden()
+    if mailing.status != "draft":
+        raise Conflict("이미 발송 요청된 우편입니다. (Already submitted.)")
+    municipality = db.session.get(Municipality, mailing.municipality_id)
+    if municipality.agreement_status != "active" or (
+        municipality.agreement_end is not None and municipality.agreement_end < today
+    ):
+        raise AgreementInactive()
+    check_send_date(mailing.send_date, today)
+    template = get_template(principal, mailing.template_id)
+    households, _ = select_households(principal, mailing.selection, today)
+    if not households:
+        raise Invalid(fields={"selection": ["보낼 가구가 없습니다. (No household to mail.)"]})
+    numbers = allocate_numbers(mailing.send_date.year, len(households))
+    now = utcnow()
+    batches: dict[int, LetterBatch] = {}
+    items = []
+    for household, number in zip(households, numbers, strict=True):
+        batch = batches.get(household.office_id)
+        if batch is None:
+            batch = batches[household.office_id] = LetterBatch(
+                mailing_id=mailing.id, office_id=household.office_id
+            )
+            db.session.add(batch)
+            db.session.flush()
+        batch.item_count += 1
+        items.append(
+            MailItem(
+                registered_number=number,
+                mailing_id=mailing.id,
+                municipality_id=mailing.municipality_id,
+                household_id=household.id,
+                office_id=household.office_id,
+                district_id=household.district_id,
+                status=ItemStatus.ACCEPTED.value,
+                batch_id=batch.id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    db.session.add_all(items)
+    db.session.flush()
+    db.session.add_all(
+        TrackingEvent(
+            item_id=item.id,
+            code=EventCode.ACCEPTED.value,
+            at=now,
+            actor_id=principal.account_id,
+            place=municipality.name,
+        )
+        for item in items
+    )
+    mailing.status = "submitted"
+    mailing.submitted_at = now
+    mailing.item_count = len(items)
+    mailing.body_snapshot = template.body
+    for item in items:
+        _notify_status(item, EventCode.ACCEPTED, now)
+    for batch in batches.values():
+        enqueue(PRODUCE_KIND, {"batch_id": batch.id})
+    record_access(
+        principal.account_id,
+        "create",
+        "household",
+        [h.id for h in households],
+        mailing.municipality_id,
+        detail=f"mailing {mailing.id} submitted",
+    )
+    db.session.flush()
+    return mailing
+
+
+# --- items and tracking ----------------------------------------------------------------------
+
+
+def items_visible_to(principal: Principal) -> sa.Select:
+    """Municipal staff see their municipality's items; post staff the items of their office."""
+    query = sa.select(MailItem).order_by(MailItem.id)
+    if principal.role in READERS:
+        return query.where(MailItem.municipality_id == principal.municipality_id)
+    if principal.role in POST_ROLES:
+        return query.where(MailItem.office_id == principal.office_id)
+    return query.where(sa.false())
+
+
+def get_item(principal: Principal, item_id: int) -> MailItem:
+    """One visible item, or 404; the read of the addressee is access-logged."""
+    item = db.session.scalar(items_visible_to(principal).where(MailItem.id == item_id))
+    if item is None:
+        raise NotFound()
+    record_access(
+        principal.account_id, "view", "household", [item.household_id], item.municipality_id
+    )
+    return item
+
+
+def item_by_number(principal: Principal, text: str) -> MailItem:
+    """A visible item by registered number (a mistyped number is a 422 naming the field)."""
+    number = checked_number(text)
+    item = db.session.scalar(
+        items_visible_to(principal).where(MailItem.registered_number == number)
+    )
+    if item is None:
+        raise NotFound()
+    record_access(
+        principal.account_id, "view", "household", [item.household_id], item.municipality_id
+    )
+    return item
+
+
+def checked_number(text: str) -> str:
+    """The 13 digits of a registered number, or a 422 naming registered_number."""
+    try:
+        return parse_number(text)
+    except InvalidRegisteredNumber as error:
+        raise Invalid(fields={"registered_number": [str(error)]}) from error
+
+
+def events_of(item: MailItem) -> list[TrackingEvent]:
+    """An item's events in order."""
+    return list(
+        db.session.scalars(
+            sa.select(TrackingEvent)
+            .where(TrackingEvent.item_id == item.id)
+            .order_by(TrackingEvent.at, TrackingEvent.id)
+        )
+    )
+
+
+def _notify_status(item: MailItem, event: EventCode, at: datetime) -> None:
+    webhooks.notify(
+        item.municipality_id,
+        "mail_item.status_changed",
+        {
+            "registered_number": item.registered_number,
+            "mailing_id": item.mailing_id,
+            "status": item.status,
+            "event": event.value,
+            "at": at.isoformat(),
+            "return_reason": item.return_reason,
+        },
+    )
+
+
+def record_event(
+    item: MailItem,
+    code: EventCode,
+    *,
+    actor_id: int | None,
+    place: str | None = None,
+    detail: str | None = None,
+    at: datetime | None = None,
+) -> TrackingEvent:
+    """Append an event if the item's status allows it; the status follows; webhooks are queued."""
+    try:
+        status = next_status(ItemStatus(item.status), code)
+    except TransitionRefused as refused:
+        raise EventRefused(str(refused), fields={"code": [str(refused)]}) from refused
+    at = at or utcnow()
+    event = TrackingEvent(
+        item_id=item.id, code=code.value, at=at, place=place, actor_id=actor_id, detail=detail
+    )
+    db.session.add(event)
+    item.status = status.value
+    db.session.flush()
+    if status in (ItemStatus.RETURNING, ItemStatus.RETURNED):
+        item.return_reason = return_reason([EventCode(e.code) for e in events_of(item)])
+    _notify_status(item, code, at)
+    return event
+
+
+def returned_items(principal: Principal) -> sa.Select:
+    """Items that came back, with their reason: a signal for the welfare team."""
+    if principal.role not in READERS:
+        raise Forbidden()
+    return items_visible_to(principal).where(MailItem.return_reason.is_not(None))
+
+
+# --- public lookup ---------------------------------------------------------------------------
+
+
+def mask_name(name: str) -> str:
+    """홍길동 -> 홍*동, 김순 -> 김*, 남궁민수 -> 남**수: first and last characters only."""
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def public_lookup(text: str) -> tuple[MailItem, str, list[TrackingEvent]]:
+    """An item by number for anyone: status, events and the masked addressee only."""
+    number = checked_number(text)
+    item = db.session.scalar(sa.select(MailItem).where(MailItem.registered_number == number))
+    if item is None:
+        raise NotFound()
+    household = db.session.get(Household, item.household_id)
+    return item, mask_name(household.name), events_of(item)
+
+
+def seoul_today() -> date:
+    """Today's date in Korea (send dates and holidays are Korean calendar days)."""
+    return datetime.now(SEOUL).date()
+
+
+def batches_visible_to(principal: Principal) -> sa.Select:
+    """Batches of the principal's municipality (municipal staff) or office (post staff)."""
+    query = sa.select(LetterBatch).order_by(LetterBatch.id)
+    if principal.role in READERS:
+        return query.join(Mailing, Mailing.id == LetterBatch.mailing_id).where(
+            Mailing.municipality_id == principal.municipality_id
+        )
+    if principal.role in POST_ROLES:
+        return query.where(LetterBatch.office_id == principal.office_id)
+    return query.where(sa.false())
+
+
+def get_batch(principal: Principal, batch_id: int) -> LetterBatch:
+    """One visible letter batch, or 404."""
+    batch = db.session.scalar(batches_visible_to(principal).where(LetterBatch.id == batch_id))
+    if batch is None:
+        raise NotFound()
+    return batch

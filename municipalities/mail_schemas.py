@@ -1,0 +1,185 @@
+"""Schemas of the mail API: templates, mailings, items, tracking, webhooks (one per audience)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow.exceptions import ValidationError
+
+from core.schemas import Id, StrictSchema
+from municipalities.tracking import EVENT_LABELS, STATUS_LABELS, EventCode
+from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
+
+POST_EVENTS = [
+    code.value
+    for code in EventCode
+    if code not in (EventCode.ACCEPTED, EventCode.PRODUCED, EventCode.CANCELLED)
+]
+
+
+class TemplateSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    body = fields.String()
+    contact = fields.String()
+    programmes = fields.String()
+    created_at = fields.DateTime()
+
+
+class TemplateCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    body = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=5000),
+        metadata={
+            "description": "fields: {addressee} {address} {municipality} {contact} {programmes}"
+        },
+    )
+    contact = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    programmes = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class SelectionSchema(StrictSchema):
+    """Either an explicit list of households or a saved filter."""
+
+    household_ids = fields.List(
+        Id(), validate=validate.Length(min=1, max=20_000), metadata={"description": "explicit list"}
+    )
+    risk_source = fields.String(validate=validate.OneOf(list(RISK_SOURCES)))
+    household_type = fields.String(validate=validate.OneOf(list(HOUSEHOLD_TYPES)))
+    district_id = Id()
+    not_mailed_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=3650))
+
+    @validates_schema
+    def _one_kind(self, data: dict, **kwargs) -> None:
+        if "household_ids" in data and len(data) > 1:
+            raise ValidationError(
+                "목록과 조건을 함께 쓸 수 없습니다. (Give a list or a filter, not both.)",
+                "household_ids",
+            )
+
+
+class MailingSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    template_id = fields.Integer()
+    selection = fields.Dict()
+    send_date = fields.Date()
+    status = fields.String()
+    item_count = fields.Integer()
+    created_at = fields.DateTime()
+    submitted_at = fields.DateTime(allow_none=True)
+
+
+class MailingCreateSchema(StrictSchema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    template_id = Id(required=True)
+    selection = fields.Nested(SelectionSchema, required=True)
+    send_date = fields.Date(required=True)
+
+
+class ExclusionSchema(Schema):
+    household_id = fields.Integer()
+    reason = fields.String()
+
+
+class PreviewSchema(Schema):
+    mailing_id = fields.Integer()
+    household_count = fields.Integer()
+    exclusions = fields.List(fields.Nested(ExclusionSchema))
+    sample_household_id = fields.Integer(allow_none=True)
+    sample_text = fields.String(allow_none=True)
+    offices = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class EventSchema(Schema):
+    code = fields.String()
+    label = fields.Function(lambda e: EVENT_LABELS[EventCode(e.code)])
+    at = fields.DateTime()
+    place = fields.String(allow_none=True)
+
+
+class StaffEventSchema(EventSchema):
+    actor_id = fields.Integer(allow_none=True)
+    detail = fields.String(allow_none=True)
+
+
+class MailItemSchema(Schema):
+    """An item as its sender (the municipality) and the post staff see it."""
+
+    id = fields.Integer()
+    registered_number = fields.String()
+    mailing_id = fields.Integer()
+    household_id = fields.Integer()
+    office_id = fields.Integer()
+    district_id = fields.Integer()
+    status = fields.String()
+    status_label = fields.Function(lambda item: STATUS_LABELS.get(item.status, item.status))
+    return_reason = fields.String(allow_none=True)
+    batch_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class MailItemDetailSchema(MailItemSchema):
+    events = fields.List(fields.Nested(StaffEventSchema))
+
+
+class EventCreateSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.OneOf(POST_EVENTS))
+    place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    detail = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class ItemQuerySchema(StrictSchema):
+    mailing_id = Id(strict=False)
+    status = fields.String(validate=validate.OneOf(list(STATUS_LABELS)))
+    returned = fields.Boolean()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class PublicTrackingSchema(Schema):
+    """What anyone may see of an item: status and events; the addressee masked; nothing else."""
+
+    registered_number = fields.String()
+    addressee = fields.String(metadata={"description": "masked, e.g. 홍*동"})
+    status = fields.String()
+    status_label = fields.String()
+    events = fields.List(fields.Nested(EventSchema))
+
+
+class BatchSchema(Schema):
+    id = fields.Integer()
+    mailing_id = fields.Integer()
+    office_id = fields.Integer()
+    status = fields.String()
+    item_count = fields.Integer()
+    page_count = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    produced_at = fields.DateTime(allow_none=True)
+
+
+class WebhookSchema(Schema):
+    id = fields.Integer()
+    url = fields.String()
+    is_active = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class WebhookCreateSchema(StrictSchema):
+    url = fields.String(required=True, validate=validate.Length(min=8, max=500))
+    secret = fields.String(required=True, validate=validate.Length(min=16, max=200))
+
+
+class WebhookUpdateSchema(StrictSchema):
+    is_active = fields.Boolean(required=True)
+
+
+class WebhookDeliverySchema(Schema):
+    id = fields.Integer()
+    event_id = fields.String()
+    attempt = fields.Integer()
+    status_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer()
+    at = fields.DateTime()

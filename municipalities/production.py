@@ -1,0 +1,162 @@
+"""Letter production: print-ready PDFs and manifests per batch, made by the outbox worker."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+
+from core.audit import record_access
+from core.auth.principal import Principal
+from core.db import db, transaction, utcnow
+from core.errors import Invalid
+from core.outbox import DeliveryFailed, Message
+from municipalities.letters import LetterItem, Sender, render_letters
+from municipalities.mail import (
+    get_template,
+    merge_letter,
+    preview_mailing,
+    record_event,
+)
+from municipalities.models import (
+    Household,
+    LetterBatch,
+    LetterTemplate,
+    Mailing,
+    MailItem,
+    Municipality,
+)
+from municipalities.registered_numbers import make_number
+from municipalities.tracking import EventCode, ItemStatus
+
+log = logging.getLogger(__name__)
+
+
+def letters_dir() -> Path:
+    """Where produced PDFs and manifests are kept."""
+    configured = current_app.config.get("LETTERS_DIR")
+    path = Path(configured) if configured else Path(current_app.instance_path) / "letters"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def sender_of(municipality: Municipality, template: LetterTemplate) -> Sender:
+    """The return-address block of a municipality's letters."""
+    return Sender(
+        name=municipality.name,
+        department=template.contact,
+        road_address=municipality.road_address or "",
+        postal_code=municipality.postal_code or "",
+        phone=municipality.phone or "",
+    )
+
+
+def _letter(item_number: str, household: Household, text: str) -> LetterItem:
+    return LetterItem(
+        registered_number=item_number,
+        addressee=household.name,
+        road_address=household.road_address,
+        address_detail=household.address_detail,
+        postal_code=household.postal_code,
+        body=text,
+    )
+
+
+def preview_pdf(principal: Principal, mailing_id: int, today: date) -> io.BytesIO:
+    """One merged letter of a draft mailing as PDF, with a sample registered number."""
+    preview = preview_mailing(principal, mailing_id, today)
+    if preview.sample is None:
+        raise Invalid(fields={"selection": ["보낼 가구가 없습니다. (No household to mail.)"]})
+    template = get_template(principal, preview.mailing.template_id)
+    municipality = db.session.get(Municipality, preview.mailing.municipality_id)
+    out = io.BytesIO()
+    render_letters(
+        [_letter(make_number(today.year, 1), preview.sample, preview.sample_text)],
+        sender_of(municipality, template),
+        out,
+        title="복지등기 (미리보기 preview)",
+    )
+    out.seek(0)
+    return out
+
+
+def _batch_letters(
+    batch: LetterBatch, mailing: Mailing, template, municipality
+) -> Iterator[LetterItem]:
+    rows = db.session.execute(
+        sa.select(MailItem.registered_number, Household)
+        .join(Household, Household.id == MailItem.household_id)
+        .where(MailItem.batch_id == batch.id)
+        .order_by(MailItem.district_id, Household.road_address, MailItem.id)
+    )
+    body = mailing.body_snapshot or template.body
+    for number, household in rows:
+        yield _letter(number, household, merge_letter(body, household, municipality, template))
+
+
+def produce_batch(message: Message) -> None:
+    """Outbox handler: render one batch's letters and manifest, then mark its items produced."""
+    batch_id = message.payload["batch_id"]
+    with transaction():
+        batch = db.session.get(LetterBatch, batch_id)
+        if batch.status == "produced":
+            return  # a repeated message after a crash between render and record
+        batch.status = "producing"
+    directory = letters_dir()
+    pdf_path = directory / f"batch-{batch_id}.pdf"
+    manifest_path = directory / f"batch-{batch_id}-manifest.csv"
+    with transaction():
+        batch = db.session.get(LetterBatch, batch_id)
+        mailing = db.session.get(Mailing, batch.mailing_id)
+        template = db.session.get(LetterTemplate, mailing.template_id)
+        municipality = db.session.get(Municipality, mailing.municipality_id)
+        sender = sender_of(municipality, template)
+        # Read everything first: rendering takes seconds and must not hold the database.
+        letters = list(_batch_letters(batch, mailing, template, municipality))
+    try:
+        with (
+            pdf_path.open("wb") as pdf,
+            manifest_path.open("w", encoding="utf-8-sig", newline="") as manifest,
+        ):
+            pages = render_letters(letters, sender, pdf, manifest=manifest)
+    except Exception as error:
+        with transaction():
+            batch = db.session.get(LetterBatch, batch_id)
+            batch.status, batch.error = "failed", type(error).__name__
+        log.exception("letter batch %s failed", batch_id)
+        raise DeliveryFailed(f"rendering failed: {type(error).__name__}") from error
+    with transaction():
+        batch = db.session.get(LetterBatch, batch_id)
+        batch.status, batch.page_count, batch.error = "produced", pages, None
+        batch.pdf_path, batch.manifest_path = str(pdf_path), str(manifest_path)
+        batch.produced_at = utcnow()
+        items = db.session.scalars(
+            sa.select(MailItem).where(
+                MailItem.batch_id == batch_id, MailItem.status == ItemStatus.ACCEPTED.value
+            )
+        )
+        for item in items:
+            record_event(item, EventCode.PRODUCED, actor_id=None, place="전자우편 제작센터")
+
+
+def log_batch_download(principal: Principal, batch: LetterBatch, what: str) -> None:
+    """A download of letters or manifest shows every addressee: log it per household."""
+    household_ids = db.session.scalars(
+        sa.select(MailItem.household_id).where(MailItem.batch_id == batch.id)
+    ).all()
+    municipality_id = db.session.scalar(
+        sa.select(Mailing.municipality_id).where(Mailing.id == batch.mailing_id)
+    )
+    record_access(
+        principal.account_id,
+        "download",
+        "household",
+        household_ids,
+        municipality_id,
+        detail=f"batch {batch.id} {what}",
+    )

@@ -1,0 +1,255 @@
+"""Welfare mailings end to end through the API: select, submit, produce, track, notify."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from core.auth.roles import Role
+from core.db import db
+from core.outbox import OutboxMessage, deliver_due
+from municipalities import mail
+from municipalities.models import MailItem
+from municipalities.registered_numbers import is_valid
+from municipalities.webhooks import SIGNATURE_HEADER, verify_signature
+from tests.fakes.receiver import WebhookReceiver
+
+TEMPLATE = {
+    "name": "기본 안내문",
+    "body": (
+        "{addressee}님께\n\n{municipality}에서 복지 서비스를 안내드립니다.\n\n"
+        "{programmes}\n\n문의: {contact}"
+    ),
+    "contact": "복지정책과 희망복지지원팀 02-123-4567",
+    "programmes": "긴급복지 생계지원\n에너지바우처",
+}
+
+
+def next_working(days: int = 1) -> str:
+    return mail.next_working_day(mail.seoul_today() + timedelta(days=days)).isoformat()
+
+
+def add_household(client, tenant, name: str, location=(126.96, 37.51)) -> int:
+    response = client.post(
+        "/api/v1/households",
+        json={
+            "name": name,
+            "road_address": f"서울특별시 시험구 희망로 {len(name)}",
+            "location": list(location),
+        },
+        headers=tenant.headers(Role.SOCIAL_WORKER),
+    )
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+@pytest.fixture
+def setup(client, world):
+    """Tenant a with a template and three households (one outside every district)."""
+    headers = world.a.headers(Role.SOCIAL_WORKER)
+    template = client.post("/api/v1/letter-templates", json=TEMPLATE, headers=headers).json
+    ids = [add_household(client, world.a, name) for name in ("김순자", "이영호")]
+    outside = add_household(client, world.a, "박민수", location=(128.5, 35.8))
+    return {"headers": headers, "template": template["id"], "households": ids, "outside": outside}
+
+
+def draft(client, setup, selection=None, send_date=None):
+    return client.post(
+        "/api/v1/mailings",
+        json={
+            "title": "11월 복지등기",
+            "template_id": setup["template"],
+            "selection": selection or {"household_ids": setup["households"] + [setup["outside"]]},
+            "send_date": send_date or next_working(),
+        },
+        headers=setup["headers"],
+    )
+
+
+def submit(client, setup, **kwargs) -> dict:
+    mailing = draft(client, setup, **kwargs).json
+    response = client.post(f"/api/v1/mailings/{mailing['id']}/submit", headers=setup["headers"])
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_template_merge_fields_are_checked(client, world):
+    bad = TEMPLATE | {"body": "{addressee}님, {ssn} 확인"}
+    response = client.post(
+        "/api/v1/letter-templates", json=bad, headers=world.a.headers(Role.SOCIAL_WORKER)
+    )
+    assert response.status_code == 422 and "ssn" in response.json["error"]["fields"]["body"][0]
+
+
+def test_sundays_and_public_holidays_are_refused_with_the_next_working_day(client, setup):
+    today = mail.seoul_today()
+    sunday = today + timedelta(days=(6 - today.weekday()) % 7 or 7)
+    response = draft(client, setup, send_date=sunday.isoformat())
+    assert response.status_code == 422
+    assert (sunday + timedelta(days=1)).isoformat() in response.json["error"]["fields"][
+        "send_date"
+    ][0]
+    new_year = date(today.year + 1, 1, 1)
+    assert not mail.is_working_day(new_year)
+    assert draft(client, setup, send_date=new_year.isoformat()).status_code == 422
+    chuseok_2026 = date(2026, 9, 25)
+    assert not mail.is_working_day(chuseok_2026)
+
+
+def test_preview_names_who_is_left_out_and_why(client, setup):
+    mailing = draft(client, setup).json
+    preview = client.get(f"/api/v1/mailings/{mailing['id']}/preview", headers=setup["headers"]).json
+    assert preview["household_count"] == 2
+    assert [e["household_id"] for e in preview["exclusions"]] == [setup["outside"]]
+    assert "집배구" in preview["exclusions"][0]["reason"]
+    assert preview["sample_text"].startswith("김순자님께")
+    assert "에너지바우처" in preview["sample_text"]
+    pdf = client.get(f"/api/v1/mailings/{mailing['id']}/preview.pdf", headers=setup["headers"])
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_submit_creates_items_with_valid_unique_numbers_and_never_mails_twice(client, setup):
+    mailing = submit(client, setup)
+    assert mailing["status"] == "submitted" and mailing["item_count"] == 2
+    items = client.get(
+        f"/api/v1/mail-items?mailing_id={mailing['id']}", headers=setup["headers"]
+    ).json["items"]
+    numbers = [item["registered_number"] for item in items]
+    assert len(set(numbers)) == 2 and all(is_valid(n) for n in numbers)
+    assert {item["status"] for item in items} == {"accepted"}
+    again = draft(client, setup).json
+    preview = client.get(f"/api/v1/mailings/{again['id']}/preview", headers=setup["headers"]).json
+    assert preview["household_count"] == 0
+    assert {e["household_id"] for e in preview["exclusions"]} == set(setup["households"]) | {
+        setup["outside"]
+    }
+    refused = client.post(f"/api/v1/mailings/{again['id']}/submit", headers=setup["headers"])
+    assert refused.status_code == 422
+
+
+def test_only_an_active_agreement_can_submit(client, world, setup):
+    client.patch(
+        f"/api/v1/municipalities/{world.a.municipality.id}",
+        json={"agreement_status": "suspended"},
+        headers=world.admin_headers(),
+    )
+    mailing = draft(client, setup).json
+    response = client.post(f"/api/v1/mailings/{mailing['id']}/submit", headers=setup["headers"])
+    assert response.status_code == 403
+    assert response.json["error"]["code"] == "agreement_inactive"
+
+
+def test_letters_are_produced_by_the_worker_and_tracking_follows_the_item(client, world, setup):
+    mailing = submit(client, setup)
+    batches = client.get(f"/api/v1/mailings/{mailing['id']}/batches", headers=setup["headers"]).json
+    assert [b["status"] for b in batches] == ["queued"]
+    assert deliver_due().sent >= 1
+    batch = client.get(f"/api/v1/letter-batches/{batches[0]['id']}", headers=setup["headers"]).json
+    assert batch["status"] == "produced" and batch["page_count"] >= 2
+    pdf = client.get(f"/api/v1/letter-batches/{batch['id']}/letters.pdf", headers=setup["headers"])
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    dispatcher = world.a.headers(Role.DISPATCHER)
+    received = client.post(f"/api/v1/letter-batches/{batch['id']}/receive", headers=dispatcher)
+    assert received.status_code == 200
+    item = client.get(
+        f"/api/v1/mail-items?mailing_id={mailing['id']}", headers=setup["headers"]
+    ).json["items"][0]
+    carrier = world.a.headers(Role.CARRIER)
+    url = f"/api/v1/mail-items/{item['id']}/events"
+    assert client.post(url, json={"code": "out_for_delivery"}, headers=carrier).status_code == 201
+    delivered = client.post(url, json={"code": "delivered"}, headers=carrier)
+    assert delivered.status_code == 201 and delivered.json["status"] == "delivered"
+    assert [e["code"] for e in delivered.json["events"]] == [
+        "accepted",
+        "produced",
+        "handed_to_office",
+        "out_for_delivery",
+        "delivered",
+    ]
+    again = client.post(url, json={"code": "absent"}, headers=carrier)
+    assert again.status_code == 409 and again.json["error"]["code"] == "event_refused"
+
+
+def test_returned_items_keep_their_reason(client, world, setup):
+    submit(client, setup)
+    deliver_due()
+    item = db.session.scalars(sa.select(MailItem).order_by(MailItem.id)).first()
+    for code in ("handed_to_office", "out_for_delivery", "moved", "returned"):
+        mail.record_event(item, mail.EventCode(code), actor_id=None)
+    db.session.commit()
+    returned = client.get("/api/v1/mail-items?returned=true", headers=setup["headers"]).json
+    assert [(i["id"], i["return_reason"]) for i in returned["items"]] == [(item.id, "moved")]
+
+
+def test_public_lookup_masks_the_addressee_and_shows_nothing_personal(client, world, setup):
+    submit(client, setup)
+    item = db.session.scalars(sa.select(MailItem).order_by(MailItem.id)).first()
+    response = client.get(f"/api/v1/tracking/{item.registered_number}")
+    assert response.status_code == 200
+    body = response.json
+    assert body["addressee"] == "김*자"
+    text = json.dumps(body, ensure_ascii=False)
+    assert "김순자" not in text and "희망로" not in text and "household" not in text
+    assert set(body) == {"registered_number", "addressee", "status", "status_label", "events"}
+    typo = item.registered_number[:-1] + str((int(item.registered_number[-1]) + 1) % 10)
+    bad = client.get(f"/api/v1/tracking/{typo}")
+    assert bad.status_code == 422 and "registered_number" in bad.json["error"]["fields"]
+    swapped = (
+        item.registered_number[:3]
+        + item.registered_number[4]
+        + item.registered_number[3]
+        + item.registered_number[5:]
+    )
+    if swapped != item.registered_number:
+        assert client.get(f"/api/v1/tracking/{swapped}").status_code == 422
+
+
+def test_items_of_another_municipality_are_not_found(client, world, setup):
+    submit(client, setup)
+    item = db.session.scalars(sa.select(MailItem)).first()
+    for role in (Role.SOCIAL_WORKER, Role.MUNICIPAL_ADMIN, Role.AUDITOR, Role.DISPATCHER):
+        headers = world.b.headers(role)
+        assert client.get(f"/api/v1/mail-items/{item.id}", headers=headers).status_code == 404
+        by_number = client.get(
+            f"/api/v1/mail-items/by-number/{item.registered_number}", headers=headers
+        )
+        assert by_number.status_code == 404
+
+
+def test_webhook_receiver_that_fails_twice_gets_each_event_once_signed(client, world, setup):
+    admin = world.a.headers(Role.MUNICIPAL_ADMIN)
+    secret = "a-long-shared-secret-1234"
+    with WebhookReceiver(fail_first=2) as receiver:
+        endpoint = client.post(
+            "/api/v1/webhooks", json={"url": receiver.url, "secret": secret}, headers=admin
+        )
+        assert endpoint.status_code == 201, endpoint.json
+        submit(client, setup)  # two items accepted: two events
+        now = db.session.scalar(sa.select(sa.func.max(OutboxMessage.created_at)))
+        for minutes in (0, 5, 10, 20, 40):
+            deliver_due(now=now + timedelta(minutes=minutes))
+    events = [json.loads(r.body) for r in receiver.received]
+    ids = [e["id"] for e in events]
+    assert len(ids) == len(set(ids)) >= 2
+    assert {e["data"]["event"] for e in events} >= {"accepted"}
+    for r in receiver.received:
+        assert verify_signature(secret, r.headers[SIGNATURE_HEADER], r.body)
+        assert not verify_signature("wrong-secret-000000", r.headers[SIGNATURE_HEADER], r.body)
+    log = client.get(f"/api/v1/webhooks/{endpoint.json['id']}/deliveries", headers=admin).json
+    statuses = [d["status_code"] for d in log["items"]]
+    assert statuses.count(503) == 2 and statuses.count(204) == len(ids)
+
+
+def test_webhook_urls_must_be_https(client, world):
+    admin = world.a.headers(Role.MUNICIPAL_ADMIN)
+    for url in ("http://example.org/hook", "ftp://x/y", "https://user:pw@example.org/h"):
+        response = client.post(
+            "/api/v1/webhooks", json={"url": url, "secret": "s" * 20}, headers=admin
+        )
+        assert response.status_code == 422 and "url" in response.json["error"]["fields"]
+    social = world.a.headers(Role.SOCIAL_WORKER)
+    ok = {"url": "https://example.org/h", "secret": "s" * 20}
+    assert client.post("/api/v1/webhooks", json=ok, headers=social).status_code == 403
