@@ -133,11 +133,12 @@ def load_demo(seed: int = 2026, households: int = 500) -> tuple[DemoWorld, bool]
                 "home_district_id": district_ids[carrier.home_district],
             },
         )
-    report = imports.import_file(
-        None, municipality, _households_csv(world), "demo.csv", dry_run=False
-    )
-    if not report.accepted:
-        raise click.ClickException(f"demo households did not import: {report.errors[:3]}")
+    if world.households:
+        report = imports.import_file(
+            None, municipality, _households_csv(world), "demo.csv", dry_run=False
+        )
+        if not report.accepted:
+            raise click.ClickException(f"demo households did not import: {report.errors[:3]}")
     return world, True
 
 
