@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -312,44 +311,16 @@ def import_into(url: str, args: argparse.Namespace) -> dict:
 
 def load_network() -> int:
     """The demo gu, its delivery office and districts (no households); the municipality's id."""
-    from shapely.geometry import mapping
+    import sqlalchemy as sa
 
-    from municipalities.services import create_municipality
-    from routing.demo_data import generate_world
-    from routing.services import create_office, load_districts
+    from core.db import db
+    from municipalities.models import Municipality
+    from routing.demo import load_demo
 
-    # routing.demo.load_demo(households=0) cannot be used: it imports a file with no data rows,
-    # which import_file rejects. So this builds the same network through the same services.
-    world = generate_world(seed=SEED, households=0)
-    municipality = create_municipality(
-        {
-            "code": world.municipality.code,
-            "name": world.municipality.name,
-            "agreement_status": "active",
-            "agreement_start": date(2026, 1, 1),
-            "agreement_end": None,
-        }
+    world, _ = load_demo(SEED, households=0)
+    return db.session.scalar(
+        sa.select(Municipality.id).where(Municipality.code == world.municipality.code)
     )
-    office = create_office(
-        None,
-        {
-            "code": world.office.code,
-            "name": world.office.name,
-            "road_address": world.office.road_address,
-            "postal_code": world.office.postal_code,
-            "depot": list(world.office.depot),
-        },
-    )
-    features = [
-        {
-            "type": "Feature",
-            "properties": {"code": d.code, "name": d.name},
-            "geometry": mapping(d.geometry),
-        }
-        for d in world.districts
-    ]
-    load_districts(None, office, {"type": "FeatureCollection", "features": features})
-    return municipality.id
 
 
 class Timings:

@@ -40,6 +40,16 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def LonLat(**kwargs) -> fields.List:  # noqa: N802 - reads like a field
+    """A position as [lon, lat] (WGS84, GeoJSON order)."""
+    return fields.List(
+        fields.Float(allow_nan=False),
+        validate=validate.Length(equal=2),
+        metadata={"description": "[lon, lat] (WGS84)"},
+        **kwargs,
+    )
+
+
 def Id(*, strict: bool = True, **kwargs) -> fields.Integer:  # noqa: N802 - reads like a field
     """A positive integer id; strict (JSON numbers only) except in query strings."""
     return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.schemas import Id, StrictSchema
+from core.schemas import Id, LonLat, StrictSchema
 from municipalities.services import CLOSE_REASONS
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 
 AGREEMENT_STATES = ("none", "pending", "active", "suspended", "ended")
-
-
-def _location(**kwargs) -> fields.List:
-    return fields.List(
-        fields.Float(allow_nan=False),
-        validate=validate.Length(equal=2),
-        metadata={"description": "[lon, lat] (WGS84)"},
-        **kwargs,
-    )
 
 
 class MunicipalitySchema(Schema):
@@ -86,7 +77,7 @@ class _HouseholdFields(StrictSchema):
         fields.String(validate=validate.OneOf(list(RISK_SOURCES))),
         validate=validate.Length(max=len(RISK_SOURCES)),
     )
-    location = _location(allow_none=True)
+    location = LonLat(allow_none=True)
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 

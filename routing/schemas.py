@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.schemas import Id, StrictSchema
+from core.schemas import Id, LonLat, StrictSchema
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,20}$")
-
-
-def _depot(**kwargs) -> fields.List:
-    return fields.List(
-        fields.Float(allow_nan=False),
-        validate=validate.Length(equal=2),
-        metadata={"description": "[lon, lat]"},
-        **kwargs,
-    )
 
 
 class OfficeSchema(Schema):
@@ -37,14 +28,14 @@ class OfficeCreateSchema(StrictSchema):
     postal_code = fields.String(
         load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{5}$")
     )
-    depot = _depot(required=True)
+    depot = LonLat(required=True)
 
 
 class OfficeUpdateSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=100))
     road_address = fields.String(validate=validate.Length(min=1, max=200))
     postal_code = fields.String(allow_none=True, validate=validate.Regexp(r"^\d{5}$"))
-    depot = _depot()
+    depot = LonLat()
 
 
 class DistrictSchema(Schema):
