@@ -253,3 +253,18 @@ def test_webhook_urls_must_be_https(client, world):
     social = world.a.headers(Role.SOCIAL_WORKER)
     ok = {"url": "https://example.org/h", "secret": "s" * 20}
     assert client.post("/api/v1/webhooks", json=ok, headers=social).status_code == 403
+
+
+def test_public_lookup_is_rate_limited(app, client, setup):
+    submit(client, setup)
+    number = db.session.scalars(sa.select(MailItem.registered_number)).first()
+    previous = app.config["RATELIMIT_TRACKING"]
+    app.config["RATELIMIT_TRACKING"] = "3 per minute"
+    try:
+        codes = [client.get(f"/api/v1/tracking/{number}").status_code for _ in range(5)]
+    finally:
+        app.config["RATELIMIT_TRACKING"] = previous
+    assert codes[:3] == [200, 200, 200]
+    assert codes[3:] == [429, 429]
+    limited = client.get(f"/api/v1/tracking/{number}")
+    assert limited.status_code == 200  # the normal limit applies again

@@ -225,29 +225,35 @@ def far_districts() -> dict:
     return {"type": "FeatureCollection", "features": [feature]}
 
 
+Body = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def no_body(keys: dict[str, Any]) -> dict[str, Any]:
+    """No request body at all."""
+    return {}
+
+
 # Keyword arguments for client.open: a syntactically valid body for every route that takes one,
 # so a refusal is about who asks, not about what they sent. Keys are rules without the prefix.
-Body = Callable[[dict[str, Any]], dict[str, Any]]
-NO_BODY: Body = lambda keys: {}  # noqa: E731
 BODIES: dict[tuple[str, str], Body] = {
     # routes with an id
     ("/accounts/<int:account_id>", "PATCH"): lambda k: {"json": {"display_name": "바뀐 이름"}},
-    ("/accounts/<int:account_id>/revoke-sessions", "POST"): NO_BODY,
+    ("/accounts/<int:account_id>/revoke-sessions", "POST"): no_body,
     ("/municipalities/<int:municipality_id>", "PATCH"): lambda k: {"json": {"name": "바뀐 시"}},
     ("/households/<int:household_id>", "PATCH"): lambda k: {"json": {"version": 1, "note": "새"}},
     ("/households/<int:household_id>/close", "POST"): lambda k: {"json": {"reason": "moved"}},
-    ("/mailings/<int:mailing_id>/submit", "POST"): NO_BODY,
+    ("/mailings/<int:mailing_id>/submit", "POST"): no_body,
     ("/webhooks/<int:endpoint_id>", "PATCH"): lambda k: {"json": {"is_active": False}},
     ("/offices/<int:office_id>", "PATCH"): lambda k: {"json": {"name": "바뀐 우체국"}},
     ("/offices/<int:office_id>/districts", "PUT"): lambda k: {"json": far_districts()},
     ("/offices/<int:office_id>/carriers", "POST"): lambda k: {"json": new_carrier()},
     ("/carriers/<int:carrier_id>", "PATCH"): lambda k: {"json": {"home_district_id": None}},
-    ("/letter-batches/<int:batch_id>/receive", "POST"): NO_BODY,
+    ("/letter-batches/<int:batch_id>/receive", "POST"): no_body,
     ("/mail-items/<int:item_id>/events", "POST"): lambda k: {
         "json": {"code": "out_for_delivery", "place": None, "detail": None}
     },
     # routes without an id
-    ("/auth/token", "DELETE"): NO_BODY,
+    ("/auth/token", "DELETE"): no_body,
     ("/auth/password", "POST"): lambda k: {
         "json": {"current_password": PASSWORD, "new_password": "another fine passphrase 77"}
     },
@@ -302,6 +308,7 @@ def api_routes(app: Flask, *, with_arguments: bool) -> list[tuple[Rule, str]]:
 
 
 def short(rule: Rule) -> str:
+    """The rule without the /api/v1 prefix (the key of BODIES and ALLOWED)."""
     return rule.rule.removeprefix(API)
 
 

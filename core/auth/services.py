@@ -211,6 +211,16 @@ def _check_tenant_binding(role: Role, municipality_id: int | None, office_id: in
         raise Invalid(
             fields={"role": ["시스템 관리자는 소속이 없습니다. (System admins have no tenant.)"]}
         )
+    # The tenants' tables belong to the domain packages; core only needs to know the id exists.
+    for field_name, table, value in (
+        ("municipality_id", "municipalities", municipality_id),
+        ("office_id", "delivery_offices", office_id),
+    ):
+        id_column = sa.column("id")
+        if value is not None and not db.session.scalar(
+            sa.select(id_column).select_from(sa.table(table, id_column)).where(id_column == value)
+        ):
+            raise Invalid(fields={field_name: ["존재하지 않습니다. (No such tenant.)"]})
 
 
 def _check_may_manage(actor: Principal, role: Role, municipality_id: int | None) -> None:
