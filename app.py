@@ -87,6 +87,7 @@ def _register_cli(app: Flask) -> None:
     from municipalities.cli import households_cli
     from routing.cli import districts_cli, offices_cli
     from routing.demo import demo_cli
+    from routing.routing_cli import routing_cli
 
     groups = (
         keys_cli,
@@ -96,6 +97,7 @@ def _register_cli(app: Flask) -> None:
         offices_cli,
         districts_cli,
         demo_cli,
+        routing_cli,
     )
     for group in groups:
         app.cli.add_command(group)
