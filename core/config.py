@@ -25,7 +25,8 @@ class Config:
 
     ENV = "development"
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    # Exceptions and logs must not quote bound values: they hold addresses and ciphertexts.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"hide_parameters": True}
     SECRET_KEY: str | None = None
     # Comma-separated Fernet keys, newest first (MultiFernet order).
     ENCRYPTION_KEYS: str | None = None
