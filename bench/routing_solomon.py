@@ -1,0 +1,304 @@
+"""Solomon VRPTW type-1 benchmark: our OR-Tools solver's distance gap to the best known.
+
+    .venv/bin/python bench/routing_solomon.py [--time-limit 10] [--instances C101,R101,...]
+        [--jobs 2] [--compare] [--set FIELD=VALUE ...]
+
+Every instance is solved in a fresh process (OR-Tools #5076), one core per solve, up to --jobs
+solves at a time. Each plan is checked by tests/vrp_checker.py and its distance re-evaluated at
+full precision; the gap is to the `distance_only` best known (the objective is distance only,
+as in VROOM's format: no vehicle minimisation). --compare also runs PyVRP and VROOM (pyvroom) on
+the same instances with the same limit (optional benchmark dependencies: pip install pyvrp
+pyvroom). --set overrides a SearchConfig field for ablations (VALUE read as JSON, else a string).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, fields
+from datetime import timedelta
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.solomon import DATA_DIR, gap, read_bks, read_instance, route_distance, to_vroom  # noqa: E402
+
+FAMILIES = ("C1", "R1", "RC1")
+TARGET_MEAN, TARGET_FAMILY = 1.0, 2.0
+SOLVERS = ("ortools", "pyvrp", "vroom")
+# --both-cores: a second OR-Tools search per instance, run at the same time on the other core.
+ALT_FIRST = "PARALLEL_CHEAPEST_INSERTION"
+
+
+def family(name: str) -> str:
+    return next(f for f in sorted(FAMILIES, key=len, reverse=True) if name.startswith(f))
+
+
+def type1_instances() -> list[str]:
+    names = [p.stem for p in (DATA_DIR / "solomon").glob("*.txt")]
+    return sorted(
+        (n for n in names if n[:-2] in FAMILIES), key=lambda n: (FAMILIES.index(n[:-2]), n)
+    )
+
+
+def _plan_answer(problem: dict[str, Any], orders: list[list[int]]) -> dict[str, Any]:
+    """A VROOM-shaped answer for routes given as job ids (vehicle k+1 takes orders[k]).
+
+    Used for the other solvers' plans, so that the same independent checker judges them.
+    """
+    from routing import solver
+
+    parsed = solver.parse_problem(problem)
+    jobs = {job.id: job for job in parsed.jobs}
+    routes = [
+        (parsed.vehicles[k], [jobs[j] for j in order], {})
+        for k, order in enumerate(o for o in orders if o)
+    ]
+    served = {j for order in orders for j in order}
+    unassigned = [(job, "not served") for job in parsed.jobs if job.id not in served]
+    return solver._answer(parsed, parsed.matrices, routes, unassigned, 0, 0)
+
+
+def _solve_ortools(problem: dict[str, Any], time_limit: float, overrides: dict) -> dict:
+    from routing.solver import SearchConfig, solve
+
+    return solve(problem, time_limit, SearchConfig(**overrides))
+
+
+def _solve_ortools_alt(problem: dict[str, Any], time_limit: float, overrides: dict) -> dict:
+    """The second search of --both-cores: another first solution, for diversity."""
+    return _solve_ortools(problem, time_limit, {**overrides, "first_solution": ALT_FIRST})
+
+
+def _solve_pyvrp(problem: dict[str, Any], time_limit: float, overrides: dict) -> dict:
+    from pyvrp import Model
+    from pyvrp.stop import MaxRuntime
+
+    durations = problem["matrices"]["car"]["durations"]
+    vehicles, jobs = problem["vehicles"], problem["jobs"]
+    model = Model()
+    shift = vehicles[0]["time_window"]
+    depot = model.add_depot(location=model.add_location(0, 0), tw_early=shift[0], tw_late=shift[1])
+    model.add_vehicle_type(
+        num_available=len(vehicles),
+        capacity=vehicles[0]["capacity"],
+        start_depot=depot,
+        end_depot=depot,
+        tw_early=shift[0],
+        tw_late=shift[1],
+    )
+    for job in jobs:
+        window = job["time_windows"][0]
+        model.add_client(
+            location=model.add_location(0, 0),
+            delivery=job["delivery"],
+            service_duration=job["service"],
+            tw_early=window[0],
+            tw_late=window[1],
+        )
+    locations = model.locations
+    for i, frm in enumerate(locations):
+        for j, to in enumerate(locations):
+            # Distance = travel time (the durations matrix, x100 rounded up), as our objective.
+            model.add_edge(frm, to, distance=durations[i][j], duration=durations[i][j])
+    result = model.solve(stop=MaxRuntime(time_limit), seed=0, display=False)
+    ids = [job["id"] for job in jobs]
+    orders = [[ids[a.idx] for a in route if a.is_client()] for route in result.best.routes()]
+    return _plan_answer(problem, orders)
+
+
+def _solve_vroom(problem: dict[str, Any], time_limit: float, overrides: dict) -> dict:
+    import vroom
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(problem, handle)
+    try:
+        model = vroom.Input.from_json(handle.name)
+    finally:
+        os.unlink(handle.name)
+    solution = model.solve(exploration_level=5, nb_threads=1, timeout=timedelta(seconds=time_limit))
+    frame = solution.routes
+    orders = []
+    for _, steps in frame.groupby("vehicle_id", sort=True):
+        orders.append([int(i) for i in steps[steps["type"] == "job"]["id"]])
+    return _plan_answer(problem, orders)
+
+
+def run_one(task: tuple[str, str, float, dict]) -> dict[str, Any]:
+    """Solve one instance with one solver (in its own process); check and score the plan."""
+    solver_name, name, time_limit, overrides = task
+    from tests.vrp_checker import check
+
+    instance = read_instance(DATA_DIR / "solomon" / f"{name}.txt")
+    problem = to_vroom(instance)
+    solve_fn = {
+        "ortools": _solve_ortools,
+        "ortools-alt": _solve_ortools_alt,
+        "pyvrp": _solve_pyvrp,
+        "vroom": _solve_vroom,
+    }
+    began = time.perf_counter()
+    try:
+        result = solve_fn[solver_name](problem, time_limit, overrides)
+    except Exception as exc:  # a comparison solver that fails is reported, not fatal
+        result = {"code": 1, "error": f"{type(exc).__name__}: {exc}"}
+    seconds = time.perf_counter() - began
+    row: dict[str, Any] = {"solver": solver_name, "instance": name, "seconds": seconds}
+    if result.get("code") != 0:
+        return {**row, "error": result.get("error"), "feasible": False}
+    errors = check(problem, result)
+    unassigned = result["summary"]["unassigned"]
+    return {
+        **row,
+        "feasible": not errors and not unassigned,
+        "errors": errors[:3],
+        "unassigned": unassigned,
+        "vehicles": result["summary"]["routes"],
+        "distance": route_distance(instance, result),
+    }
+
+
+def _fmt_gap(value: float | None) -> str:
+    return "   -   " if value is None else f"{value + 0.0:6.2f}%".replace("-0.00", " 0.00")
+
+
+def summarise(rows: list[dict], bks: dict[str, float], solver_name: str) -> dict[str, Any]:
+    """Per family and overall mean gaps of one solver; an infeasible plan counts as missing."""
+    gaps = {
+        r["instance"]: gap(r["distance"], bks[r["instance"]])
+        for r in rows
+        if r["solver"] == solver_name and r.get("feasible")
+    }
+    per_family = {}
+    for fam in FAMILIES:
+        values = [g for name, g in gaps.items() if family(name) == fam]
+        per_family[fam] = mean(values) if values else None
+    overall = mean(gaps.values()) if gaps else None
+    failed = sorted(r["instance"] for r in rows if r["solver"] == solver_name and not r["feasible"])
+    return {"gaps": gaps, "families": per_family, "overall": overall, "failed": failed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument("--instances", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="solves run in parallel (default 2)")
+    parser.add_argument("--compare", action="store_true", help="also run PyVRP and VROOM")
+    parser.add_argument(
+        "--both-cores",
+        action="store_true",
+        help=f"also run a search from {ALT_FIRST} per instance alongside; keep the better",
+    )
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--json", type=Path, help="write the raw rows to this file")
+    args = parser.parse_args(argv)
+
+    from routing.solver import SearchConfig
+
+    known = {f.name for f in fields(SearchConfig)}
+    overrides: dict[str, Any] = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in known:
+            parser.error(f"--set: SearchConfig has no field {key!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    config = SearchConfig(**overrides)
+
+    names = [n.strip() for n in args.instances.split(",") if n.strip()] or type1_instances()
+    bks = read_bks(DATA_DIR / "solomon_bks.csv")
+    solvers = list(SOLVERS if args.compare else SOLVERS[:1])
+    # With --both-cores, each instance's two OR-Tools searches are consecutive tasks, so that
+    # (with --jobs 2) they run at the same time.
+    runs = ["ortools", "ortools-alt", *solvers[1:]] if args.both_cores else solvers
+    tasks = [(s, n, args.time_limit, overrides) for n in names for s in runs]
+
+    load_before = os.getloadavg()
+    print(f"Solomon type-1, {len(names)} instances, {args.time_limit:g} s per solve, one core per")
+    print(f"solve, {args.jobs} solves in parallel on {os.cpu_count()} cores (parallel solves share")
+    print(f"the machine's memory bandwidth and caches); load average before: {load_before[0]:.2f}")
+    print(f"SearchConfig: {asdict(config)}")
+    began = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.jobs, mp_context=context, max_tasks_per_child=1) as pool:
+        rows = list(pool.map(run_one, tasks))
+    elapsed = time.perf_counter() - began
+    load_after = os.getloadavg()
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+    if args.both_cores:
+        # One solve on two cores: the better of the two searches that ran side by side.
+        solvers.insert(1, "ortools-2core")
+        for name in names:
+            pair = [r for r in rows if r["instance"] == name and r["solver"].startswith("ortools")]
+            ok = [r for r in pair if r.get("feasible")]
+            best = min(ok, key=lambda r: r["distance"]) if ok else pair[0]
+            rows.append({**best, "solver": "ortools-2core"})
+        print("ortools-2core: the better of `ortools` and the same search started from")
+        print(f"{ALT_FIRST}, run at the same time, one core each (ortools: one core alone).")
+    summaries = {s: summarise(rows, bks, s) for s in solvers}
+    by_key = {(r["solver"], r["instance"]): r for r in rows}
+    header = f"{'instance':9} {'BKS':>8}"
+    for s in solvers:
+        header += f" | {s + ' veh':>11} {'distance':>8} {'gap':>7} {'s':>5}"
+    print()
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        line = f"{name:9} {bks[name]:8.2f}"
+        for s in solvers:
+            r = by_key[(s, name)]
+            if r.get("feasible"):
+                line += (
+                    f" | {r['vehicles']:11d} {r['distance']:8.2f}"
+                    f" {_fmt_gap(summaries[s]['gaps'][name])} {r['seconds']:5.1f}"
+                )
+            else:
+                why = r.get("error") or "; ".join(r.get("errors", [])) or "unassigned jobs"
+                line += f" | INFEASIBLE ({why[:40]})"
+        print(line)
+    print()
+    print(f"{'mean gap':12}" + "".join(f" {s:>9}" for s in solvers))
+    for fam in (*FAMILIES, "all"):
+        cells = []
+        for s in solvers:
+            value = summaries[s]["overall"] if fam == "all" else summaries[s]["families"][fam]
+            cells.append(f"{_fmt_gap(value):>9}")
+        print(f"{fam:12}" + " " + " ".join(cells))
+    print(f"{'infeasible':12}" + "".join(f" {len(summaries[s]['failed']):>9}" for s in solvers))
+
+    ours = summaries["ortools"]
+    present = [v for v in ours["families"].values() if v is not None]
+    met = (
+        not ours["failed"]
+        and ours["overall"] is not None
+        and ours["overall"] <= TARGET_MEAN
+        and all(v <= TARGET_FAMILY for v in present)
+    )
+    print()
+    print(
+        f"target (mean <= {TARGET_MEAN:.1f} %, no family above {TARGET_FAMILY:.0f} %, all "
+        f"feasible): {'MET' if met else 'NOT MET'}"
+    )
+    print(
+        f"wall clock {elapsed:.0f} s; load average after: {load_after[0]:.2f} "
+        f"(1 min), {load_after[1]:.2f} (5 min)"
+    )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
