@@ -40,9 +40,7 @@ import os
 import platform
 import resource
 import sys
-import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +49,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.solomon import solve_with_vroom  # noqa: E402
 
 CENTRE = (127.02, 37.52)  # lon, lat: the depot
 SIDE_KM = 6.0
@@ -248,15 +248,7 @@ def _solve_pyvrp(problem: dict[str, Any], time_limit: float, first: bool) -> dic
 
 
 def _solve_vroom(problem: dict[str, Any], time_limit: float, first: bool) -> dict:
-    import vroom
-
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(problem, handle)
-    try:
-        model = vroom.Input.from_json(handle.name)
-    finally:
-        os.unlink(handle.name)
-    solution = model.solve(exploration_level=5, nb_threads=1, timeout=timedelta(seconds=time_limit))
+    solution = solve_with_vroom(problem, time_limit)
     index = {v["id"]: k for k, v in enumerate(problem["vehicles"])}
     plans = []
     for vid, steps in solution.routes.groupby("vehicle_id", sort=True):

@@ -18,11 +18,9 @@ import json
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, fields
-from datetime import timedelta
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -31,7 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.solomon import DATA_DIR, gap, read_bks, read_instance, route_distance, to_vroom  # noqa: E402
+from bench.solomon import (  # noqa: E402
+    DATA_DIR,
+    gap,
+    read_bks,
+    read_instance,
+    route_distance,
+    solve_with_vroom,
+    to_vroom,
+)
 
 FAMILIES = ("C1", "R1", "RC1")
 TARGET_MEAN, TARGET_FAMILY = 1.0, 2.0
@@ -118,15 +124,7 @@ def _solve_pyvrp(problem: dict[str, Any], time_limit: float, overrides: dict) ->
 
 
 def _solve_vroom(problem: dict[str, Any], time_limit: float, overrides: dict) -> dict:
-    import vroom
-
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(problem, handle)
-    try:
-        model = vroom.Input.from_json(handle.name)
-    finally:
-        os.unlink(handle.name)
-    solution = model.solve(exploration_level=5, nb_threads=1, timeout=timedelta(seconds=time_limit))
+    solution = solve_with_vroom(problem, time_limit)
     frame = solution.routes
     orders = []
     for _, steps in frame.groupby("vehicle_id", sort=True):

@@ -123,3 +123,22 @@ def read_bks(path: Path, kind: str = "distance_only") -> dict[str, float]:
 def gap(distance: float, best: float) -> float:
     """Relative gap to the best known, in percent."""
     return 100.0 * (distance - best) / best if best else math.inf
+
+
+def solve_with_vroom(problem: dict, time_limit: float):
+    """VROOM (pyvroom, exploration 5, one thread) on a VROOM-format problem; its solution."""
+    import json
+    import os
+    import tempfile
+    from datetime import timedelta
+
+    import vroom
+
+    # pyvroom reads VROOM's JSON from a file only, so the problem goes through a temporary one.
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(problem, handle)
+    try:
+        model = vroom.Input.from_json(handle.name)
+    finally:
+        os.unlink(handle.name)
+    return model.solve(exploration_level=5, nb_threads=1, timeout=timedelta(seconds=time_limit))
