@@ -4,6 +4,15 @@ Units as in VROOM: timings in seconds, distances in metres, coordinates [lon, la
 [start, end] with both ends inclusive. Output `code`: 0 ok, 1 internal error, 2 input error,
 3 routing error (the road-network matrix could not be fetched).
 
+Extensions beyond VROOM's format, for the dispatcher's plans:
+- job `preferred_vehicles` (vehicle ids) with `preference_cost`: serving the job with any other
+  vehicle adds that cost (in seconds of travel) to the plan, e.g. a carrier's home district;
+- vehicle `steps` (VROOM's vehicle_step objects; `job` steps count): the vehicle's current route,
+  the search's starting point when it is feasible;
+- job `locked`: true keeps the job on the vehicle whose `steps` name it, in the order those
+  steps give among the vehicle's locked jobs (other jobs may go in between). A locked job is
+  dropped only when it cannot be served at all, before any other job.
+
 Conventions beyond VROOM's text:
 - a matrix diagonal is read as 0 (staying put takes no time), whatever the input says;
 - a vehicle without `start` (or `end`) starts (ends) at its first (last) job at no cost;
@@ -50,13 +59,16 @@ MAX_ID = 2**63 - 1
 UNSUPPORTED = {
     "problem": ("shipments", "matrix"),
     "job": ("pickup", "setup"),
-    "vehicle": ("costs", "speed_factor", "max_travel_time", "max_distance", "steps"),
+    "vehicle": ("costs", "speed_factor", "max_travel_time", "max_distance"),
 }
 
 REASON_SKILLS = "no vehicle has the skills"
 REASON_CAPACITY = "exceeds the capacity of every vehicle with the skills"
 REASON_WINDOW = "no time window reachable"
 REASON_GENERIC = "does not fit (time or capacity)"
+REASON_LOCKED = "locked to a vehicle that cannot serve it"
+STEP_TYPES = ("start", "job", "break", "end")
+LOCKED_PRIORITY = 101
 
 _STATUS = routing_enums_pb2.RoutingSearchStatus
 BOOL_TRUE, BOOL_FALSE = optional_boolean_pb2.BOOL_TRUE, optional_boolean_pb2.BOOL_FALSE
@@ -114,6 +126,9 @@ class Job:
     time_windows: tuple[Window, ...] = ()
     priority: int = 0
     skills: frozenset[int] = frozenset()
+    preferred_vehicles: frozenset[int] = frozenset()
+    preference_cost: int = 0
+    locked: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,7 @@ class Vehicle:
     time_window: Window | None = None
     breaks: tuple[Break, ...] = ()
     max_tasks: int | None = None
+    steps: tuple[int, ...] = ()  # job ids of the current route
 
 
 @dataclass(frozen=True, eq=False)
@@ -253,6 +269,27 @@ def _int(value: object, path: str, *, minimum: int = 0, maximum: int = MAX_INT) 
     if value > maximum:
         raise ProblemError(path, f"must be <= {maximum}, got {value}")
     return value
+
+
+def _bool(value: object, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise ProblemError(path, f"must be true or false, got {_kind(value)}")
+    return value
+
+
+def _steps(value: object, path: str) -> tuple[int, ...]:
+    """The job ids of a vehicle's `steps`, in order; other step types carry no order here."""
+    ids = []
+    for i, raw in enumerate(_list(value, path)):
+        step = _object(raw, f"{path}[{i}]")
+        kind = step.get("type")
+        if kind not in STEP_TYPES:
+            raise ProblemError(f"{path}[{i}].type", f"must be one of {', '.join(STEP_TYPES)}")
+        if kind == "job":
+            if "id" not in step:
+                raise ProblemError(f"{path}[{i}].id", "required")
+            ids.append(_int(step["id"], f"{path}[{i}].id", maximum=MAX_ID))
+    return tuple(ids)
 
 
 def _list(value: object, path: str) -> list:
@@ -409,6 +446,11 @@ def _parse_job(raw: object, path: str, places: _Places) -> tuple[Job, tuple[int,
         else (),
         priority=_int(obj.get("priority", 0), f"{path}.priority", maximum=100),
         skills=frozenset(_ints(obj.get("skills", []), f"{path}.skills")),
+        preferred_vehicles=frozenset(
+            _ints(obj.get("preferred_vehicles", []), f"{path}.preferred_vehicles")
+        ),
+        preference_cost=_int(obj.get("preference_cost", 0), f"{path}.preference_cost"),
+        locked=_bool(obj.get("locked", False), f"{path}.locked"),
     )
     return job, delivery
 
@@ -455,6 +497,7 @@ def _parse_vehicle(raw: object, path: str, places: _Places) -> Vehicle:
         else None,
         breaks=tuple(breaks),
         max_tasks=_int(obj["max_tasks"], f"{path}.max_tasks") if "max_tasks" in obj else None,
+        steps=_steps(obj["steps"], f"{path}.steps") if "steps" in obj else (),
     )
 
 
@@ -483,6 +526,7 @@ def parse_problem(data: object, *, known_profiles: Sequence[str] | None = None) 
 
     _check_unique([v.id for v in vehicles], "vehicles")
     _check_unique([job.id for job, _ in parsed], "jobs")
+    _check_references([job for job, _ in parsed], vehicles)
     amount_size, jobs = _amounts(parsed, vehicles)
 
     for i, vehicle in enumerate(vehicles):
@@ -517,6 +561,27 @@ def _check_unique(ids: list[int], path: str) -> None:
             first = f"{path}[{seen[item_id]}]"
             raise ProblemError(f"{path}[{i}].id", f"duplicate id {item_id} (also {first})")
         seen[item_id] = i
+
+
+def _check_references(jobs: list[Job], vehicles: tuple[Vehicle, ...]) -> None:
+    """Steps name known jobs at most once; preferences name known vehicles; locks have steps."""
+    job_ids = {job.id for job in jobs}
+    vehicle_ids = {v.id for v in vehicles}
+    routed: dict[int, str] = {}
+    for i, vehicle in enumerate(vehicles):
+        path = f"vehicles[{i}].steps"
+        for job_id in vehicle.steps:
+            if job_id not in job_ids:
+                raise ProblemError(path, f"names job {job_id}, which is not in jobs")
+            if job_id in routed:
+                raise ProblemError(path, f"names job {job_id} again (also {routed[job_id]})")
+            routed[job_id] = path
+    for i, job in enumerate(jobs):
+        unknown = sorted(job.preferred_vehicles - vehicle_ids)
+        if unknown:
+            raise ProblemError(f"jobs[{i}].preferred_vehicles", f"unknown vehicle {unknown[0]}")
+        if job.locked and job.id not in routed:
+            raise ProblemError(f"jobs[{i}].locked", "a locked job must be in a vehicle's steps")
 
 
 def _amounts(
@@ -554,8 +619,14 @@ def _screen(
     """Split jobs into those some vehicle could serve (and which) and the rest with a reason."""
     candidates, rejected = [], []
     vehicles = list(enumerate(problem.vehicles))
+    owner = {job_id: k for k, v in vehicles for job_id in v.steps}
     for job in problem.jobs:
         allowed = [k for k, v in vehicles if job.skills <= v.skills]
+        if job.locked:
+            allowed = [k for k in allowed if k == owner[job.id]]
+            if not allowed:
+                rejected.append((job, REASON_LOCKED))
+                continue
         if not allowed:
             rejected.append((job, REASON_SKILLS))
             continue
@@ -627,10 +698,11 @@ def _penalties(priorities: list[int], base: int) -> list[int]:
 
     One priority point outweighs any number of dropped jobs, as VROOM ranks plans by priority
     served, then jobs served, then cost. If that would overflow int64, priority adds linearly.
+    Locked jobs come as priority LOCKED_PRIORITY, above every input priority.
     """
     n = len(priorities)
     step = base * (n + 1)
-    if (base + 100 * step) * n >= 2**62:
+    if (base + max(priorities, default=0) * step) * n >= 2**62:
         step = base
     return [base + p * step for p in priorities]
 
@@ -689,12 +761,15 @@ class _Model:
         )
         self.time = self.routing.GetDimensionOrDie("time")
         self._add_amounts(problem.amount_size)
-        self._add_max_tasks()
+        self._add_ranks()
         self._add_windows(candidates, horizon)
         self.breaks = self._add_breaks(horizon)
+        preferences = self._add_preferences()
 
+        # Dropping a job must cost more than any plan: all travel plus all preference costs.
         base = max(int(m.max(axis=1, initial=0).sum()) for m in travel.values()) + 1
-        penalties = _penalties([job.priority for job in self.jobs], base)
+        priorities = [LOCKED_PRIORITY if job.locked else job.priority for job in self.jobs]
+        penalties = _penalties(priorities, base + preferences)
         for node, penalty in enumerate(penalties):
             self.routing.AddDisjunction([self.manager.NodeToIndex(node)], penalty)
 
@@ -717,13 +792,47 @@ class _Model:
             # Deliveries are loaded at the start (VROOM), so the load never exceeds the sum.
             self.routing.AddDimensionWithVehicleCapacity(index, 0, capacities, True, f"amount{k}")
 
-    def _add_max_tasks(self) -> None:
-        if all(v.max_tasks is None for v in self.vehicles):
+    def _add_ranks(self) -> None:
+        """Count the jobs along each route: for max_tasks, and to keep locked jobs in order."""
+        locked = {job.id: node for node, job in enumerate(self.jobs) if job.locked}
+        if not locked and all(v.max_tasks is None for v in self.vehicles):
             return
         ones = [1] * len(self.jobs) + [0] * (2 * len(self.vehicles))
         index = self.routing.RegisterUnaryTransitVector(ones)
         limits = [len(self.jobs) if v.max_tasks is None else v.max_tasks for v in self.vehicles]
         self.routing.AddDimensionWithVehicleCapacity(index, 0, limits, True, "tasks")
+        ranks = self.routing.GetDimensionOrDie("tasks")
+        solver, big = self.routing.solver(), len(self.jobs) + 1
+        for vehicle in self.vehicles:
+            chain = [self.manager.NodeToIndex(locked[i]) for i in vehicle.steps if i in locked]
+            for a, b in itertools.pairwise(chain):
+                # a before b whenever both are served (a dropped locked job frees the order).
+                slack = big * (2 - self.routing.ActiveVar(a) - self.routing.ActiveVar(b))
+                solver.Add(ranks.CumulVar(a) + 1 <= ranks.CumulVar(b) + slack)
+
+    def _add_preferences(self) -> int:
+        """Charge preference_cost when a vehicle outside a job's preferred_vehicles serves it.
+
+        A dimension whose per-vehicle transit is that charge, costed by its span. Returns the
+        largest total it can reach.
+        """
+        charged = [bool(job.preference_cost and job.preferred_vehicles) for job in self.jobs]
+        if not any(charged):
+            return 0
+        tail = [0] * (2 * len(self.vehicles))
+        transits = []
+        for vehicle in self.vehicles:
+            costs = [
+                job.preference_cost if flag and vehicle.id not in job.preferred_vehicles else 0
+                for job, flag in zip(self.jobs, charged, strict=True)
+            ]
+            transits.append(self.routing.RegisterUnaryTransitVector(costs + tail))
+        total = sum(
+            job.preference_cost for job, flag in zip(self.jobs, charged, strict=True) if flag
+        )
+        self.routing.AddDimensionWithVehicleTransits(transits, 0, total, True, "preference")
+        self.routing.GetDimensionOrDie("preference").SetSpanCostCoefficientForAllVehicles(1)
+        return total
 
     def _add_windows(self, candidates: list[tuple[Job, list[int]]], horizon: int) -> None:
         everyone = len(self.vehicles)
@@ -767,8 +876,21 @@ class _Model:
         return breaks
 
     def solve(self, params: Any) -> int:
-        """Run the search; return the RoutingSearchStatus."""
-        self.assignment = self.routing.SolveWithParameters(params)
+        """Run the search from the vehicles' steps when they are feasible; return the status."""
+        initial = None
+        if any(v.steps for v in self.vehicles):
+            self.routing.CloseModelWithParameters(params)
+            node_of = {job.id: node for node, job in enumerate(self.jobs)}
+            routes = [
+                [self.manager.NodeToIndex(node_of[i]) for i in v.steps if i in node_of]
+                for v in self.vehicles
+            ]
+            # None when the steps break a constraint (e.g. a shift): then search from scratch.
+            initial = self.routing.ReadAssignmentFromRoutes(routes, True)
+        if initial is None:
+            self.assignment = self.routing.SolveWithParameters(params)
+        else:
+            self.assignment = self.routing.SolveFromAssignmentWithParameters(initial, params)
         return self.routing.status()
 
     def routes(self) -> list[tuple[Vehicle, list[Job], dict[int, list[Break]]]]:

@@ -543,3 +543,114 @@ def test_solomon_reader_and_conversion(tmp_path):
     original = copy.deepcopy(problem)
     solve(problem, 0.2, QUICK)
     assert problem == original  # the solver never changes its input
+
+
+# --- Dispatcher extensions: preferences, current routes, locks ----------------------------------
+
+
+def two_vehicle_line(shift: list[int] | None = None) -> dict:
+    """Jobs at 10, 20 (left) and 40, 50; vehicle 1 at 0, vehicle 2 at 60: each takes its side."""
+    problem = line_problem([10, 20, 40, 50, 60])
+    problem["jobs"].pop()  # position 60 is vehicle 2's depot
+    problem["vehicles"] = [
+        {"id": 1, "start_index": 0, "end_index": 0},
+        {"id": 2, "start_index": 5, "end_index": 5},
+    ]
+    if shift:
+        for vehicle in problem["vehicles"]:
+            vehicle["time_window"] = shift
+    return problem
+
+
+def test_a_preference_moves_a_job_to_its_preferred_vehicle_when_worth_it():
+    # Shifts of 90 s: one vehicle cannot do all (100 s); each side costs 40 + 40 s, while
+    # serving job 11 from vehicle 2 costs 20 + 80 s.
+    problem = two_vehicle_line(shift=[0, 90])
+    assert sorted(route_of(solved(problem, config=SearchConfig()), 1)) == [10, 11]
+    problem["jobs"][1].update(preferred_vehicles=[2], preference_cost=1000)
+    result = solved(problem, config=SearchConfig())
+    assert 11 in route_of(result, 2) and route_of(result, 1) == [10]
+    # A preference cheaper than the detour does not win.
+    problem["jobs"][1]["preference_cost"] = 5
+    assert sorted(route_of(solved(problem, config=SearchConfig()), 1)) == [10, 11]
+
+
+def test_locked_jobs_stay_with_their_vehicle_in_their_order():
+    problem = two_vehicle_line()
+    # Vehicle 2's current route holds a left-side job, locked, and job 13 before job 12.
+    problem["vehicles"][1]["steps"] = [
+        {"type": "start"},
+        {"type": "job", "id": 13},
+        {"type": "job", "id": 10},
+        {"type": "job", "id": 12},
+        {"type": "end"},
+    ]
+    for job_id in (10, 12):
+        problem["jobs"][job_id - 10]["locked"] = True
+    result = solved(problem, config=SearchConfig())
+    route = route_of(result, 2)
+    # The locked order, against the geography (from 60, job 12 at 40 comes before 10 at 10).
+    assert route.index(10) < route.index(12)
+
+
+def test_current_routes_are_the_starting_point_and_a_lone_insertion_keeps_them():
+    problem = two_vehicle_line()
+    problem["vehicles"][0]["steps"] = [{"type": "job", "id": 10}, {"type": "job", "id": 11}]
+    problem["vehicles"][1]["steps"] = [{"type": "job", "id": 13}, {"type": "job", "id": 12}]
+    for job in problem["jobs"]:
+        job["locked"] = True
+    urgent = {"id": 99, "location_index": 2, "service": 5, "priority": 100}
+    problem["jobs"].append(urgent)  # at position 20, beside job 11
+    result = solved(problem, config=SearchConfig())
+    assert route_of(result, 2) == [13, 12]
+    assert route_of(result, 1) in ([10, 11, 99], [10, 99, 11])
+
+
+def test_a_locked_job_that_cannot_be_served_is_dropped_with_the_reason():
+    problem = two_vehicle_line()
+    problem["vehicles"][1].update(skills=[], steps=[{"type": "job", "id": 12}])
+    problem["jobs"][2].update(locked=True, skills=[4])
+    result = solved(problem)
+    assert result["unassigned"][0] == {
+        "id": 12,
+        "type": "job",
+        "location_index": 3,
+        "reason": solver.REASON_LOCKED,
+    }
+
+
+EXTENSION_ERRORS = {
+    "unknown preferred vehicle": (
+        {"jobs": {0: {"preferred_vehicles": [7], "preference_cost": 10}}},
+        "jobs[0].preferred_vehicles: unknown vehicle 7",
+    ),
+    "negative preference cost": (
+        {"jobs": {0: {"preference_cost": -1}}},
+        "jobs[0].preference_cost: must be >= 0",
+    ),
+    "lock without steps": ({"jobs": {1: {"locked": True}}}, "jobs[1].locked: a locked job must"),
+    "lock not a boolean": ({"jobs": {1: {"locked": 1}}}, "jobs[1].locked: must be true or false"),
+    "step of an unknown job": (
+        {"vehicles": {0: {"steps": [{"type": "job", "id": 77}]}}},
+        "vehicles[0].steps: names job 77, which is not in jobs",
+    ),
+    "step of a job twice": (
+        {"vehicles": {0: {"steps": [{"type": "job", "id": 10}, {"type": "job", "id": 10}]}}},
+        "vehicles[0].steps: names job 10 again",
+    ),
+    "step of an unknown type": (
+        {"vehicles": {0: {"steps": [{"type": "pickup", "id": 10}]}}},
+        "vehicles[0].steps[0].type: must be one of",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(EXTENSION_ERRORS), ids=list(EXTENSION_ERRORS))
+def test_malformed_extensions_get_code_2_naming_the_field(case):
+    changes, message = EXTENSION_ERRORS[case]
+    problem = malformed_base()
+    for key, entries in changes.items():
+        for index, fields in entries.items():
+            problem[key][index].update(fields)
+    result = solve(problem, 1.0, QUICK)
+    assert result["code"] == 2 and result["error"].startswith(message), result

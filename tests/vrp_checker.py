@@ -94,6 +94,33 @@ def check(problem: dict[str, Any], solution: dict[str, Any]) -> list[str]:
     for key, value in expected.items():
         if summary.get(key) != value:
             errors.append(f"summary.{key} is {summary.get(key)}, routes add up to {value}")
+    return errors + _check_locks(problem, solution)
+
+
+def _check_locks(problem: dict[str, Any], solution: dict[str, Any]) -> list[str]:
+    """Locked jobs that are served ride the vehicle whose steps name them, in that order."""
+    locked = {job["id"] for job in problem.get("jobs", []) if job.get("locked")}
+    served = {
+        route["vehicle"]: [s["id"] for s in route["steps"] if s["type"] == "job"]
+        for route in solution.get("routes", [])
+    }
+    errors = []
+    for vehicle in problem["vehicles"]:
+        steps = vehicle.get("steps", [])
+        wanted = [s["id"] for s in steps if s.get("type") == "job" and s["id"] in locked]
+        route = served.get(vehicle["id"], [])
+        kept = [job_id for job_id in route if job_id in locked]
+        elsewhere = [
+            job_id
+            for vid, jobs in served.items()
+            if vid != vehicle["id"]
+            for job_id in jobs
+            if job_id in wanted
+        ]
+        if elsewhere:
+            errors.append(f"locked jobs {elsewhere} left vehicle {vehicle['id']}")
+        if kept != [job_id for job_id in wanted if job_id in route]:
+            errors.append(f"vehicle {vehicle['id']}: locked jobs out of order {kept}")
     return errors
 
 
