@@ -494,11 +494,24 @@ def record_event(
     )
     db.session.add(event)
     item.status = status.value
+    item.due_on = _due_on(status, at, item.due_on)
     db.session.flush()
     if status in (ItemStatus.RETURNING, ItemStatus.RETURNED):
         item.return_reason = return_reason([EventCode(e.code) for e in events_of(item)])
     _notify_status(item, code, at)
     return event
+
+
+def _due_on(status: ItemStatus, at: datetime, current: date | None) -> date | None:
+    """The working day an item is due on a round after reaching `status` at `at`."""
+    day = at.astimezone(SEOUL).date()
+    if status == ItemStatus.AT_OFFICE:
+        return next_working_day(day)
+    if status == ItemStatus.REDELIVERY_SCHEDULED:
+        return next_working_day(day + timedelta(days=1))
+    if status in (ItemStatus.OUT_FOR_DELIVERY, ItemStatus.ABSENT):
+        return current
+    return None
 
 
 def returned_items(principal: Principal) -> sa.Select:

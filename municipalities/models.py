@@ -54,6 +54,8 @@ class Household(db.Model):
     postal_code: Mapped[str | None] = mapped_column(sa.String(5))
     household_type: Mapped[str] = mapped_column(sa.String(32), default="other")
     risk_sources: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    #: Hours the household prefers visits, [["HH:MM", "HH:MM"], ...] (Seoul time); empty: any.
+    preferred_hours: Mapped[list] = mapped_column(sa.JSON, default=list)
     lon: Mapped[float | None]
     lat: Mapped[float | None]
     #: given (from the file or form) | pending | geocoded | not_found
@@ -151,6 +153,9 @@ class MailItem(db.Model):
     district_id: Mapped[int] = mapped_column(sa.ForeignKey("carrier_districts.id"), index=True)
     #: Derived from the events (municipalities.tracking); stored for queries.
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
+    #: The working day the item is next due on a round (set when it reaches the office, on a
+    #: redelivery, and when a day's plan could not fit it); None when not at the office.
+    due_on: Mapped[date | None] = mapped_column(index=True)
     #: Why a returned item came back: moved | address_unknown | refused | absent_limit | ...
     return_reason: Mapped[str | None] = mapped_column(sa.String(20))
     batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("letter_batches.id"), index=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.crypto import EncryptedText
 from core.db import UTCDateTime, db, utcnow
 
 
@@ -49,4 +50,112 @@ class Carrier(db.Model):
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), unique=True)
     home_district_id: Mapped[int | None] = mapped_column(sa.ForeignKey("carrier_districts.id"))
     employee_no: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    #: How the carrier travels: a routing.matrix profile (foot, motorbike, van).
+    profile: Mapped[str] = mapped_column(sa.String(12), default="motorbike")
+    #: The usual shift, minutes after midnight (Seoul), and the lunch break's length.
+    shift_start_min: Mapped[int] = mapped_column(default=9 * 60)
+    shift_end_min: Mapped[int] = mapped_column(default=18 * 60)
+    lunch_minutes: Mapped[int] = mapped_column(default=60)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OfficeItem(db.Model):
+    """Another registered item of the office's day (from its own systems), delivered on a round."""
+
+    __tablename__ = "office_items"
+    __table_args__ = (sa.UniqueConstraint("office_id", "day", "registered_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("delivery_offices.id"), index=True)
+    day: Mapped[date] = mapped_column(index=True)
+    registered_number: Mapped[str] = mapped_column(sa.String(13))
+    addressee: Mapped[str] = mapped_column(EncryptedText())
+    road_address: Mapped[str] = mapped_column(sa.String(200))
+    address_detail: Mapped[str | None] = mapped_column(sa.String(100))
+    lon: Mapped[float]
+    lat: Mapped[float]
+    district_id: Mapped[int | None] = mapped_column(sa.ForeignKey("carrier_districts.id"))
+    service_s: Mapped[int | None]
+    #: Preferred hours as [["HH:MM", "HH:MM"], ...], or empty.
+    windows: Mapped[list] = mapped_column(sa.JSON, default=list)
+    #: due | delivered | absent | returned
+    status: Mapped[str] = mapped_column(sa.String(16), default="due")
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RoutePlan(db.Model):
+    """One office's plan for one day: solved by the worker, edited, published to carriers."""
+
+    __tablename__ = "route_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    office_id: Mapped[int] = mapped_column(sa.ForeignKey("delivery_offices.id"), index=True)
+    day: Mapped[date] = mapped_column(index=True)
+    #: queued | solving | ready | failed | published | superseded
+    status: Mapped[str] = mapped_column(sa.String(12), default="queued", index=True)
+    #: Bumped by every change; edits must name the version they saw.
+    version: Mapped[int] = mapped_column(default=1)
+    time_limit_s: Mapped[int]
+    #: The solver's figures of the last solve (VROOM summary) and its search status.
+    summary: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(sa.String(300))
+    requested_by: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_by: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+
+
+class PlanRoute(db.Model):
+    """A carrier's route in a plan: the vehicle it was planned as and the route's figures."""
+
+    __tablename__ = "plan_routes"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "carrier_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("route_plans.id"), index=True)
+    carrier_id: Mapped[int] = mapped_column(sa.ForeignKey("carriers.id"), index=True)
+    profile: Mapped[str] = mapped_column(sa.String(12))
+    shift_start_s: Mapped[int]
+    shift_end_s: Mapped[int]
+    lunch_s: Mapped[int]
+    #: Figures of the timed route (seconds after midnight, metres); None before it is timed.
+    start_s: Mapped[int | None]
+    end_s: Mapped[int | None]
+    lunch_start_s: Mapped[int | None]
+    distance_m: Mapped[int] = mapped_column(default=0)
+    travel_s: Mapped[int] = mapped_column(default=0)
+    service_s: Mapped[int] = mapped_column(default=0)
+    waiting_s: Mapped[int] = mapped_column(default=0)
+
+
+class PlanStop(db.Model):
+    """One stop of a plan: a welfare item or an office item, on a route or unassigned."""
+
+    __tablename__ = "plan_stops"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("route_plans.id"), index=True)
+    #: welfare | registered
+    kind: Mapped[str] = mapped_column(sa.String(12))
+    mail_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mail_items.id"), index=True)
+    office_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("office_items.id"))
+    household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    district_id: Mapped[int | None] = mapped_column(sa.ForeignKey("carrier_districts.id"))
+    lon: Mapped[float]
+    lat: Mapped[float]
+    service_s: Mapped[int]
+    windows: Mapped[list] = mapped_column(sa.JSON, default=list)  # [[start_s, end_s], ...]
+    priority: Mapped[int]
+    #: Carriers the stop prefers (district's, last visitor's), best first.
+    preferred_carriers: Mapped[list] = mapped_column(sa.JSON, default=list)
+    urgent: Mapped[bool] = mapped_column(default=False)
+    carrier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("carriers.id"), index=True)
+    position: Mapped[int | None]
+    locked: Mapped[bool] = mapped_column(default=False)
+    arrival_s: Mapped[int | None]
+    waiting_s: Mapped[int | None]
+    late: Mapped[bool] = mapped_column(default=False)
+    unassigned_reason: Mapped[str | None] = mapped_column(sa.String(200))

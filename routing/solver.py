@@ -941,6 +941,7 @@ class _Step:
     waiting: int = 0
     service: int = 0
     windows: tuple[Window, ...] = ()
+    late_by: int = 0  # seconds past the last window (or the shift's end); only in evaluate()
 
 
 def _schedule(
@@ -960,31 +961,69 @@ def _schedule(
         remaining = _leg(durations, here, place)
         for brk in gaps.get(gap, []):
             begin = _earliest(brk.time_windows, t)
-            if begin is None:
-                logger.warning("vehicle %s: break %s after its windows", vehicle.id, brk.id)
-                begin = t
+            late_by = 0 if begin is not None else t - brk.time_windows[-1].end
+            begin = t if begin is None else begin
             on_the_way = min(remaining, begin - t)
             remaining -= on_the_way
             t += on_the_way
             steps.append(
-                _Step("break", None, brk, t, on_the_way, begin - t, brk.service, brk.time_windows)
+                _Step(
+                    "break",
+                    None,
+                    brk,
+                    t,
+                    on_the_way,
+                    begin - t,
+                    brk.service,
+                    brk.time_windows,
+                    late_by,
+                )
             )
             t = begin + brk.service
         t += remaining
         if job is None:
-            steps.append(_Step("end", place, None, t, remaining))
+            shift_end = vehicle.time_window.end if vehicle.time_window else t
+            steps.append(_Step("end", place, None, t, remaining, late_by=max(0, t - shift_end)))
             break
         begin = _earliest(job.time_windows, t)
-        if begin is None:
-            logger.warning("vehicle %s: job %s after its windows", vehicle.id, job.id)
-            begin = t
+        late_by = 0 if begin is not None else t - job.time_windows[-1].end
+        begin = t if begin is None else begin
         steps.append(
-            _Step("job", place, job, t, remaining, begin - t, job.service, job.time_windows)
+            _Step(
+                "job", place, job, t, remaining, begin - t, job.service, job.time_windows, late_by
+            )
         )
         t = begin + job.service
         here = place
     _start_late(steps)
     return steps
+
+
+def _break_gaps(vehicle: Vehicle, jobs: list[Job], durations: np.ndarray) -> dict[int, list[Break]]:
+    """Where a fixed route takes its breaks: each at the first gap its window opens in.
+
+    A break goes before the next stop when its window opens before the carrier would get
+    there; one whose windows all passed goes where that became so (and shows as late).
+    """
+    pending = sorted(vehicle.breaks, key=lambda b: b.time_windows[:1])
+    t = vehicle.time_window.start if vehicle.time_window else 0
+    here, gaps = vehicle.start, {}
+    targets = [job.place for job in jobs] + [vehicle.end]
+    for gap, place in enumerate(targets):
+        travel = _leg(durations, here, place)
+        while pending:
+            begin = _earliest(pending[0].time_windows, t)
+            if begin is not None and begin > t + travel and gap < len(jobs):
+                break
+            brk = pending.pop(0)
+            gaps.setdefault(gap, []).append(brk)
+            t = (t if begin is None else begin) + brk.service
+        t += travel
+        if gap < len(jobs):
+            begin = _earliest(jobs[gap].time_windows, t)
+            t = (t if begin is None else begin) + jobs[gap].service
+        here = place
+    return gaps
 
 
 def _start_late(steps: list[_Step]) -> None:
@@ -1058,6 +1097,8 @@ def _route_answer(
             waiting_time=step.waiting,
             load=list(load),
         )
+        if step.late_by:
+            entry["violations"] = [{"cause": "delay", "duration": step.late_by}]
         out_steps.append(entry)
     return {
         "vehicle": vehicle.id,
@@ -1184,6 +1225,37 @@ def solve(
     except Exception:
         logger.exception("routing solve failed")
         return {"code": 1, "error": "internal error"}
+
+
+REASON_NOT_ROUTED = "not in any vehicle's steps"
+
+
+def evaluate(problem: object, osrm_url: str | None = None) -> dict[str, Any]:
+    """Time the routes given as the vehicles' `steps`, without searching (VROOM's plan mode).
+
+    Breaks are taken at the first gap their window opens in. Nothing is refused for being
+    late: a job, break or end past its window carries `violations` [{"cause": "delay",
+    "duration": seconds}]; jobs in no steps are unassigned. Answers like solve().
+    """
+    began = time.perf_counter()
+    try:
+        parsed = parse_problem(problem, known_profiles=None if osrm_url else list(PROFILES))
+        mats = _build_matrices(parsed, osrm_url)
+        by_id = {job.id: job for job in parsed.jobs}
+        routes = []
+        for vehicle in parsed.vehicles:
+            jobs = [by_id[job_id] for job_id in vehicle.steps]
+            if jobs:
+                gaps = _break_gaps(vehicle, jobs, mats[vehicle.profile].durations)
+                routes.append((vehicle, jobs, gaps))
+        routed = {job_id for v in parsed.vehicles for job_id in v.steps}
+        unassigned = [(job, REASON_NOT_ROUTED) for job in parsed.jobs if job.id not in routed]
+        elapsed = round((time.perf_counter() - began) * 1000)
+        return _answer(parsed, mats, routes, unassigned, loading_ms=elapsed, solving_ms=0)
+    except ProblemError as exc:
+        return {"code": 2, "error": str(exc)}
+    except MatrixError as exc:
+        return {"code": 3, "error": str(exc)}
 
 
 def _solve_in_child(

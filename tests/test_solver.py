@@ -654,3 +654,30 @@ def test_malformed_extensions_get_code_2_naming_the_field(case):
             problem[key][index].update(fields)
     result = solve(problem, 1.0, QUICK)
     assert result["code"] == 2 and result["error"].startswith(message), result
+
+
+def test_evaluate_times_given_routes_and_flags_what_is_late():
+    vehicle = {
+        "id": 1,
+        "start_index": 0,
+        "end_index": 0,
+        "time_window": [0, 100],
+        "breaks": [{"id": 5, "time_windows": [[25, 40]], "service": 10}],
+        "steps": [{"type": "job", "id": 12}, {"type": "job", "id": 10}],
+    }
+    problem = line_problem([10, 20, 30], vehicles=[vehicle])
+    problem["jobs"][0]["time_windows"] = [[0, 40]]  # job 10 at 10, reached only at 50 + break
+    result = solver.evaluate(problem)
+    assert result["code"] == 0 and result["unassigned"][0]["id"] == 11
+    steps = result["routes"][0]["steps"]
+    assert [s["type"] for s in steps] == ["start", "break", "job", "job", "end"]
+    # The break's window opens on the way to job 12: taken there at 25, job 12 at 40, then
+    # 20 s to job 10 at 60, 20 s after its window.
+    assert steps[1]["arrival"] == 25 and steps[2]["arrival"] == 40 and steps[3]["arrival"] == 60
+    assert steps[3]["violations"] == [{"cause": "delay", "duration": 20}]
+    assert steps[4]["arrival"] == 70 and "violations" not in steps[4]
+    vehicle["time_window"] = [0, 65]
+    assert solver.evaluate(problem)["routes"][0]["steps"][-1]["violations"] == [
+        {"cause": "delay", "duration": 5}
+    ]
+    assert solver.evaluate({"vehicles": []})["code"] == 2
