@@ -58,11 +58,12 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask, api: WelfareApi) -> None:
+    from core import push
     from core.auth import pages
     from core.auth import views as auth_views
     from municipalities import mail, mail_views, production, webhooks
     from municipalities import views as municipality_views
-    from routing import delivery_views
+    from routing import delivery_views, plan_views, planning
     from routing import services as routing_services
     from routing import views as routing_views
 
@@ -73,6 +74,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
         mail_views.blp,
         routing_views.blp,
         delivery_views.blp,
+        plan_views.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
@@ -80,6 +82,8 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     app.extensions["district_index"] = routing_services.district_index
     register_handler(mail.PRODUCE_KIND, production.produce_batch)
     register_handler(webhooks.KIND, webhooks.deliver)
+    register_handler(planning.KIND, planning.run_plan)
+    register_handler(push.KIND, push.deliver)
 
 
 def _register_cli(app: Flask) -> None:

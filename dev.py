@@ -50,13 +50,19 @@ def flask(*args: str, env: dict[str, str] | None = None) -> None:
 
 
 def run(args: list[str]) -> None:
-    """Set up, migrate, load the demo district and serve it on 127.0.0.1."""
+    """Set up, migrate, load the demo district and serve it on 127.0.0.1 with a worker."""
     ensure_environment("")
     port = args[0] if args else os.environ.get("PORT", "5000")
     flask("db", "upgrade")
     flask("demo", "load")
     print(f"\n  welfare-post: http://127.0.0.1:{port}/login   API: /api/v1/openapi.json\n")
-    flask("run", "--host", "127.0.0.1", "--port", port)
+    # The outbox worker produces letters, solves route plans and sends webhooks and pushes.
+    worker = subprocess.Popen([str(BIN / "flask"), "--app", "app", "outbox", "run"], cwd=ROOT)  # noqa: S603
+    try:
+        flask("run", "--host", "127.0.0.1", "--port", port)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
 
 
 def test(args: list[str]) -> None:

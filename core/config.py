@@ -53,12 +53,13 @@ class Config:
     WEBHOOK_ALLOW_HTTP_LOOPBACK = False
     PAGE_SIZE_MAX = 200
     # Route planning (routing/planning.py). Times of day are "HH:MM" in Seoul time.
-    ROUTING_OSRM_URL: str | None = None  # an OSRM /table service; None: great-circle estimates
+    OSRM_URL: str | None = None  # an OSRM /table service; None: great-circle estimates
     ROUTING_WELFARE_SERVICE_S = 600  # a welfare visit at the door
     ROUTING_REGISTERED_SERVICE_S = 60  # handing over plain registered mail
     ROUTING_LUNCH_WINDOW = "11:30-13:00"  # when a carrier's lunch break may start
-    ROUTING_DISTRICT_PREFERENCE_S = 900  # cost of serving a stop outside its district's carrier
-    ROUTING_CONTINUITY_PREFERENCE_S = 600  # ... a welfare household without its last carrier
+    # What serving a stop by another carrier than its preferred one costs, in seconds of travel:
+    # the carrier who last visited a welfare household, else the district's carrier.
+    ROUTING_PREFERENCE_COST_S = 900
     ROUTING_PLAN_TIME_LIMIT_S = 30
     # Below the outbox lease (5 min), so a running solve is never claimed a second time.
     ROUTING_PLAN_TIME_LIMIT_MAX_S = 240

@@ -111,13 +111,13 @@ _BY_KEY = {column.key: column for column in _COLUMNS}
 _REQUIRED = ("name", "road_address")
 
 
-def _header_key(text: str) -> str:
+def header_key(text: str) -> str:
     """Header cells match case-, width-, space- and underscore-insensitively."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     return "".join(folded.split()).replace("_", "").replace("-", "")
 
 
-_ALIASES = {_header_key(alias): column.key for column in _COLUMNS for alias in column.aliases}
+_ALIASES = {header_key(alias): column.key for column in _COLUMNS for alias in column.aliases}
 
 
 class _CellError(Exception):
@@ -131,12 +131,18 @@ class _CellError(Exception):
 
 def parse_household_file(data: bytes, filename: str, max_rows: int = 200_000) -> ParseResult:
     """Parse a household CSV (UTF-8 or CP949) or XLSX file into valid rows and row problems."""
-    kind = _file_kind(data, filename)
-    if kind == "xlsx":
-        encoding, records = "xlsx", _xlsx_records(data)
-    else:
-        encoding, records = _csv_records(data)
+    encoding, records = read_records(data, filename)
     return _parse_records(encoding, records, max_rows)
+
+
+def read_records(data: bytes, filename: str) -> tuple[str, Iterator[Sequence[Any] | None]]:
+    """The encoding ('xlsx' for a workbook) and the rows of a CSV or XLSX file.
+
+    A row is its cells, or None when its bytes are not in the file's encoding.
+    """
+    if _file_kind(data, filename) == "xlsx":
+        return "xlsx", _xlsx_records(data)
+    return _csv_records(data)
 
 
 def _file_kind(data: bytes, filename: str) -> str:
@@ -308,10 +314,10 @@ def _header_positions(row_number: int, cells: Sequence[Any], result: ParseResult
     """Map canonical column -> cell index; warn about unknown columns, reject bad headers."""
     positions: dict[str, int] = {}
     for index, cell in enumerate(cells):
-        text = _as_text(cell)
+        text = cell_text(cell)
         if text is None:
             continue
-        key = _ALIASES.get(_header_key(text))
+        key = _ALIASES.get(header_key(text))
         if key is None:
             result.warnings.append(
                 RowProblem(
@@ -412,7 +418,7 @@ def _dedup_key(values: dict[str, Any]) -> tuple[str, str, str]:
 # --- Cells -------------------------------------------------------------------------------------
 
 
-def _as_text(raw: Any) -> str | None:
+def cell_text(raw: Any) -> str | None:
     """A cell as stripped NFC text (macOS writes decomposed Hangul); empty -> None."""
     if raw is None:
         return None
@@ -424,7 +430,7 @@ def _as_text(raw: Any) -> str | None:
 
 def _text(raw: Any, key: str, limit: int, *, collapse: bool, formula_ok: bool) -> str | None:
     """A checked free-text cell."""
-    text = _as_text(raw)
+    text = cell_text(raw)
     if text is None:
         return None
     column = _BY_KEY[key]
@@ -489,7 +495,7 @@ def _parse_postal_code(raw: Any) -> str | None:
         # Excel drops the leading zero of Seoul's codes: the number 6234 is "06234".
         code = f"{int(raw):05d}"
     else:
-        text = _as_text(raw)
+        text = cell_text(raw)
         if text is None:
             return None
         code = _POSTAL_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
@@ -507,7 +513,7 @@ def _parse_phone(raw: Any) -> str | None:
         # A number cell loses the leading 0: 1012345678 was typed as 010-1234-5678.
         text = f"0{int(raw)}"
     else:
-        text = _as_text(raw)
+        text = cell_text(raw)
         if text is None:
             return None
     e164 = _e164(text)
@@ -544,7 +550,7 @@ def _risk_code(value: str) -> str | None:
 
 
 def _parse_household_type(raw: Any) -> str:
-    text = _as_text(raw)
+    text = cell_text(raw)
     if text is None:
         return "other"
     code = _household_code(text)
@@ -558,7 +564,7 @@ def _parse_household_type(raw: Any) -> str:
 
 
 def _parse_risk_sources(raw: Any) -> list[str]:
-    text = _as_text(raw)
+    text = cell_text(raw)
     if text is None:
         return []
     codes: set[str] = set()
@@ -585,7 +591,7 @@ def _coordinate_parser(key: str) -> Callable[[Any], float | None]:
         if _is_number(raw):
             value = float(raw)
         else:
-            text = _as_text(raw)
+            text = cell_text(raw)
             if text is None:
                 return None
             try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from core.schemas import Id, LonLat, StrictSchema
 from municipalities.services import CLOSE_REASONS
@@ -48,6 +50,7 @@ class HouseholdSchema(Schema):
     postal_code = fields.String(allow_none=True)
     household_type = fields.String()
     risk_sources = fields.List(fields.String())
+    preferred_hours = fields.Method("_hours", metadata={"description": "HH:MM-HH:MM"})
     location = fields.Method("_location", allow_none=True, metadata={"description": "[lon, lat]"})
     geocode_status = fields.String()
     office_id = fields.Integer(allow_none=True)
@@ -65,6 +68,17 @@ class HouseholdSchema(Schema):
             return None
         return [household.lon, household.lat]
 
+    def _hours(self, household) -> list[str]:
+        return [f"{start}-{end}" for start, end in household.preferred_hours or []]
+
+
+def _hours_range(text: str) -> None:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", text):
+        raise ValidationError("HH:MM-HH:MM 형식이어야 합니다. (Must be HH:MM-HH:MM.)")
+    start, end = text.split("-")
+    if end <= start:
+        raise ValidationError("끝이 시작보다 늦어야 합니다. (The end must follow the start.)")
+
 
 class _HouseholdFields(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=100))
@@ -79,6 +93,11 @@ class _HouseholdFields(StrictSchema):
     )
     location = LonLat(allow_none=True)
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    preferred_hours = fields.List(
+        fields.String(validate=_hours_range),
+        validate=validate.Length(max=4),
+        metadata={"description": "hours the household prefers visits, e.g. 14:00-17:00"},
+    )
 
 
 class HouseholdCreateSchema(_HouseholdFields):

@@ -212,9 +212,13 @@ def _check_unique(household: Household) -> None:
 
 
 def _validated(values: dict, *, partial: bool) -> dict:
+    values = dict(values)
+    hours = values.pop("preferred_hours", None)  # checked by the API schema (HH:MM-HH:MM)
     checked, problems = check_household_values(values, partial=partial)
     if problems:
         raise HouseholdInvalid.from_problems(problems)
+    if hours is not None:
+        checked["preferred_hours"] = [text.split("-") for text in hours]
     return checked
 
 

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import click
+import shapely
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
-from shapely.geometry import mapping
+from shapely.geometry import mapping, shape
 
 from core.auth.roles import Role
 from core.auth.services import create_account
 from core.db import db, transaction
 from municipalities import imports
+from municipalities.mail import next_working_day, seoul_today
 from municipalities.models import Municipality
 from municipalities.services import create_municipality
-from routing.demo_data import DemoWorld, generate_world
-from routing.models import CarrierDistrict
+from routing.demo_data import OFFICE_CODE, DemoWorld, generate_households, generate_world
+from routing.models import CarrierDistrict, DeliveryOffice
+from routing.office_items import store_items
 from routing.services import create_carrier, create_office, load_districts
 
 demo_cli = AppGroup("demo", help="데모 데이터 (Demo data).")
@@ -139,7 +142,31 @@ def load_demo(seed: int = 2026, households: int = 500) -> tuple[DemoWorld, bool]
         )
         if not report.accepted:
             raise click.ClickException(f"demo households did not import: {report.errors[:3]}")
+    add_office_day(office, next_working_day(seoul_today() + timedelta(days=1)), DEMO_ITEMS)
     return world, True
+
+
+DEMO_ITEMS = 300
+
+
+def add_office_day(office: DeliveryOffice, day: date, count: int) -> int:
+    """Give the office `count` fictitious registered items for `day`, inside its districts."""
+    districts = db.session.scalars(
+        sa.select(CarrierDistrict.geometry).where(CarrierDistrict.office_id == office.id)
+    )
+    area = shapely.union_all([shape(geometry) for geometry in districts])
+    people = generate_households(count, seed=day.toordinal(), area=area)
+    items = [
+        {
+            "registered_number": f"6{day:%y%m%d}{i:06d}",
+            "addressee": person.name,
+            "road_address": person.road_address,
+            "address_detail": person.address_detail,
+            "location": [person.lon, person.lat],
+        }
+        for i, person in enumerate(people)
+    ]
+    return len(store_items(office, day, items, None))
 
 
 @demo_cli.command("load")
@@ -164,3 +191,19 @@ def load_command(seed: int, households: int) -> None:
     click.echo(
         f"  {world.carriers[0].username:<14} carrier          ({len(world.carriers)} carriers)"
     )
+
+
+@demo_cli.command("day")
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), help="default: next working day")
+@click.option("--items", default=DEMO_ITEMS, show_default=True)
+def day_command(day, items: int) -> None:
+    """Add a day's fictitious registered items to the demo office, for planning routes."""
+    target = day.date() if day else next_working_day(seoul_today() + timedelta(days=1))
+    with transaction():
+        office = db.session.scalar(
+            sa.select(DeliveryOffice).where(DeliveryOffice.code == OFFICE_CODE)
+        )
+        if office is None:
+            raise click.ClickException("Load the demo first: flask demo load")
+        added = add_office_day(office, target, items)
+    click.echo(f"{office.name}: {added} registered items for {target.isoformat()}.")

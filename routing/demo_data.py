@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 from municipalities.vocabulary import RISK_SOURCES
 
 CENTRE = (127.02, 37.52)
+OFFICE_CODE = "119990"
 MUNICIPALITY_CODE = "11999"  # Seoul's codes start with 11; 999 is not a real gu.
 MUNICIPALITY_NAME = "서울특별시 가온구"
 DISTRICT_PREFIX = ("GAON", "가온")
@@ -201,7 +202,7 @@ def generate_world(
     depot = _depot(random.Random(f"{seed}:office"), outline)
     road, postal_code = streets.locate(np.array([depot[0]]), np.array([depot[1]]))[0]
     office = DemoOffice(
-        code="119990",
+        code=OFFICE_CODE,
         name="가온우체국",
         road_address=f"{MUNICIPALITY_NAME} {road}",
         postal_code=postal_code,

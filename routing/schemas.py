@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from core.schemas import Id, LonLat, StrictSchema
+from routing.postal_model import parse_range
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,20}$")
 
@@ -65,6 +66,9 @@ class CarrierSchema(Schema):
     office_id = fields.Integer()
     home_district_id = fields.Integer(allow_none=True)
     is_active = fields.Boolean()
+    profile = fields.String()
+    shift = fields.String(metadata={"description": "HH:MM-HH:MM"})
+    lunch_minutes = fields.Integer()
 
 
 class CarrierCreateSchema(StrictSchema):
@@ -75,5 +79,117 @@ class CarrierCreateSchema(StrictSchema):
     home_district_id = Id(load_default=None, allow_none=True)
 
 
+class ShiftField(fields.String):
+    """A shift "HH:MM-HH:MM" loaded as (start, end) minutes after midnight."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[int, int]:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            start, end = parse_range(text)
+        except ValueError as exc:
+            raise ValidationError(f"HH:MM-HH:MM 형식의 근무 시간이어야 합니다. ({exc})") from exc
+        return start // 60, end // 60
+
+
 class CarrierUpdateSchema(StrictSchema):
-    home_district_id = Id(required=True, allow_none=True)
+    home_district_id = Id(allow_none=True)
+    profile = fields.String(validate=validate.OneOf(("foot", "motorbike", "van")))
+    shift = ShiftField(metadata={"description": "usual shift, HH:MM-HH:MM (Seoul)"})
+    lunch_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=120))
+
+
+# --- Route plans ------------------------------------------------------------------------------
+
+
+class PlanCreateSchema(StrictSchema):
+    day = fields.Date(required=True, metadata={"description": "the delivery day (Seoul)"})
+    carrier_ids = fields.List(
+        Id(), validate=validate.Length(min=1, max=500), metadata={"description": "default: all"}
+    )
+    time_limit_s = fields.Integer(strict=True, validate=validate.Range(min=1, max=3600))
+
+
+class PlanVersionSchema(StrictSchema):
+    version = fields.Integer(strict=True, required=True, metadata={"description": "as read"})
+
+
+class PlanOptimiseSchema(PlanVersionSchema):
+    time_limit_s = fields.Integer(strict=True, validate=validate.Range(min=1, max=3600))
+
+
+class PlanUrgentSchema(PlanVersionSchema):
+    item_id = Id(required=True, metadata={"description": "a welfare mail item at the office"})
+
+
+class StopEditSchema(PlanVersionSchema):
+    carrier_id = Id(allow_none=True, metadata={"description": "null: take it off every route"})
+    position = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
+    locked = fields.Boolean()
+
+
+class PlanQuerySchema(StrictSchema):
+    day = fields.Date()
+
+
+class PlanSummarySchema(Schema):
+    id = fields.Integer()
+    office_id = fields.Integer()
+    day = fields.Date()
+    status = fields.String()
+    version = fields.Integer()
+    progress = fields.Integer(allow_none=True, metadata={"description": "percent, while solving"})
+    error = fields.String(allow_none=True)
+    time_limit_s = fields.Integer()
+    stops = fields.Integer()
+    unassigned = fields.Integer()
+    summary = fields.Dict(metadata={"description": "the solver's figures (VROOM summary)"})
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    published_at = fields.DateTime(allow_none=True)
+
+
+class PlanStopSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "welfare | registered"})
+    registered_number = fields.String()
+    road_address = fields.String()
+    address_detail = fields.String(allow_none=True)
+    location = fields.List(fields.Float(), metadata={"description": "[lon, lat]"})
+    district_id = fields.Integer(allow_none=True)
+    service_s = fields.Integer()
+    windows = fields.List(fields.String(), metadata={"description": "HH:MM-HH:MM"})
+    priority = fields.Integer()
+    urgent = fields.Boolean()
+    locked = fields.Boolean()
+    done = fields.Boolean()
+    position = fields.Integer(allow_none=True)
+    arrival = fields.String(allow_none=True, metadata={"description": "HH:MM"})
+    arrival_s = fields.Integer(allow_none=True)
+    waiting_s = fields.Integer(allow_none=True)
+    late = fields.Boolean()
+    preferred_carriers = fields.List(fields.Integer())
+    unassigned_reason = fields.String(allow_none=True)
+
+
+class PlanRouteSchema(Schema):
+    carrier_id = fields.Integer()
+    carrier_name = fields.String()
+    profile = fields.String()
+    shift = fields.String(metadata={"description": "HH:MM-HH:MM"})
+    start = fields.String(allow_none=True)
+    end = fields.String(allow_none=True)
+    lunch = fields.String(allow_none=True)
+    distance_m = fields.Integer()
+    travel_s = fields.Integer()
+    service_s = fields.Integer()
+    waiting_s = fields.Integer()
+    stops = fields.List(fields.Nested(PlanStopSchema))
+
+
+class PlanSchema(PlanSummarySchema):
+    routes = fields.List(fields.Nested(PlanRouteSchema))
+    unassigned_stops = fields.List(fields.Nested(PlanStopSchema))
+
+
+class ItemDaySchema(StrictSchema):
+    day = fields.Date(required=True)

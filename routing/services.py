@@ -272,11 +272,17 @@ def create_carrier(principal: Principal | None, office: DeliveryOffice, data: di
     return carrier
 
 
-def set_home_district(principal: Principal, carrier_id: int, district_id: int | None) -> Carrier:
-    """Move a carrier to another home district of the same office."""
+def update_carrier(principal: Principal, carrier_id: int, data: dict) -> Carrier:
+    """Change a carrier's home district (same office), travel profile, shift or lunch length."""
     carrier, account = get_carrier(principal, carrier_id)
     if principal.role not in (Role.SYSTEM_ADMIN, Role.DISPATCHER):
         raise Forbidden()
-    carrier.home_district_id = _home_district(account.office_id, district_id)
+    if "home_district_id" in data:
+        carrier.home_district_id = _home_district(account.office_id, data["home_district_id"])
+    if "shift" in data:
+        carrier.shift_start_min, carrier.shift_end_min = data["shift"]
+    for key in ("profile", "lunch_minutes"):
+        if key in data:
+            setattr(carrier, key, data[key])
     db.session.flush()
     return carrier

@@ -12,6 +12,7 @@ from core.db import transaction
 from core.schemas import PageArgsSchema, page_of
 from routing import services
 from routing.districts import to_geojson
+from routing.postal_model import format_hhmm
 from routing.schemas import (
     CarrierCreateSchema,
     CarrierSchema,
@@ -36,6 +37,11 @@ def _carrier_out(carrier, account) -> dict:
         "office_id": account.office_id,
         "home_district_id": carrier.home_district_id,
         "is_active": account.is_active,
+        "profile": carrier.profile,
+        "shift": "-".join(
+            format_hhmm(m * 60) for m in (carrier.shift_start_min, carrier.shift_end_min)
+        ),
+        "lunch_minutes": carrier.lunch_minutes,
     }
 
 
@@ -142,7 +148,7 @@ class CarrierItem(MethodView):
     @blp.response(200, CarrierSchema)
     @require_login
     def patch(self, data: dict, carrier_id: int):
-        """Move a carrier to another home district of the same office."""
+        """Change a carrier's home district, travel profile, usual shift or lunch length."""
         with transaction():
-            services.set_home_district(current_principal(), carrier_id, data["home_district_id"])
+            services.update_carrier(current_principal(), carrier_id, data)
             return _carrier_out(*services.get_carrier(current_principal(), carrier_id))

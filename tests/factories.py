@@ -11,9 +11,10 @@ from core.auth.models import Account
 from core.auth.passwords import hash_password
 from core.auth.roles import Role
 from core.auth.services import issue_token
+from core.crypto import blind_index
 from core.db import db
-from municipalities.models import Municipality
-from routing.models import CarrierDistrict, DeliveryOffice
+from municipalities.models import Household, LetterTemplate, Mailing, MailItem, Municipality
+from routing.models import Carrier, CarrierDistrict, DeliveryOffice
 
 PASSWORD = "correct horse battery staple 42"
 _serial = itertools.count(1)
@@ -138,3 +139,68 @@ def build_world() -> World:
     b = make_tenant(127.05)
     admin = make_account(Role.SYSTEM_ADMIN)
     return World(a=a, b=b, admin=admin, admin_token=issue_token(admin))
+
+
+def make_carrier(
+    office: DeliveryOffice, home: CarrierDistrict | None = None, **overrides
+) -> Carrier:
+    """A carrier account of the office with its Carrier row (shift 09:00-18:00 unless told)."""
+    account = make_account(Role.CARRIER, office_id=office.id)
+    values = {"employee_no": f"E{account.id:06d}", "home_district_id": home.id if home else None}
+    carrier = Carrier(account_id=account.id, **(values | overrides))
+    db.session.add(carrier)
+    db.session.flush()
+    return carrier
+
+
+def make_due_item(
+    tenant: Tenant,
+    location: tuple[float, float],
+    day: date,
+    district: CarrierDistrict,
+    *,
+    status: str = "at_office",
+    **household_fields,
+) -> MailItem:
+    """A welfare mail item waiting at the tenant's office for `day`, for a new household."""
+    n = next(_serial)
+    municipality = tenant.municipality
+    household = Household(
+        municipality_id=municipality.id,
+        name=f"가구{n}",
+        name_index=blind_index(f"가구{n}"),
+        dedup_key=f"dedup-{n}",
+        road_address=f"서울특별시 시험구 희망로 {n}",
+        lon=location[0],
+        lat=location[1],
+        geocode_status="given",
+        office_id=tenant.office.id,
+        district_id=district.id,
+        assignment_status="assigned",
+        **household_fields,
+    )
+    template = LetterTemplate(municipality_id=municipality.id, name="t", body="b", contact="c")
+    db.session.add_all([household, template])
+    db.session.flush()
+    mailing = Mailing(
+        municipality_id=municipality.id,
+        title="m",
+        template_id=template.id,
+        selection={},
+        send_date=day,
+    )
+    db.session.add(mailing)
+    db.session.flush()
+    item = MailItem(
+        registered_number=f"{n:013d}",
+        mailing_id=mailing.id,
+        municipality_id=municipality.id,
+        household_id=household.id,
+        office_id=tenant.office.id,
+        district_id=district.id,
+        status=status,
+        due_on=day,
+    )
+    db.session.add(item)
+    db.session.flush()
+    return item

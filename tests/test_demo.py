@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from core.auth.models import Account
 from core.db import db
+from core.outbox import deliver_due
 from municipalities.models import Household, Municipality
 from routing.demo import DEMO_PASSWORD
-from routing.models import Carrier, CarrierDistrict, DeliveryOffice
+from routing.models import Carrier, CarrierDistrict, DeliveryOffice, OfficeItem
 
-MODELS = (Municipality, DeliveryOffice, CarrierDistrict, Carrier, Account, Household)
+MODELS = (Municipality, DeliveryOffice, CarrierDistrict, Carrier, Account, Household, OfficeItem)
 LOGIN_LINE = re.compile(
     r"^  (\S+)\s+(system_admin|municipal_admin|social_worker|dispatcher|auditor|carrier)\s", re.M
 )
@@ -37,6 +39,7 @@ def test_demo_load_builds_the_district_once_with_working_logins(runner, client):
     assert added["Carrier"] == 10
     assert 450 <= added["Household"] <= 550
     assert added["Account"] == 6 + 10  # staff of every role and the carriers
+    assert added["OfficeItem"] == 300  # the next working day's registered mail, to plan
 
     municipality = db.session.scalar(sa.select(Municipality).order_by(Municipality.id.desc()))
     statuses = db.session.execute(
@@ -101,3 +104,39 @@ def test_demo_load_refuses_in_production(app, runner, monkeypatch):
     assert "production" in result.output
     assert DEMO_PASSWORD not in result.output
     assert counts() == before
+
+
+@pytest.mark.slow
+def test_the_demo_dispatcher_plans_a_day_of_the_demo_office(runner, client):
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    day = "2031-03-04"
+    added = runner.invoke(args=["demo", "day", "--day", day, "--items", "120"])
+    assert added.exit_code == 0 and "120 registered items for 2031-03-04" in added.output
+    db.session.commit()
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "gaon.dispatch", "password": DEMO_PASSWORD}
+    ).json["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    office = client.get("/api/v1/offices", headers=headers).json["items"][0]
+    items = client.get(f"/api/v1/offices/{office['id']}/items?day={day}", headers=headers).json
+    assert len(items) == 120 and all(i["district_id"] for i in items)
+    job = client.post(
+        f"/api/v1/offices/{office['id']}/plans",
+        json={"day": day, "time_limit_s": 3},
+        headers=headers,
+    )
+    assert job.status_code == 202 and job.json["stops"] == 120
+    assert deliver_due().sent == 1
+    plan = client.get(job.headers["Location"], headers=headers).json
+    assert plan["status"] == "ready" and plan["unassigned"] == 0
+    served = [s for r in plan["routes"] for s in r["stops"]]
+    assert len(served) == 120
+    # Carriers keep to their home districts unless it is not worth it.
+    homes = {
+        c["id"]: c["home_district_id"]
+        for c in client.get(f"/api/v1/offices/{office['id']}/carriers", headers=headers).json
+    }
+    at_home = sum(
+        s["district_id"] == homes[r["carrier_id"]] for r in plan["routes"] for s in r["stops"]
+    )
+    assert at_home >= 0.8 * len(served)

@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -143,6 +144,25 @@ def seed(client, world: World, tenant) -> Seeded:
         ),
         201,
     )
+    dispatcher = tenant.headers(Role.DISPATCHER)
+    office_item = _ok(
+        client.post(
+            f"{API}/offices/{office.id}/items",
+            json={
+                "day": PLAN_DAY,
+                "items": [office_item_body([office.depot_lon, office.depot_lat])],
+            },
+            headers=dispatcher,
+        ),
+        201,
+    )[0]
+    plan = _ok(
+        client.post(f"{API}/offices/{office.id}/plans", json={"day": PLAN_DAY}, headers=dispatcher),
+        202,
+    )
+    stops = _ok(client.get(f"{API}/plans/{plan['id']}", headers=dispatcher), 200)[
+        "unassigned_stops"
+    ]
     accounts = [
         spare,
         {"id": carrier["account_id"], "username": carrier["username"], "display_name": ""},
@@ -164,6 +184,8 @@ def seed(client, world: World, tenant) -> Seeded:
         "item_id": [item["id"]],
         "endpoint_id": [webhook["id"]],
         "registered_number": [item["registered_number"]],
+        "plan_id": [plan["id"]],
+        "stop_id": [stops[0]["id"]],
     }
     texts = {
         *(h[k] for h in households for k in ("name", "phone", "road_address", "address_detail")),
@@ -186,6 +208,8 @@ def seed(client, world: World, tenant) -> Seeded:
         draft["title"],
         item["registered_number"],
         webhook["url"],
+        office_item["registered_number"],
+        office_item["road_address"],
     }
     return Seeded(keys, texts)
 
@@ -228,6 +252,31 @@ def far_districts() -> dict:
 Body = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+PLAN_DAY = next_working_day(seoul_today() + timedelta(days=1)).isoformat()
+
+
+def office_item_body(location: list[float]) -> dict:
+    """A valid office item with a fresh registered number."""
+    return {
+        "registered_number": f"9{next(_serial):012d}",
+        "addressee": "격리 수취인",
+        "road_address": f"서울특별시 격리구 등기로 {next(_serial)}",
+        "location": location,
+    }
+
+
+def office_item_file() -> dict:
+    """A valid one-item CSV upload for the plan day."""
+    text = (
+        f"등기번호,수취인,도로명주소,경도,위도\n9{next(_serial):012d},수취인,주소 1,126.96,37.51\n"
+    )
+    return {
+        "query_string": {"day": PLAN_DAY},
+        "data": {"file": (io.BytesIO(text.encode()), "items.csv")},
+        "content_type": "multipart/form-data",
+    }
+
+
 def no_body(keys: dict[str, Any]) -> dict[str, Any]:
     """No request body at all."""
     return {}
@@ -249,6 +298,19 @@ BODIES: dict[tuple[str, str], Body] = {
     ("/offices/<int:office_id>/carriers", "POST"): lambda k: {"json": new_carrier()},
     ("/carriers/<int:carrier_id>", "PATCH"): lambda k: {"json": {"home_district_id": None}},
     ("/letter-batches/<int:batch_id>/receive", "POST"): no_body,
+    ("/offices/<int:office_id>/plans", "POST"): lambda k: {"json": {"day": PLAN_DAY}},
+    ("/offices/<int:office_id>/items", "POST"): lambda k: {
+        "json": {"day": PLAN_DAY, "items": [office_item_body([126.96, 37.51])]}
+    },
+    ("/offices/<int:office_id>/items/imports", "POST"): lambda k: office_item_file(),
+    ("/plans/<int:plan_id>/stops/<int:stop_id>", "PATCH"): lambda k: {
+        "json": {"version": 1, "locked": False}
+    },
+    ("/plans/<int:plan_id>/optimise", "POST"): lambda k: {"json": {"version": 1}},
+    ("/plans/<int:plan_id>/publish", "POST"): lambda k: {"json": {"version": 1}},
+    ("/plans/<int:plan_id>/urgent", "POST"): lambda k: {
+        "json": {"version": 1, "item_id": k.get("item_id", 1)}
+    },
     ("/mail-items/<int:item_id>/events", "POST"): lambda k: {
         "json": {"code": "out_for_delivery", "place": None, "detail": None}
     },

@@ -1,0 +1,274 @@
+"""The office's other registered items of a day, imported so a route is the carrier's real round.
+
+Items come as JSON (API) or as a CSV/XLSX file with one item per row; both go through the same
+schema, every problem is named by row and field, and nothing is stored unless all rows pass.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.db import db
+from core.errors import Invalid, NotFound
+from core.geo import in_korea
+from core.schemas import LonLat, StrictSchema
+from municipalities.importing import FileRejected, cell_text, header_key, read_records
+from routing import postal_model
+from routing.models import DeliveryOffice, OfficeItem
+from routing.services import district_index, get_office
+
+MAX_ROWS = 20_000
+
+
+def _window(text: str) -> None:
+    try:
+        postal_model.parse_range(text)
+    except ValueError as exc:
+        raise ValidationError(f"HH:MM-HH:MM 형식이어야 합니다. ({exc})") from exc
+
+
+class OfficeItemInSchema(StrictSchema):
+    registered_number = fields.String(
+        required=True, validate=validate.Regexp(r"^\d{13}$", error="13자리 숫자 (13 digits)")
+    )
+    addressee = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    road_address = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    address_detail = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=100)
+    )
+    location = LonLat(required=True)
+    service_s = fields.Integer(
+        strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0, max=7200)
+    )
+    windows = fields.List(
+        fields.String(validate=_window), load_default=list, validate=validate.Length(max=4)
+    )
+
+    @validates("location")
+    def _in_korea(self, location: list[float], **_: Any) -> None:
+        if len(location) == 2 and not in_korea(*location):  # a bad pair is named already
+            raise ValidationError("대한민국 밖의 좌표입니다. (Outside Korea.)")
+
+
+class OfficeItemsInSchema(StrictSchema):
+    day = fields.Date(required=True)
+    items = fields.List(
+        fields.Nested(OfficeItemInSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ROWS),
+    )
+
+    @validates("items")
+    def _unique_numbers(self, items: list[dict], **_: Any) -> None:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            number = item.get("registered_number")  # absent when the item itself is invalid
+            if number is not None and number in seen:
+                raise ValidationError(
+                    {index: {"registered_number": [f"{seen[number]}번째와 같은 번호"]}}
+                )
+            seen[number] = index
+
+
+class OfficeItemOutSchema(Schema):
+    id = fields.Integer()
+    day = fields.Date()
+    registered_number = fields.String()
+    road_address = fields.String()
+    address_detail = fields.String(allow_none=True)
+    location = fields.Method("_location")
+    district_id = fields.Integer(allow_none=True)
+    service_s = fields.Integer(allow_none=True)
+    windows = fields.Method("_windows")
+    status = fields.String()
+
+    def _location(self, item: OfficeItem) -> list[float]:
+        return [item.lon, item.lat]
+
+    def _windows(self, item: OfficeItem) -> list[str]:
+        return [f"{start}-{end}" for start, end in item.windows or []]
+
+
+class OfficeItemsInvalid(Invalid):
+    code = "office_items_invalid"
+    message = "등기 목록에 문제가 있습니다. (The item list has problems.)"
+
+
+def _require_dispatcher(principal: Principal, office_id: int):
+    office = get_office(principal, office_id)
+    if principal.role != Role.DISPATCHER:
+        raise NotFound()
+    return office
+
+
+def items_of(principal: Principal, office_id: int, day: date) -> list[OfficeItem]:
+    """The office's imported items of a day (its dispatchers; system admins read too)."""
+    office = get_office(principal, office_id)
+    if principal.role not in (Role.DISPATCHER, Role.SYSTEM_ADMIN):
+        raise NotFound()
+    return list(
+        db.session.scalars(
+            sa.select(OfficeItem)
+            .where(OfficeItem.office_id == office.id, OfficeItem.day == day)
+            .order_by(OfficeItem.id)
+        )
+    )
+
+
+def add_items(principal: Principal, office_id: int, data: dict) -> list[OfficeItem]:
+    """Store a day's items (all or none); a number already imported for the day is a conflict."""
+    office = _require_dispatcher(principal, office_id)
+    return store_items(office, data["day"], data["items"], principal.account_id)
+
+
+def store_items(
+    office: DeliveryOffice, day: date, items: list[dict], account_id: int | None
+) -> list[OfficeItem]:
+    """Store checked items (OfficeItemInSchema) for the office's day; each gets its district."""
+    taken = set(
+        db.session.scalars(
+            sa.select(OfficeItem.registered_number).where(
+                OfficeItem.office_id == office.id,
+                OfficeItem.day == day,
+                OfficeItem.registered_number.in_([i["registered_number"] for i in items]),
+            )
+        )
+    )
+    clashes = {
+        str(index): {"registered_number": ["이미 이 날짜에 들어온 등기입니다. (Already imported.)"]}
+        for index, item in enumerate(items)
+        if item["registered_number"] in taken
+    }
+    if clashes:
+        raise OfficeItemsInvalid(fields={"items": clashes})
+    index = district_index()
+    stored = []
+    for item in items:
+        lon, lat = item["location"]
+        district = index.locate(lon, lat)
+        row = OfficeItem(
+            office_id=office.id,
+            day=day,
+            registered_number=item["registered_number"],
+            addressee=item["addressee"],
+            road_address=item["road_address"],
+            address_detail=item.get("address_detail"),
+            lon=lon,
+            lat=lat,
+            district_id=district.district_id
+            if district and district.office_id == office.id
+            else None,
+            service_s=item.get("service_s"),
+            windows=[text.split("-") for text in item.get("windows", [])],
+            created_by=account_id,
+        )
+        db.session.add(row)
+        stored.append(row)
+    db.session.flush()
+    return stored
+
+
+# A file's columns: canonical key -> header names accepted (Korean first).
+COLUMNS = {
+    "registered_number": ("등기번호", "registered_number"),
+    "addressee": ("수취인", "addressee"),
+    "road_address": ("도로명주소", "주소", "road_address", "address"),
+    "address_detail": ("상세주소", "address_detail"),
+    "lon": ("경도", "lon", "longitude"),
+    "lat": ("위도", "lat", "latitude"),
+    "service_s": ("서비스초", "service_s"),
+    "windows": ("희망시간", "windows"),
+}
+_ALIASES = {header_key(name): key for key, names in COLUMNS.items() for name in names}
+
+
+def parse_file(data: bytes, filename: str, day: date) -> dict:
+    """A CSV/XLSX file as OfficeItemsInSchema input; problems name the file row and column."""
+    try:
+        encoding, records = read_records(data, filename)
+        rows = list(records)
+    except FileRejected as rejected:
+        raise OfficeItemsInvalid(fields={"file": [rejected.message]}) from rejected
+    header_at = next((i for i, r in enumerate(rows) if r and any(cell_text(c) for c in r)), None)
+    if header_at is None:
+        raise OfficeItemsInvalid(
+            fields={"file": ["파일에 데이터가 없습니다. (The file is empty.)"]}
+        )
+    positions = {}
+    for index, cell in enumerate(rows[header_at]):
+        key = _ALIASES.get(header_key(cell_text(cell) or ""))
+        if key:
+            positions[key] = index
+    missing = [
+        COLUMNS[k][0]
+        for k in ("registered_number", "addressee", "road_address", "lon", "lat")
+        if k not in positions
+    ]
+    if missing:
+        raise OfficeItemsInvalid(fields={"file": [f"필수 열이 없습니다: {', '.join(missing)}"]})
+    items, problems, line_of = [], {}, []
+    for number, record in enumerate(rows[header_at + 1 :], start=header_at + 2):
+        if record is None:
+            problems[f"row {number}"] = {
+                "": [f"{encoding}가 아닌 문자가 있습니다. (Not {encoding}.)"]
+            }
+            continue
+        cells = {
+            key: cell_text(record[i]) if i < len(record) else None for key, i in positions.items()
+        }
+        if not any(cells.values()):
+            continue
+        items.append(_item_of(cells))
+        line_of.append(number)
+    if len(items) > MAX_ROWS:
+        raise OfficeItemsInvalid(
+            fields={"file": [f"최대 {MAX_ROWS:,}행 (at most {MAX_ROWS:,} rows)"]}
+        )
+    try:
+        loaded = OfficeItemsInSchema().load({"day": day.isoformat(), "items": items})
+    except ValidationError as error:
+        for index, fields_ in error.messages.get("items", {}).items():
+            problems[f"row {line_of[int(index)]}"] = _file_fields(fields_)
+        if not problems:
+            raise
+        loaded = None
+    if problems or loaded is None:
+        raise OfficeItemsInvalid(
+            fields=dict(sorted(problems.items(), key=lambda kv: int(kv[0][4:])))
+        )
+    return loaded
+
+
+def _item_of(cells: dict[str, str | None]) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        k: cells.get(k) for k in ("registered_number", "addressee", "road_address")
+    }
+    item["address_detail"] = cells.get("address_detail")
+    item["location"] = [_number(cells.get("lon")), _number(cells.get("lat"))]
+    if cells.get("service_s"):
+        item["service_s"] = _number(cells["service_s"])
+    if cells.get("windows"):
+        item["windows"] = [part.strip() for part in cells["windows"].split(";") if part.strip()]
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def _number(text: str | None) -> Any:
+    """A numeric cell as int or float; other text is passed on for the schema to name."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() and "." not in text else value
+
+
+def _file_fields(messages: dict) -> dict:
+    """Schema field names as the file's columns (location is the lon/lat pair)."""
+    return {("lon/lat" if key == "location" else key): value for key, value in messages.items()}

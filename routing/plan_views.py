@@ -1,0 +1,151 @@
+"""The dispatcher's planning API: start a plan (a job), read, edit, re-optimise, publish."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from core.api import Blueprint
+from core.auth.principal import current_principal, require_login
+from core.db import db, transaction
+from municipalities.mail import seoul_today
+from municipalities.schemas import ImportFileSchema
+from routing import office_items, planning
+from routing.office_items import OfficeItemOutSchema, OfficeItemsInSchema
+from routing.schemas import (
+    ItemDaySchema,
+    PlanCreateSchema,
+    PlanOptimiseSchema,
+    PlanQuerySchema,
+    PlanSchema,
+    PlanSummarySchema,
+    PlanUrgentSchema,
+    PlanVersionSchema,
+    StopEditSchema,
+)
+from routing.services import get_office
+
+blp = Blueprint("plans", __name__, "", description="배달 경로 계획 (Route planning)")
+
+
+def _accepted(plan) -> tuple[dict, int, dict]:
+    """202 with the plan's summary: poll its Location until the status is ready."""
+    return planning.summarize(plan), 202, {"Location": f"/api/v1/plans/{plan.id}"}
+
+
+@blp.route("/offices/<int:office_id>/plans")
+class OfficePlans(MethodView):
+    @blp.arguments(PlanQuerySchema, location="query")
+    @blp.response(200, PlanSummarySchema(many=True))
+    @require_login
+    def get(self, query: dict, office_id: int):
+        """The office's plans, newest day first (optionally of one day)."""
+        principal = current_principal()
+        office = get_office(principal, office_id)
+        select = planning.plans_visible_to(principal).where(
+            planning.RoutePlan.office_id == office.id
+        )
+        if "day" in query:
+            select = select.where(planning.RoutePlan.day == query["day"])
+        return [planning.summarize(plan) for plan in db.session.scalars(select.limit(100))]
+
+    @blp.arguments(PlanCreateSchema)
+    @blp.response(202, PlanSummarySchema)
+    @require_login
+    def post(self, data: dict, office_id: int):
+        """Plan a day: the due items and carriers on shift are taken now, solved by the worker."""
+        with transaction():
+            plan = planning.start_plan(current_principal(), office_id, data)
+        return _accepted(plan)
+
+
+@blp.route("/plans/<int:plan_id>")
+class PlanItem(MethodView):
+    @blp.response(200, PlanSchema)
+    @require_login
+    def get(self, plan_id: int):
+        """A plan with its routes (ordered stops, times, distance) and unassigned stops."""
+        principal = current_principal()
+        return planning.describe(principal, planning.get_plan(principal, plan_id))
+
+
+@blp.route("/plans/<int:plan_id>/stops/<int:stop_id>")
+class PlanStopItem(MethodView):
+    @blp.arguments(StopEditSchema)
+    @blp.response(200, PlanSchema)
+    @require_login
+    def patch(self, data: dict, plan_id: int, stop_id: int):
+        """Move a stop (carrier, position, or null to unassign) and/or lock it; re-timed now."""
+        principal = current_principal()
+        with transaction():
+            plan = planning.edit_stop(principal, plan_id, stop_id, data)
+        return planning.describe(principal, plan)
+
+
+@blp.route("/plans/<int:plan_id>/optimise")
+class PlanOptimise(MethodView):
+    @blp.arguments(PlanOptimiseSchema)
+    @blp.response(202, PlanSummarySchema)
+    @require_login
+    def post(self, data: dict, plan_id: int):
+        """Search again from the current routes; locked stops keep their carrier and order."""
+        with transaction():
+            plan = planning.reoptimise(current_principal(), plan_id, data)
+        return _accepted(plan)
+
+
+@blp.route("/plans/<int:plan_id>/urgent")
+class PlanUrgent(MethodView):
+    @blp.arguments(PlanUrgentSchema)
+    @blp.response(202, PlanSummarySchema)
+    @require_login
+    def post(self, data: dict, plan_id: int):
+        """Insert an urgent welfare visit, changing as few routes as possible."""
+        with transaction():
+            plan = planning.insert_urgent(current_principal(), plan_id, data)
+        return _accepted(plan)
+
+
+@blp.route("/plans/<int:plan_id>/publish")
+class PlanPublish(MethodView):
+    @blp.arguments(PlanVersionSchema)
+    @blp.response(200, PlanSummarySchema)
+    @require_login
+    def post(self, data: dict, plan_id: int):
+        """Hand the plan to its carriers (push each); what did not fit rolls to the next day."""
+        with transaction():
+            plan = planning.publish(current_principal(), plan_id, data)
+        return planning.summarize(plan)
+
+
+@blp.route("/offices/<int:office_id>/items")
+class OfficeItems(MethodView):
+    @blp.arguments(PlanQuerySchema, location="query")
+    @blp.response(200, OfficeItemOutSchema(many=True))
+    @require_login
+    def get(self, query: dict, office_id: int):
+        """The office's other registered items of a day (imported; default today)."""
+        day = query.get("day") or seoul_today()
+        return office_items.items_of(current_principal(), office_id, day)
+
+    @blp.arguments(OfficeItemsInSchema)
+    @blp.response(201, OfficeItemOutSchema(many=True))
+    @require_login
+    def post(self, data: dict, office_id: int):
+        """Add a day's registered items (all or none), so routes are the carriers' real rounds."""
+        with transaction():
+            return office_items.add_items(current_principal(), office_id, data)
+
+
+@blp.route("/offices/<int:office_id>/items/imports")
+class OfficeItemImports(MethodView):
+    @blp.arguments(ItemDaySchema, location="query")
+    @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
+    @blp.response(201, OfficeItemOutSchema(many=True))
+    @require_login
+    def post(self, query: dict, file, office_id: int):
+        """Import a day's items from CSV (UTF-8/CP949) or XLSX; every bad row is named."""
+        principal = current_principal()
+        get_office(principal, office_id)
+        data = office_items.parse_file(file.read(), file.filename or "", query["day"])
+        with transaction():
+            return office_items.add_items(principal, office_id, data)
