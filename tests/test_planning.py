@@ -296,3 +296,34 @@ def test_an_urgent_visit_mid_day_changes_only_the_route_that_absorbs_it(
         (account, "route_changed")
     ]
     assert pushes[0].payload["data"]["urgent"] is True
+
+
+def test_carriers_shift_profile_and_households_hours_are_set_through_the_api(client, office):
+    carrier = office["carriers"]["west"]
+    db.session.commit()
+    url = f"/api/v1/carriers/{carrier.id}"
+    changed = client.patch(
+        url,
+        json={"shift": "08:30-17:30", "profile": "van", "lunch_minutes": 30},
+        headers=headers(office),
+    )
+    assert changed.status_code == 200, changed.json
+    assert (changed.json["shift"], changed.json["profile"], changed.json["lunch_minutes"]) == (
+        "08:30-17:30",
+        "van",
+        30,
+    )
+    assert changed.json["home_district_id"] == office["west"].id  # untouched
+    for bad in ({"shift": "18:00-09:00"}, {"profile": "rocket"}, {"lunch_minutes": 500}):
+        refused = client.patch(url, json=bad, headers=headers(office))
+        assert refused.status_code == 422 and set(bad) <= set(refused.json["error"]["fields"])
+    social = office["tenant"].headers(Role.SOCIAL_WORKER)
+    body = {"name": "시간가구", "road_address": "서울특별시 시험구 희망로 9"}
+    bad = client.post(
+        "/api/v1/households", json=body | {"preferred_hours": ["25:00-26:00"]}, headers=social
+    )
+    assert bad.status_code == 422 and "preferred_hours" in bad.json["error"]["fields"]
+    made = client.post(
+        "/api/v1/households", json=body | {"preferred_hours": ["14:00-17:00"]}, headers=social
+    )
+    assert made.status_code == 201 and made.json["preferred_hours"] == ["14:00-17:00"]
