@@ -229,24 +229,30 @@ def _welfare_stops(office_id: int, day: date, settings: Settings) -> list[PlanSt
     stops = []
     for item, household in rows:
         waited = (day - item.created_at.astimezone(SEOUL).date()).days
-        stop = PlanStop(
-            kind="welfare",
-            mail_item_id=item.id,
-            household_id=household.id,
-            district_id=item.district_id,
-            lon=household.lon,
-            lat=household.lat,
-            service_s=settings.welfare_service_s,
-            windows=_windows(household.preferred_hours or []),
-            priority=postal_model.item_priority(
-                "welfare",
-                risk_sources=len(household.risk_sources or []),
-                age_days=waited,
-                redelivery=item.status == ItemStatus.REDELIVERY_SCHEDULED.value,
-            ),
+        priority = postal_model.item_priority(
+            "welfare",
+            risk_sources=len(household.risk_sources or []),
+            age_days=waited,
+            redelivery=item.status == ItemStatus.REDELIVERY_SCHEDULED.value,
         )
-        stops.append(stop)
+        stops.append(_welfare_stop(item, household, settings, priority))
     return stops
+
+
+def _welfare_stop(
+    item: MailItem, household: Household, settings: Settings, priority: int
+) -> PlanStop:
+    return PlanStop(
+        kind="welfare",
+        mail_item_id=item.id,
+        household_id=household.id,
+        district_id=item.district_id,
+        lon=household.lon,
+        lat=household.lat,
+        service_s=settings.welfare_service_s,
+        windows=_windows(household.preferred_hours or []),
+        priority=priority,
+    )
 
 
 def _last_carriers() -> dict[int, int]:
@@ -682,19 +688,8 @@ def insert_urgent(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
     household = db.session.get(Household, item.household_id)
     if household.lon is None:
         raise Conflict("가구의 좌표가 없습니다. (The household has no position.)")
-    stop = existing or PlanStop(
-        plan_id=plan.id,
-        kind="welfare",
-        mail_item_id=item.id,
-        household_id=household.id,
-        district_id=item.district_id,
-        lon=household.lon,
-        lat=household.lat,
-        service_s=settings.welfare_service_s,
-        windows=_windows(household.preferred_hours or []),
-        priority=postal_model.URGENT_PRIORITY,
-    )
-    stop.urgent = True
+    stop = existing or _welfare_stop(item, household, settings, postal_model.URGENT_PRIORITY)
+    stop.plan_id, stop.urgent = plan.id, True
     if existing is None:
         homes = {r.carrier_id: _home(r.carrier_id) for r in _routes(plan.id)}
         last = _last_carriers().get(household.id)
