@@ -15,7 +15,7 @@ from core.db import db
 from core.errors import register_error_handlers
 from core.extensions import csrf, limiter, migrate
 from core.outbox import register_handler
-from core.web import install_request_hooks
+from core.web import install_request_hooks, register_bearer_resolver
 
 
 def create_app(
@@ -50,6 +50,7 @@ def create_app(
 
 def _import_models() -> None:
     # Every table must be in the metadata before migrations or queries run.
+    import carrier_api.models  # noqa: F401
     import core.audit  # noqa: F401
     import core.auth.models  # noqa: F401
     import core.outbox  # noqa: F401
@@ -58,6 +59,8 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask, api: WelfareApi) -> None:
+    from carrier_api import devices
+    from carrier_api import views as carrier_views
     from core import push
     from core.auth import pages
     from core.auth import views as auth_views
@@ -75,11 +78,14 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
         routing_views.blp,
         delivery_views.blp,
         plan_views.blp,
+        carrier_views.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     # municipalities sits below routing, so the postal network hands it the district index.
     app.extensions["district_index"] = routing_services.district_index
+    # core resolves account tokens; carrier phones' tokens are the carrier app's.
+    register_bearer_resolver(app, devices.ACCESS_PREFIX, devices.principal_from_device_token)
     register_handler(mail.PRODUCE_KIND, production.produce_batch)
     register_handler(webhooks.KIND, webhooks.deliver)
     register_handler(planning.KIND, planning.run_plan)

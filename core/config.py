@@ -47,6 +47,10 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_LOGIN = "20 per minute"
     RATELIMIT_TRACKING = "30 per minute"
+    RATELIMIT_DEVICE_AUTH = "10 per minute"  # enrolment and refresh, per client address
+    DEVICE_ENROLMENT_CODE_MINUTES = 15
+    DEVICE_ACCESS_TOKEN_MINUTES = 15
+    DEVICE_REFRESH_TOKEN_DAYS = 30
     #: Where produced letters are written (default: <instance>/letters).
     LETTERS_DIR: str | None = None
     #: Allow http:// webhook URLs on loopback addresses (local receivers in development/tests).

@@ -12,12 +12,23 @@ from core.db import utcnow
 from core.extensions import csrf
 
 
-def _load_api_principal() -> None:
+def _load_api_principal(app: Flask) -> None:
     token = bearer_token()
     g.bearer_token = token
-    if token:
-        # An unknown or revoked token is treated as no token: the view answers 401.
-        g.principal = services.principal_from_token(token)
+    if not token:
+        return
+    # An unknown or revoked token is treated as no token: the view answers 401. Packages above
+    # core (carrier devices) register resolvers for their own token prefixes.
+    for prefix, resolve in app.extensions.get("bearer_resolvers", {}).items():
+        if token.startswith(prefix):
+            g.principal = resolve(token)
+            return
+    g.principal = services.principal_from_token(token)
+
+
+def register_bearer_resolver(app: Flask, prefix: str, resolve) -> None:
+    """Let tokens starting with `prefix` be resolved to a principal by `resolve` (or None)."""
+    app.extensions.setdefault("bearer_resolvers", {})[prefix] = resolve
 
 
 def _load_session_principal(app: Flask) -> None:
@@ -53,7 +64,7 @@ def install_request_hooks(app: Flask) -> None:
     def _identify() -> None:
         g.principal = None
         if request.path.startswith("/api/"):
-            _load_api_principal()
+            _load_api_principal(app)
         elif not request.path.startswith("/static/"):
             _load_session_principal(app)
             # Pages use cookies, so every state change needs the CSRF token; the API uses

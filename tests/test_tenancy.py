@@ -37,7 +37,9 @@ TENANT_ROLES = (
 )
 ALL_ROLES = (Role.SYSTEM_ADMIN, *TENANT_ROLES)
 #: Arguments naming what a system admin runs for every tenant: the postal network and accounts.
-ADMIN_SEES = frozenset({"office_id", "district_id", "carrier_id", "account_id", "municipality_id"})
+ADMIN_SEES = frozenset(
+    {"office_id", "district_id", "carrier_id", "account_id", "municipality_id", "device_id"}
+)
 #: Routes anyone may call with an object's key, by design (rule -> why).
 PUBLIC_RULES = {
     f"{API}/tracking/<string:registered_number>": "public tracking: status only, name masked",
@@ -163,6 +165,13 @@ def seed(client, world: World, tenant) -> Seeded:
     stops = _ok(client.get(f"{API}/plans/{plan['id']}", headers=dispatcher), 200)[
         "unassigned_stops"
     ]
+    code = _ok(client.post(f"{API}/carriers/{carrier['id']}/enrolment-codes", headers=admin), 201)
+    device = _ok(
+        client.post(
+            f"{API}/devices/enrol", json={"code": code["code"], "label": f"격리 휴대폰 {n}"}
+        ),
+        201,
+    )
     accounts = [
         spare,
         {"id": carrier["account_id"], "username": carrier["username"], "display_name": ""},
@@ -186,6 +195,7 @@ def seed(client, world: World, tenant) -> Seeded:
         "registered_number": [item["registered_number"]],
         "plan_id": [plan["id"]],
         "stop_id": [stops[0]["id"]],
+        "device_id": [device["device_id"]],
     }
     texts = {
         *(h[k] for h in households for k in ("name", "phone", "road_address", "address_detail")),
@@ -210,6 +220,7 @@ def seed(client, world: World, tenant) -> Seeded:
         webhook["url"],
         office_item["registered_number"],
         office_item["road_address"],
+        f"격리 휴대폰 {n}",
     }
     return Seeded(keys, texts)
 
@@ -298,6 +309,9 @@ BODIES: dict[tuple[str, str], Body] = {
     ("/offices/<int:office_id>/carriers", "POST"): lambda k: {"json": new_carrier()},
     ("/carriers/<int:carrier_id>", "PATCH"): lambda k: {"json": {"home_district_id": None}},
     ("/letter-batches/<int:batch_id>/receive", "POST"): no_body,
+    ("/carriers/<int:carrier_id>/enrolment-codes", "POST"): no_body,
+    ("/devices/<int:device_id>/revoke", "POST"): no_body,
+    ("/devices/me/fcm-token", "PUT"): lambda k: {"json": {"token": "fcm-token"}},
     ("/offices/<int:office_id>/plans", "POST"): lambda k: {"json": {"day": PLAN_DAY}},
     ("/offices/<int:office_id>/items", "POST"): lambda k: {
         "json": {"day": PLAN_DAY, "items": [office_item_body([126.96, 37.51])]}
@@ -539,8 +553,9 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/webhooks", "POST"): frozenset({Role.MUNICIPAL_ADMIN}),
     ("/offices", "GET"): frozenset({Role.SYSTEM_ADMIN, Role.DISPATCHER, Role.CARRIER}),
     ("/offices", "POST"): frozenset({Role.SYSTEM_ADMIN}),
+    ("/devices/me/fcm-token", "PUT"): frozenset(),  # enrolled phones only, not account tokens
 }
-PUBLIC = {("/auth/token", "POST")}
+PUBLIC = {("/auth/token", "POST"), ("/devices/enrol", "POST"), ("/devices/refresh", "POST")}
 #: Calls that end the caller's session: made last, with a token of their own.
 SESSION_ENDING = (("/auth/token", "DELETE"), ("/auth/password", "POST"))
 

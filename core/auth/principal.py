@@ -22,6 +22,8 @@ class Principal:
     role: Role
     municipality_id: int | None = None
     office_id: int | None = None
+    #: The enrolled phone acting, when the token is a device's (carrier_api.devices).
+    device_id: int | None = None
 
     def has_role(self, *roles: Role) -> bool:
         """True if this principal holds one of the roles."""

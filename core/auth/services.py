@@ -85,7 +85,8 @@ def attempt_login(username: str, password: str) -> LoginResult:
     return LoginResult(account)
 
 
-def _hash_token(token: str) -> str:
+def hash_token(token: str) -> str:
+    """The stored form of a bearer token (SHA-256: tokens are long random strings)."""
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
 
@@ -97,7 +98,7 @@ def issue_token(account: Account) -> str:
     db.session.add(
         ApiToken(
             account_id=account.id,
-            token_hash=_hash_token(token),
+            token_hash=hash_token(token),
             created_at=now,
             last_used_at=now,
             expires_at=now + lifetime,
@@ -114,7 +115,7 @@ def principal_from_token(token: str) -> Principal | None:
     row = db.session.execute(
         sa.select(ApiToken, Account)
         .join(Account, Account.id == ApiToken.account_id)
-        .where(ApiToken.token_hash == _hash_token(token))
+        .where(ApiToken.token_hash == hash_token(token))
     ).first()
     if row is None:
         return None
@@ -140,7 +141,7 @@ def revoke_token(token: str) -> None:
     """Revoke one bearer token (logout)."""
     db.session.execute(
         sa.update(ApiToken)
-        .where(ApiToken.token_hash == _hash_token(token), ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
 
@@ -177,13 +178,14 @@ def _scope(role: str, municipality_id: int | None, office_id: int | None) -> str
     return None
 
 
-def _record(
+def record_permission(
     actor: Principal | None,
     account: Account,
     action: str,
     old: tuple[str | None, str | None] = (None, None),
     new: tuple[str | None, str | None] = (None, None),
 ) -> None:
+    """Append a grant, change or revocation of the account's access to permission_events."""
     db.session.add(
         PermissionEvent(
             actor_id=actor.account_id if actor else None,
@@ -274,7 +276,9 @@ def create_account(
     )
     db.session.add(account)
     db.session.flush()
-    _record(actor, account, "grant", new=(role.value, _scope(role, municipality_id, office_id)))
+    record_permission(
+        actor, account, "grant", new=(role.value, _scope(role, municipality_id, office_id))
+    )
     db.session.flush()
     return account
 
@@ -327,7 +331,7 @@ def update_account(
         account.office_id = new_office
         new = (role.value, _scope(role, new_municipality, new_office))
         if new != old:
-            _record(actor, account, "change", old=old, new=new)
+            record_permission(actor, account, "change", old=old, new=new)
             # A changed role must not keep sessions that were issued for the old one.
             _end_sessions(account)
     if display_name is not None:
@@ -338,9 +342,9 @@ def update_account(
         account.is_active = is_active
         current = (account.role, _scope(account.role, account.municipality_id, account.office_id))
         if is_active:
-            _record(actor, account, "enable", new=current)
+            record_permission(actor, account, "enable", new=current)
         else:
-            _record(actor, account, "disable", old=current)
+            record_permission(actor, account, "disable", old=current)
             _end_sessions(account)
     db.session.flush()
     return account
@@ -352,7 +356,7 @@ def revoke_sessions(actor: Principal, account_id: int) -> Account:
     if account.id != actor.account_id:
         _check_may_manage(actor, Role(account.role), account.municipality_id)
     _end_sessions(account)
-    _record(actor, account, "revoke_tokens", old=(account.role, None))
+    record_permission(actor, account, "revoke_tokens", old=(account.role, None))
     db.session.flush()
     return account
 

@@ -1,0 +1,1 @@
+"""The carrier app's backend: devices, today's route, visits, surveys, offline sync, push."""

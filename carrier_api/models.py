@@ -1,0 +1,58 @@
+"""Carriers' phones: enrolment codes, devices and their tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.crypto import EncryptedText
+from core.db import UTCDateTime, db, utcnow
+
+
+class EnrolmentCode(db.Model):
+    """A one-time code a dispatcher gives a carrier to enrol a phone; only its hash is kept."""
+
+    __tablename__ = "enrolment_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Device(db.Model):
+    """An enrolled phone of a carrier; revoking it cuts it off at once."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    label: Mapped[str] = mapped_column(sa.String(100))
+    platform: Mapped[str | None] = mapped_column(sa.String(20))
+    fcm_token: Mapped[str | None] = mapped_column(EncryptedText())
+    fcm_token_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+
+
+class DeviceToken(db.Model):
+    """An access or refresh token of a device; refresh tokens rotate within a family."""
+
+    __tablename__ = "device_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id"), index=True)
+    #: access | refresh
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: A refresh token is used once; a second use means it was stolen (the device is cut off).
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
