@@ -60,6 +60,7 @@ def _import_models() -> None:
 
 def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from carrier_api import devices
+    from carrier_api import push as carrier_push
     from carrier_api import views as carrier_views
     from core import push
     from core.auth import pages
@@ -89,7 +90,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     register_handler(mail.PRODUCE_KIND, production.produce_batch)
     register_handler(webhooks.KIND, webhooks.deliver)
     register_handler(planning.KIND, planning.run_plan)
-    register_handler(push.KIND, push.deliver)
+    register_handler(push.KIND, carrier_push.deliver)
 
 
 def _register_cli(app: Flask) -> None:

@@ -56,3 +56,15 @@ class DeviceToken(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: A refresh token is used once; a second use means it was stolen (the device is cut off).
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PushDelivery(db.Model):
+    """A push message delivered to one device: a retried message skips devices already served."""
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (sa.UniqueConstraint("message_id", "device_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox.id"), index=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -51,6 +51,12 @@ class Config:
     DEVICE_ENROLMENT_CODE_MINUTES = 15
     DEVICE_ACCESS_TOKEN_MINUTES = 15
     DEVICE_REFRESH_TOKEN_DAYS = 30
+    # Push through FCM's HTTP v1 API (pyfcm): a service account file (it names the project and
+    # its token endpoint); FCM_ENDPOINT points elsewhere only for an emulator or a test server.
+    FCM_SERVICE_ACCOUNT_FILE: str | None = None
+    FCM_PROJECT_ID: str | None = None
+    FCM_ENDPOINT = "https://fcm.googleapis.com/v1/projects"
+    FCM_TIMEOUT_S = 10
     #: Where produced letters are written (default: <instance>/letters).
     LETTERS_DIR: str | None = None
     #: Allow http:// webhook URLs on loopback addresses (local receivers in development/tests).
