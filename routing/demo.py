@@ -19,6 +19,7 @@ from core.db import db, transaction
 from municipalities import imports
 from municipalities.mail import next_working_day, seoul_today
 from municipalities.models import Municipality
+from municipalities.registered_numbers import make_number
 from municipalities.services import create_municipality
 from routing.demo_data import OFFICE_CODE, DemoWorld, generate_households, generate_world
 from routing.models import CarrierDistrict, DeliveryOffice
@@ -158,7 +159,8 @@ def add_office_day(office: DeliveryOffice, day: date, count: int) -> int:
     people = generate_households(count, seed=day.toordinal(), area=area)
     items = [
         {
-            "registered_number": f"6{day:%y%m%d}{i:06d}",
+            # Service class 6 (other registered mail); the serial holds the day and the count.
+            "registered_number": make_number(day.year, int(f"{day:%m%d}{i:05d}"), "6"),
             "addressee": person.name,
             "road_address": person.road_address,
             "address_detail": person.address_detail,

@@ -19,6 +19,7 @@ from core.errors import Invalid, NotFound
 from core.geo import in_korea
 from core.schemas import LonLat, StrictSchema
 from municipalities.importing import FileRejected, cell_text, header_key, read_records
+from municipalities.registered_numbers import InvalidRegisteredNumber, parse_number
 from routing import postal_model
 from routing.models import DeliveryOffice, OfficeItem
 from routing.services import district_index, get_office
@@ -33,10 +34,18 @@ def _window(text: str) -> None:
         raise ValidationError(f"HH:MM-HH:MM 형식이어야 합니다. ({exc})") from exc
 
 
+class RegisteredNumber(fields.String):
+    """A registered number as typed (spaces, hyphens), loaded as its 13 checked digits."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        try:
+            return parse_number(super()._deserialize(value, attr, data, **kwargs))
+        except InvalidRegisteredNumber as error:
+            raise ValidationError(str(error)) from error
+
+
 class OfficeItemInSchema(StrictSchema):
-    registered_number = fields.String(
-        required=True, validate=validate.Regexp(r"^\d{13}$", error="13자리 숫자 (13 digits)")
-    )
+    registered_number = RegisteredNumber(required=True)
     addressee = fields.String(required=True, validate=validate.Length(min=1, max=100))
     road_address = fields.String(required=True, validate=validate.Length(min=1, max=200))
     address_detail = fields.String(

@@ -9,10 +9,13 @@ import pytest
 from core.auth.roles import Role
 from core.db import db
 from core.outbox import deliver_due
+from municipalities.registered_numbers import make_number
 from tests.test_planning import DAY, WEST
 
+N1, N2, N3, N4 = (make_number(2026, serial, "6") for serial in (1, 2, 3, 4))
+
 ITEM = {
-    "registered_number": "1234567890123",
+    "registered_number": N1,
     "addressee": "홍길동",
     "road_address": "서울특별시 시험구 우정로 1",
     "location": list(WEST),
@@ -30,7 +33,7 @@ def dispatcher(world) -> dict:
 
 
 def test_items_are_added_all_or_nothing_and_listed_by_day(client, world, url):
-    second = ITEM | {"registered_number": "1234567890124", "windows": ["14:00-16:00"]}
+    second = ITEM | {"registered_number": N2, "windows": ["14:00-16:00"]}
     added = client.post(
         url, json={"day": DAY.isoformat(), "items": [ITEM, second]}, headers=dispatcher(world)
     )
@@ -38,7 +41,7 @@ def test_items_are_added_all_or_nothing_and_listed_by_day(client, world, url):
     assert added.json[1]["windows"] == ["14:00-16:00"] and added.json[0]["district_id"] is not None
     assert "addressee" not in added.json[0]  # names stay out of the dispatcher's lists
     listed = client.get(f"{url}?day={DAY.isoformat()}", headers=dispatcher(world)).json
-    assert [i["registered_number"] for i in listed] == ["1234567890123", "1234567890124"]
+    assert [i["registered_number"] for i in listed] == [N1, N2]
     again = client.post(
         url, json={"day": DAY.isoformat(), "items": [ITEM]}, headers=dispatcher(world)
     )
@@ -49,6 +52,7 @@ def test_items_are_added_all_or_nothing_and_listed_by_day(client, world, url):
     ("change", "field"),
     [
         ({"registered_number": "12345"}, "registered_number"),
+        ({"registered_number": N4[:-1] + str((int(N4[-1]) + 1) % 10)}, "registered_number"),
         ({"windows": ["16:00-14:00"]}, "windows"),
         ({"location": [2.35, 48.85]}, "location"),
         ({"service_s": -1}, "service_s"),
@@ -56,7 +60,7 @@ def test_items_are_added_all_or_nothing_and_listed_by_day(client, world, url):
     ],
 )
 def test_a_bad_item_is_named_and_nothing_is_stored(client, world, url, change, field):
-    items = [ITEM | {"registered_number": "1111111111111"}, ITEM | change]
+    items = [ITEM | {"registered_number": N3}, ITEM | change]
     response = client.post(
         url, json={"day": DAY.isoformat(), "items": items}, headers=dispatcher(world)
     )
@@ -77,9 +81,9 @@ def upload(client, world, url, text: str, encoding: str = "utf-8"):
 def test_a_file_with_bad_rows_names_each_row_and_stores_nothing(client, world, url):
     text = (
         "등기번호,수취인,도로명주소,경도,위도,희망시간\n"
-        "1234567890123,홍길동,서울특별시 시험구 우정로 1,126.953,37.505,\n"
+        f"{N1},홍길동,서울특별시 시험구 우정로 1,126.953,37.505,\n"
         "12345,김철수,서울특별시 시험구 우정로 2,126.954,37.505,\n"
-        "1234567890125,이영희,서울특별시 시험구 우정로 3,abc,37.505,9시\n"
+        f"{N3},이영희,서울특별시 시험구 우정로 3,abc,37.505,9시\n"
     )
     response = upload(client, world, url, text, "cp949")
     assert response.status_code == 422
@@ -88,7 +92,7 @@ def test_a_file_with_bad_rows_names_each_row_and_stores_nothing(client, world, u
     assert "registered_number" in problems["row 3"]
     assert {"lon/lat", "windows"} <= set(problems["row 4"])
     assert client.get(f"{url}?day={DAY.isoformat()}", headers=dispatcher(world)).json == []
-    missing = upload(client, world, url, "등기번호,수취인\n1234567890123,홍길동\n")
+    missing = upload(client, world, url, f"등기번호,수취인\n{N1},홍길동\n")
     assert missing.status_code == 422 and "도로명주소" in missing.json["error"]["fields"]["file"][0]
 
 
@@ -97,7 +101,8 @@ def test_imported_items_join_the_days_plan_as_plain_registered_stops(client, wor
 
     make_carrier(world.a.office)
     text = "등기번호,수취인,도로명주소,경도,위도\n" + "".join(
-        f"12345678901{i:02d},수취인{i},서울특별시 시험구 우정로 {i},{126.953 + i / 1000},37.505\n"
+        f"{make_number(2026, 100 + i, '6')},수취인{i},서울특별시 시험구 우정로 {i},"
+        f"{126.953 + i / 1000},37.505\n"
         for i in range(5)
     )
     imported = upload(client, world, url, text)

@@ -24,6 +24,7 @@ from core.auth.services import issue_token
 from core.db import db
 from core.errors import Forbidden, NotFound, Unauthorized
 from municipalities.mail import next_working_day, seoul_today
+from municipalities.registered_numbers import make_number
 from tests.factories import PASSWORD, World, auth, square
 from tests.household_files import to_csv, valid_rows
 
@@ -269,7 +270,7 @@ PLAN_DAY = next_working_day(seoul_today() + timedelta(days=1)).isoformat()
 def office_item_body(location: list[float]) -> dict:
     """A valid office item with a fresh registered number."""
     return {
-        "registered_number": f"9{next(_serial):012d}",
+        "registered_number": make_number(2026, next(_serial), "9"),
         "addressee": "격리 수취인",
         "road_address": f"서울특별시 격리구 등기로 {next(_serial)}",
         "location": location,
@@ -278,9 +279,8 @@ def office_item_body(location: list[float]) -> dict:
 
 def office_item_file() -> dict:
     """A valid one-item CSV upload for the plan day."""
-    text = (
-        f"등기번호,수취인,도로명주소,경도,위도\n9{next(_serial):012d},수취인,주소 1,126.96,37.51\n"
-    )
+    number = make_number(2026, next(_serial), "9")
+    text = f"등기번호,수취인,도로명주소,경도,위도\n{number},수취인,주소 1,126.96,37.51\n"
     return {
         "query_string": {"day": PLAN_DAY},
         "data": {"file": (io.BytesIO(text.encode()), "items.csv")},
