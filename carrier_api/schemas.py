@@ -48,3 +48,32 @@ class DeviceSchema(Schema):
 
     def _push(self, device) -> bool:
         return device.fcm_token is not None
+
+
+class DayQuerySchema(StrictSchema):
+    day = fields.Date(metadata={"description": "default: today in Korea"})
+
+
+class RouteStopSchema(Schema):
+    stop_id = fields.Integer()
+    position = fields.Integer()
+    planned_arrival = fields.String(allow_none=True, metadata={"description": "HH:MM"})
+    kind = fields.String(metadata={"description": "welfare | registered"})
+    urgent = fields.Boolean()
+    registered_number = fields.String()
+    item_status = fields.String()
+    addressee = fields.String()
+    road_address = fields.String()
+    address_detail = fields.String(allow_none=True)
+    location = fields.List(fields.Float(), metadata={"description": "[lon, lat]"})
+    windows = fields.List(fields.String())
+    survey_required = fields.Boolean()
+
+
+class CarrierRouteSchema(Schema):
+    day = fields.String()
+    plan_id = fields.Integer(allow_none=True)
+    version = fields.Integer(allow_none=True)
+    start = fields.String(allow_none=True)
+    end = fields.String(allow_none=True)
+    stops = fields.List(fields.Nested(RouteStopSchema))

@@ -1,23 +1,28 @@
-"""The carrier app's API: enrolling phones, refreshing their tokens, revoking them."""
+"""The carrier app's API: phones (enrol, refresh, revoke), today's route, scanning items."""
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import Response, current_app, request
 from flask.views import MethodView
 
-from carrier_api import devices
+from carrier_api import devices, route
 from carrier_api.schemas import (
+    CarrierRouteSchema,
     CredentialsSchema,
+    DayQuerySchema,
     DeviceSchema,
     EnrolmentCodeSchema,
     EnrolSchema,
     FcmTokenSchema,
     RefreshSchema,
+    RouteStopSchema,
 )
 from core.api import Blueprint
-from core.auth.principal import current_principal, require_login
+from core.auth.principal import current_principal, require_login, require_role
+from core.auth.roles import Role
 from core.db import transaction
 from core.extensions import limiter
+from municipalities.mail import seoul_today
 
 blp = Blueprint("carrier", __name__, "", description="집배원 앱 (Carrier app)")
 
@@ -92,3 +97,31 @@ class DeviceFcmToken(MethodView):
         """Register the calling phone's FCM token for pushes (null: stop pushes)."""
         with transaction():
             return devices.set_fcm_token(current_principal(), data["token"])
+
+
+@blp.route("/carrier/route")
+class CarrierRouteView(MethodView):
+    @blp.arguments(DayQuerySchema, location="query")
+    @blp.response(200, CarrierRouteSchema)
+    @require_role(Role.CARRIER)
+    def get(self, query: dict):
+        """Today's (or the day's) published route: ordered stops with what the door needs.
+
+        Send the last ETag in If-None-Match: an unchanged route answers 304 with no body.
+        """
+        body = route.route_body(current_principal(), query.get("day") or seoul_today())
+        tag = route.etag_of(body)
+        if request.if_none_match.contains(tag):
+            return Response(status=304, headers={"ETag": f'"{tag}"'})
+        return body, 200, {"ETag": f'"{tag}"'}
+
+
+@blp.route("/carrier/items/<string:registered_number>")
+class CarrierScan(MethodView):
+    @blp.arguments(DayQuerySchema, location="query")
+    @blp.response(200, RouteStopSchema)
+    @require_login
+    def get(self, query: dict, registered_number: str):
+        """Look an item up by registered number: only items on the caller's route are found."""
+        day = query.get("day") or seoul_today()
+        return route.scan(current_principal(), registered_number, day)

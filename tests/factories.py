@@ -14,6 +14,7 @@ from core.auth.services import issue_token
 from core.crypto import blind_index
 from core.db import db
 from municipalities.models import Household, LetterTemplate, Mailing, MailItem, Municipality
+from municipalities.registered_numbers import make_number
 from routing.models import Carrier, CarrierDistrict, DeliveryOffice
 
 PASSWORD = "correct horse battery staple 42"
@@ -192,7 +193,7 @@ def make_due_item(
     db.session.add(mailing)
     db.session.flush()
     item = MailItem(
-        registered_number=f"{n:013d}",
+        registered_number=make_number(2026, n),
         mailing_id=mailing.id,
         municipality_id=municipality.id,
         household_id=household.id,

@@ -13,7 +13,6 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -24,7 +23,9 @@ from core.auth.services import issue_token
 from core.db import db
 from core.errors import Forbidden, NotFound, Unauthorized
 from municipalities.mail import next_working_day, seoul_today
+from municipalities.models import MailItem
 from municipalities.registered_numbers import make_number
+from routing.models import Carrier, PlanRoute, PlanStop, RoutePlan
 from tests.factories import PASSWORD, World, auth, square
 from tests.household_files import to_csv, valid_rows
 
@@ -166,6 +167,7 @@ def seed(client, world: World, tenant) -> Seeded:
     stops = _ok(client.get(f"{API}/plans/{plan['id']}", headers=dispatcher), 200)[
         "unassigned_stops"
     ]
+    publish_for_the_tenants_carrier(tenant, plan["id"], stops[0]["id"], item["id"])
     code = _ok(client.post(f"{API}/carriers/{carrier['id']}/enrolment-codes", headers=admin), 201)
     device = _ok(
         client.post(
@@ -264,7 +266,8 @@ def far_districts() -> dict:
 Body = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-PLAN_DAY = next_working_day(seoul_today() + timedelta(days=1)).isoformat()
+# Today: the carrier app's routes and scans default to today.
+PLAN_DAY = seoul_today().isoformat()
 
 
 def office_item_body(location: list[float]) -> dict:
@@ -286,6 +289,46 @@ def office_item_file() -> dict:
         "data": {"file": (io.BytesIO(text.encode()), "items.csv")},
         "content_type": "multipart/form-data",
     }
+
+
+def publish_for_the_tenants_carrier(tenant, plan_id: int, stop_id: int, item_id: int) -> None:
+    """Put the stop and the mailed item on the tenant's carrier's route; publish the plan.
+
+    (Set directly: solving belongs to the planning tests; here the route only has to exist.)
+    """
+    account = tenant.accounts[Role.CARRIER]
+    carrier = Carrier(account_id=account.id, employee_no=f"T{account.id:06d}")
+    db.session.add(carrier)
+    db.session.flush()
+    db.session.add(
+        PlanRoute(
+            plan_id=plan_id,
+            carrier_id=carrier.id,
+            profile="motorbike",
+            shift_start_s=32_400,
+            shift_end_s=64_800,
+            lunch_s=3600,
+        )
+    )
+    stop = db.session.get(PlanStop, stop_id)
+    stop.carrier_id, stop.position, stop.arrival_s = carrier.id, 0, 36_000
+    item = db.session.get(MailItem, item_id)
+    db.session.add(
+        PlanStop(
+            plan_id=plan_id,
+            kind="welfare",
+            mail_item_id=item.id,
+            household_id=item.household_id,
+            lon=stop.lon,
+            lat=stop.lat,
+            service_s=600,
+            priority=60,
+            carrier_id=carrier.id,
+            position=1,
+        )
+    )
+    db.session.get(RoutePlan, plan_id).status = "published"
+    db.session.commit()
 
 
 def no_body(keys: dict[str, Any]) -> dict[str, Any]:
@@ -554,6 +597,7 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/offices", "GET"): frozenset({Role.SYSTEM_ADMIN, Role.DISPATCHER, Role.CARRIER}),
     ("/offices", "POST"): frozenset({Role.SYSTEM_ADMIN}),
     ("/devices/me/fcm-token", "PUT"): frozenset(),  # enrolled phones only, not account tokens
+    ("/carrier/route", "GET"): frozenset({Role.CARRIER}),
 }
 PUBLIC = {("/auth/token", "POST"), ("/devices/enrol", "POST"), ("/devices/refresh", "POST")}
 #: Calls that end the caller's session: made last, with a token of their own.
