@@ -68,3 +68,45 @@ class PushDelivery(db.Model):
     message_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox.id"), index=True)
     device_id: Mapped[int] = mapped_column(sa.ForeignKey("devices.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Visit(db.Model):
+    """What a carrier recorded at a door: outcome, position, survey; kept even when flagged.
+
+    `client_uuid` is the app's key for the record: a replay with the same payload gets the
+    stored answer back, a different payload under the same key is refused.
+    """
+
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    device_id: Mapped[int | None] = mapped_column(sa.ForeignKey("devices.id"))
+    plan_id: Mapped[int | None] = mapped_column(sa.ForeignKey("route_plans.id"))
+    stop_id: Mapped[int | None] = mapped_column(sa.ForeignKey("plan_stops.id"), index=True)
+    mail_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mail_items.id"), index=True)
+    office_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("office_items.id"))
+    household_id: Mapped[int | None] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    #: The municipality that owns the welfare item (its social workers see the visit).
+    municipality_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("municipalities.id"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(sa.String(24))
+    relation: Mapped[str | None] = mapped_column(sa.String(40))
+    other_text: Mapped[str | None] = mapped_column(EncryptedText())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the phone's clock
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lon: Mapped[float]
+    lat: Mapped[float]
+    accuracy_m: Mapped[float]
+    distance_m: Mapped[float | None]
+    #: far_from_household | reassigned | item_not_open | recorded_in_future
+    flags: Mapped[list] = mapped_column(sa.JSON, default=list)
+    survey_form: Mapped[str | None] = mapped_column(sa.String(40))
+    survey_version: Mapped[int | None]
+    survey_answers: Mapped[str | None] = mapped_column(EncryptedText())  # JSON
+    signature_type: Mapped[str | None] = mapped_column(sa.String(20))
+    signature: Mapped[str | None] = mapped_column(EncryptedText())  # base64
+    response: Mapped[dict] = mapped_column(sa.JSON, default=dict)

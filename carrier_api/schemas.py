@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.schemas import StrictSchema
+from core.schemas import LonLat, StrictSchema
+from welfare_checks.survey import Outcome
 
 
 class EnrolmentCodeSchema(Schema):
@@ -77,3 +78,52 @@ class CarrierRouteSchema(Schema):
     start = fields.String(allow_none=True)
     end = fields.String(allow_none=True)
     stops = fields.List(fields.Nested(RouteStopSchema))
+
+
+class SurveyInSchema(StrictSchema):
+    form = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    version = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    answers = fields.Dict(required=True, metadata={"description": "question id -> answer"})
+
+
+class SignatureSchema(StrictSchema):
+    type = fields.String(required=True, validate=validate.OneOf(("image/png", "image/jpeg")))
+    data = fields.String(required=True, metadata={"description": "base64"})
+
+
+class VisitInSchema(StrictSchema):
+    client_uuid = fields.UUID(required=True, metadata={"description": "made by the app, once"})
+    registered_number = fields.String(required=True, validate=validate.Length(max=40))
+    outcome = fields.Enum(Outcome, required=True, by_value=True)
+    relation = fields.String(validate=validate.Length(min=1, max=40))
+    other_text = fields.String(validate=validate.Length(min=1, max=1000))
+    recorded_at = fields.AwareDateTime(required=True, metadata={"description": "phone clock"})
+    location = LonLat(required=True)
+    accuracy_m = fields.Float(required=True, validate=validate.Range(min=0, max=100_000))
+    survey = fields.Nested(SurveyInSchema)
+    signature = fields.Nested(SignatureSchema)
+
+
+class VisitBatchInSchema(StrictSchema):
+    records = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
+
+
+class VisitResultSchema(Schema):
+    client_uuid = fields.String()
+    visit_id = fields.Integer()
+    stored = fields.Boolean()
+    flags = fields.List(fields.String())
+    item_status = fields.String()
+    due_on = fields.String(allow_none=True)
+    recorded_at = fields.String()
+    received_at = fields.String()
+
+
+class BatchResultSchema(Schema):
+    client_uuid = fields.String(allow_none=True)
+    status = fields.Integer(metadata={"description": "what a single upload would have answered"})
+    body = fields.Dict()
+
+
+class BatchAnswerSchema(Schema):
+    results = fields.List(fields.Nested(BatchResultSchema))

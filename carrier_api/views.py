@@ -1,12 +1,13 @@
-"""The carrier app's API: phones (enrol, refresh, revoke), today's route, scanning items."""
+"""The carrier app's API: phones, today's route, scanning, visits with surveys, offline sync."""
 
 from __future__ import annotations
 
 from flask import Response, current_app, request
 from flask.views import MethodView
 
-from carrier_api import devices, route
+from carrier_api import devices, route, visits
 from carrier_api.schemas import (
+    BatchAnswerSchema,
     CarrierRouteSchema,
     CredentialsSchema,
     DayQuerySchema,
@@ -16,13 +17,18 @@ from carrier_api.schemas import (
     FcmTokenSchema,
     RefreshSchema,
     RouteStopSchema,
+    VisitBatchInSchema,
+    VisitInSchema,
+    VisitResultSchema,
 )
 from core.api import Blueprint
 from core.auth.principal import current_principal, require_login, require_role
 from core.auth.roles import Role
 from core.db import transaction
+from core.errors import ApiError, Invalid, NotFound
 from core.extensions import limiter
 from municipalities.mail import seoul_today
+from welfare_checks import survey
 
 blp = Blueprint("carrier", __name__, "", description="집배원 앱 (Carrier app)")
 
@@ -125,3 +131,69 @@ class CarrierScan(MethodView):
         """Look an item up by registered number: only items on the caller's route are found."""
         day = query.get("day") or seoul_today()
         return route.scan(current_principal(), registered_number, day)
+
+
+class IdempotencyKeyMissing(ApiError):
+    code = "idempotency_key_missing"
+    message = "Idempotency-Key 헤더가 필요합니다. (The Idempotency-Key header is required.)"
+
+
+@blp.route("/carrier/visits")
+class Visits(MethodView):
+    @blp.arguments(VisitInSchema)
+    @blp.response(201, VisitResultSchema)
+    @blp.alt_response(200, schema=VisitResultSchema, description="the stored answer of a replay")
+    @require_role(Role.CARRIER)
+    def post(self, data: dict):
+        """Record a visit: outcome, position, survey (welfare items), signature; safe to resend.
+
+        The Idempotency-Key header must equal the record's client_uuid.
+        """
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            raise IdempotencyKeyMissing()
+        if key != str(data["client_uuid"]):
+            raise Invalid(fields={"client_uuid": ["Idempotency-Key와 같아야 합니다. (≠ key)"]})
+        with transaction():
+            answer = visits.record_visit(current_principal(), request.get_json(), data)
+        return answer.body, answer.status
+
+
+@blp.route("/carrier/visits/batch")
+class VisitBatch(MethodView):
+    @blp.arguments(VisitBatchInSchema)
+    @blp.response(200, BatchAnswerSchema)
+    @require_role(Role.CARRIER)
+    def post(self, data: dict):
+        """Upload many visits at once (offline sync): each record gets its own result."""
+        records, limit = data["records"], current_app.config["VISIT_BATCH_MAX"]
+        if len(records) > limit:
+            raise Invalid(fields={"records": [f"최대 {limit}건 (at most {limit} records)"]})
+        principal = current_principal()
+        with transaction():
+            results = [visits.record_in_batch(principal, raw) for raw in records]
+        return {"results": results}
+
+
+@blp.route("/carrier/forms/<string:form_id>/<int:version>")
+class SurveyForm(MethodView):
+    @blp.response(200)
+    @require_login
+    def get(self, form_id: str, version: int):
+        """A survey form definition (questions, choices, relevance) as the app renders it."""
+        try:
+            return survey.form(form_id, version).definition()
+        except survey.UnknownForm as unknown:
+            raise NotFound() from unknown
+
+
+@blp.route("/carrier/forms/<string:form_id>")
+class LatestSurveyForm(MethodView):
+    @blp.response(200)
+    @require_login
+    def get(self, form_id: str):
+        """The newest version of a survey form."""
+        try:
+            return survey.latest(form_id).definition()
+        except survey.UnknownForm as unknown:
+            raise NotFound() from unknown

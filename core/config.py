@@ -51,6 +51,12 @@ class Config:
     DEVICE_ENROLMENT_CODE_MINUTES = 15
     DEVICE_ACCESS_TOKEN_MINUTES = 15
     DEVICE_REFRESH_TOKEN_DAYS = 30
+    VISIT_FAR_M = 300  # a visit recorded farther from the household is flagged
+    VISIT_SIGNATURE_MAX_BYTES = 100_000
+    VISIT_BATCH_MAX = 500
+    # Absences before an item stays at the office instead of going out again (each earlier
+    # absence schedules the next attempt for the next working day).
+    REDELIVERY_ATTEMPTS = 3
     # Push through FCM's HTTP v1 API (pyfcm): a service account file (it names the project and
     # its token endpoint); FCM_ENDPOINT points elsewhere only for an emulator or a test server.
     FCM_SERVICE_ACCOUNT_FILE: str | None = None

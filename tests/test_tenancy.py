@@ -10,6 +10,7 @@ import io
 import itertools
 import json
 import re
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ ADMIN_SEES = frozenset(
 #: Routes anyone may call with an object's key, by design (rule -> why).
 PUBLIC_RULES = {
     f"{API}/tracking/<string:registered_number>": "public tracking: status only, name masked",
+    f"{API}/carrier/forms/<string:form_id>": "survey forms: the same for every tenant",
+    f"{API}/carrier/forms/<string:form_id>/<int:version>": "survey forms: the same for everyone",
 }
 NOT_FOUND = {"error": {"code": "not_found", "message": NotFound.message, "fields": {}}}
 FORBIDDEN = {"error": {"code": "forbidden", "message": Forbidden.message, "fields": {}}}
@@ -331,6 +334,30 @@ def publish_for_the_tenants_carrier(tenant, plan_id: int, stop_id: int, item_id:
     db.session.commit()
 
 
+def visit_body(keys: dict[str, Any], *, single: bool = False) -> dict[str, Any]:
+    """A valid visit to the seeded welfare item, with a fresh key (and its header if single)."""
+    key = str(uuid.uuid4())
+    record = {
+        "client_uuid": key,
+        "registered_number": keys.get("registered_number", "7260000000019"),
+        "outcome": "delivered",
+        "recorded_at": "2026-11-24T10:00:00+09:00",
+        "location": [126.96, 37.51],
+        "accuracy_m": 10.0,
+        "survey": {
+            "form": "wellbeing",
+            "version": 1,
+            "answers": {
+                "contact": "met_addressee",
+                "mobility_difficulty": False,
+                "consent_contact": True,
+                "emergency_now": False,
+            },
+        },
+    }
+    return {"json": record, "headers": {"Idempotency-Key": key}} if single else {"json": record}
+
+
 def no_body(keys: dict[str, Any]) -> dict[str, Any]:
     """No request body at all."""
     return {}
@@ -355,6 +382,8 @@ BODIES: dict[tuple[str, str], Body] = {
     ("/carriers/<int:carrier_id>/enrolment-codes", "POST"): no_body,
     ("/devices/<int:device_id>/revoke", "POST"): no_body,
     ("/devices/me/fcm-token", "PUT"): lambda k: {"json": {"token": "fcm-token"}},
+    ("/carrier/visits", "POST"): lambda k: visit_body(k, single=True),
+    ("/carrier/visits/batch", "POST"): lambda k: {"json": {"records": [visit_body(k)["json"]]}},
     ("/offices/<int:office_id>/plans", "POST"): lambda k: {"json": {"day": PLAN_DAY}},
     ("/offices/<int:office_id>/items", "POST"): lambda k: {
         "json": {"day": PLAN_DAY, "items": [office_item_body([126.96, 37.51])]}
@@ -443,6 +472,13 @@ def urls(rule: Rule, seeded: Seeded) -> Iterator[str]:
         yield url(rule, dict(zip(names, values, strict=True)))
 
 
+def send(client, path: str, method: str, headers: dict | None, kwargs: dict[str, Any]):
+    """client.open with the body's own headers (e.g. Idempotency-Key) added to the caller's."""
+    kwargs = dict(kwargs)
+    merged = {**(headers or {}), **kwargs.pop("headers", {})}
+    return client.open(path, method=method, headers=merged, **kwargs)
+
+
 def body(rule: Rule, method: str, keys: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for client.open with a valid body (none for GET)."""
     if method == "GET":
@@ -509,9 +545,7 @@ def test_no_object_of_another_municipality_is_reachable(client, world):
         for role in TENANT_ROLES:
             headers = world.a.headers(role)
             for path in urls(rule, other):
-                response = client.open(
-                    path, method=method, headers=headers, **body(rule, method, own.first())
-                )
+                response = send(client, path, method, headers, body(rule, method, own.first()))
                 requests += 1
                 problems += not_found_problems(response, other.texts, f"{role} {method} {path}")
             if method == "GET":
@@ -525,7 +559,7 @@ def test_no_object_of_another_municipality_is_reachable(client, world):
                     response = client.get(path, headers=admin)
                     assert response.status_code == 200, (path, response.get_json())
                 continue
-            response = client.open(path, method=method, headers=admin, **body(rule, method, {}))
+            response = send(client, path, method, admin, body(rule, method, {}))
             requests += 1
             problems += not_found_problems(response, other.texts, f"system_admin {method} {path}")
 
@@ -561,7 +595,7 @@ def test_own_objects_are_reachable_with_the_same_bodies(client, world):
             continue
         path = url(rule, keys)
         answers = {
-            role: client.open(path, method=method, headers=headers, **body(rule, method, keys))
+            role: send(client, path, method, headers, body(rule, method, keys))
             for role, headers in actors.items()
         }
         if not any(reached(response) for response in answers.values()):
@@ -598,6 +632,8 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/offices", "POST"): frozenset({Role.SYSTEM_ADMIN}),
     ("/devices/me/fcm-token", "PUT"): frozenset(),  # enrolled phones only, not account tokens
     ("/carrier/route", "GET"): frozenset({Role.CARRIER}),
+    ("/carrier/visits", "POST"): frozenset({Role.CARRIER}),
+    ("/carrier/visits/batch", "POST"): frozenset({Role.CARRIER}),
 }
 PUBLIC = {("/auth/token", "POST"), ("/devices/enrol", "POST"), ("/devices/refresh", "POST")}
 #: Calls that end the caller's session: made last, with a token of their own.
@@ -624,9 +660,7 @@ def test_every_role_gets_what_the_allow_table_says(client, world):
         for rule, method in routes:
             token = issue_token(account)
             db.session.commit()  # the test's SAVEPOINT only: the request must see the token
-            response = client.open(
-                rule.rule, method=method, headers=auth(token), **body(rule, method, keys)
-            )
+            response = send(client, rule.rule, method, auth(token), body(rule, method, keys))
             cells += 1
             allowed = role in ALLOWED[(short(rule), method)]
             if allowed and response.status_code >= 300:
@@ -638,7 +672,7 @@ def test_every_role_gets_what_the_allow_table_says(client, world):
                     f"{role} {method} {short(rule)}: {response.status_code}, expected 403"
                 )
     for rule, method in routes:
-        response = client.open(rule.rule, method=method, **body(rule, method, keys))
+        response = send(client, rule.rule, method, None, body(rule, method, keys))
         cells += 1
         if (response.status_code, response.get_json()) != (401, UNAUTHORIZED):
             mismatches.append(f"anonymous {method} {short(rule)}: {response.status_code}")
@@ -686,7 +720,7 @@ def test_extra_fields_are_refused_by_name(client, world):
             for role, headers in actors.items():
                 kwargs = body(rule, method, keys)
                 kwargs["json"] = kwargs["json"] | {extra: keys["municipality_id"]}
-                response = client.open(url(rule, keys), method=method, headers=headers, **kwargs)
+                response = send(client, url(rule, keys), method, headers, kwargs)
                 attempts += 1
                 fields = (response.get_json() or {}).get("error", {}).get("fields", {})
                 if response.status_code == 422 and extra in fields:

@@ -1,0 +1,314 @@
+"""Visits: what a carrier records at a door, with its consequences, safe to send again.
+
+Every record carries the app's `client_uuid`. Claim and effect share one transaction (the
+unique key is the claim): an identical replay gets the stored answer, the same key with another
+payload is a 422, and a record whose key another request holds right now is a 409 (PostgreSQL
+advisory lock; SQLite serialises writers, so the replay simply waits). Records arriving late keep
+both clocks; a record for a stop reassigned meanwhile is stored and flagged, never dropped.
+Reliability.md §3.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from marshmallow import ValidationError
+
+from carrier_api.models import Visit
+from carrier_api.schemas import VisitInSchema
+from core.auth.principal import Principal
+from core.db import db, utcnow
+from core.errors import ApiError, Conflict, Invalid, NotFound, error_body
+from core.geo import geodesic_m
+from municipalities.mail import checked_number, events_of, record_event
+from municipalities.models import Household, MailItem
+from municipalities.tracking import EventCode, absence_count
+from routing.models import Carrier, OfficeItem, PlanStop, RoutePlan
+from welfare_checks import survey
+from welfare_checks.survey import Outcome
+
+# The tracking event each outcome records on a welfare item (OTHER records none).
+EVENTS = {
+    Outcome.DELIVERED: EventCode.DELIVERED,
+    Outcome.DELIVERED_TO_MEMBER: EventCode.DELIVERED,
+    Outcome.ABSENT: EventCode.ABSENT,
+    Outcome.REFUSED: EventCode.REFUSED,
+    Outcome.MOVED: EventCode.MOVED,
+    Outcome.ADDRESS_UNKNOWN: EventCode.ADDRESS_UNKNOWN,
+    Outcome.ADDRESSEE_DECEASED: EventCode.ADDRESSEE_DECEASED,
+}
+# An office item's status after each outcome.
+OFFICE_STATUS = {
+    Outcome.DELIVERED: "delivered",
+    Outcome.DELIVERED_TO_MEMBER: "delivered",
+    Outcome.ABSENT: "absent",
+    Outcome.REFUSED: "returned",
+    Outcome.MOVED: "returned",
+    Outcome.ADDRESS_UNKNOWN: "returned",
+    Outcome.ADDRESSEE_DECEASED: "returned",
+}
+SIGNATURE_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+# A phone clock this far ahead of the server is flagged, not trusted.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class InFlight(Conflict):
+    code = "in_flight"
+    message = (
+        "같은 기록을 처리하는 중입니다. 잠시 후 다시 보내세요. (Still being processed; retry.)"
+    )
+
+
+class KeyReused(Invalid):
+    code = "client_uuid_reused"
+    message = (
+        "같은 client_uuid로 다른 내용이 왔습니다. (This client_uuid was used with other content.)"
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The status and body a record got (stored for replays)."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def fingerprint(record: dict[str, Any]) -> str:
+    """A hash of the record as sent (canonical JSON), to tell a replay from a reuse."""
+    canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def record_visit(principal: Principal, raw: dict[str, Any], data: dict[str, Any]) -> Answer:
+    """Store one visit (raw: as sent, for the fingerprint; data: as loaded) with its effects."""
+    key, print_ = str(data["client_uuid"]), fingerprint(raw)
+    _claim(key)
+    stored = db.session.scalar(sa.select(Visit).where(Visit.client_uuid == key))
+    if stored is not None:
+        if stored.account_id != principal.account_id or stored.fingerprint != print_:
+            raise KeyReused(fields={"client_uuid": [KeyReused.message]})
+        return Answer(200, stored.response)
+    target = _target(principal, data["registered_number"])
+    visit = Visit(
+        client_uuid=key,
+        fingerprint=print_,
+        account_id=principal.account_id,
+        device_id=principal.device_id,
+        outcome=data["outcome"].value,
+        relation=data.get("relation"),
+        other_text=data.get("other_text"),
+        recorded_at=data["recorded_at"],
+        received_at=utcnow(),
+        lon=data["location"][0],
+        lat=data["location"][1],
+        accuracy_m=data["accuracy_m"],
+        flags=[],
+    )
+    _check_details(data)
+    target.apply_to(visit)
+    _check_survey(visit, target, data.get("survey"))
+    _check_signature(visit, data.get("signature"))
+    _locate(visit, target)
+    if visit.recorded_at > visit.received_at + CLOCK_SKEW:
+        visit.flags.append("recorded_in_future")
+    if "reassigned" not in visit.flags:
+        _consequences(principal, visit, target)
+    db.session.add(visit)
+    db.session.flush()
+    visit.response = _response(visit, target)
+    db.session.flush()
+    return Answer(201, visit.response)
+
+
+def record_in_batch(principal: Principal, raw: Any) -> dict[str, Any]:
+    """One record of an offline batch, in its own savepoint: its own result, never the batch's."""
+    client_uuid = raw.get("client_uuid") if isinstance(raw, dict) else None
+    try:
+        data = VisitInSchema().load(raw)
+    except ValidationError as error:
+        body = error_body(422, Invalid.code, Invalid.message, error.messages)
+        return {"client_uuid": client_uuid, "status": 422, "body": body}
+    try:
+        with db.session.begin_nested():
+            answer = record_visit(principal, raw, data)
+    except ApiError as error:
+        body = error_body(error.status, error.code, error.message, error.fields)
+        return {"client_uuid": client_uuid, "status": error.status, "body": body}
+    return {"client_uuid": client_uuid, "status": answer.status, "body": answer.body}
+
+
+def _claim(key: str) -> None:
+    """Hold the record's key for this transaction; 409 if another request holds it now."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already serialises every writer
+    lock = sa.select(sa.func.pg_try_advisory_xact_lock(sa.func.hashtextextended(key, 0)))
+    if not db.session.scalar(lock):
+        raise InFlight()
+
+
+@dataclass
+class _Target:
+    """The item a record is about, where it stands on the carrier's routes."""
+
+    mail_item: MailItem | None
+    office_item: OfficeItem | None
+    household: Household | None
+    stop: PlanStop | None
+    reassigned: bool
+
+    @property
+    def position(self) -> tuple[float, float]:
+        holder = self.household or self.office_item
+        return holder.lon, holder.lat
+
+    def apply_to(self, visit: Visit) -> None:
+        """Point the visit at the item, its household and stop; flag a reassignment."""
+        visit.mail_item_id = self.mail_item.id if self.mail_item else None
+        visit.office_item_id = self.office_item.id if self.office_item else None
+        visit.household_id = self.household.id if self.household else None
+        visit.municipality_id = self.mail_item.municipality_id if self.mail_item else None
+        visit.stop_id = self.stop.id if self.stop else None
+        visit.plan_id = self.stop.plan_id if self.stop else None
+        if self.reassigned:
+            visit.flags.append("reassigned")
+
+
+def _target(principal: Principal, text: str) -> _Target:
+    """The item with this number on a published route of the caller's office, or 404."""
+    number = checked_number(text)
+    carrier_id = db.session.scalar(
+        sa.select(Carrier.id).where(Carrier.account_id == principal.account_id)
+    )
+    mail_item = db.session.scalar(
+        sa.select(MailItem).where(
+            MailItem.registered_number == number, MailItem.office_id == principal.office_id
+        )
+    )
+    office_item = None
+    if mail_item is None:
+        office_item = db.session.scalar(
+            sa.select(OfficeItem)
+            .where(
+                OfficeItem.registered_number == number,
+                OfficeItem.office_id == principal.office_id,
+            )
+            .order_by(OfficeItem.day.desc())
+        )
+    if carrier_id is None or (mail_item is None and office_item is None):
+        raise NotFound()
+    column = PlanStop.mail_item_id if mail_item else PlanStop.office_item_id
+    item_id = mail_item.id if mail_item else office_item.id
+    stops = db.session.scalars(
+        sa.select(PlanStop)
+        .join(RoutePlan, RoutePlan.id == PlanStop.plan_id)
+        .where(
+            column == item_id,
+            RoutePlan.status.in_(("published", "superseded")),
+            PlanStop.carrier_id.is_not(None),
+        )
+        .order_by(RoutePlan.day.desc(), RoutePlan.published_at.desc())
+    ).all()
+    if not stops:
+        raise NotFound()  # never on a route handed out: nothing a carrier could have visited
+    own = next((s for s in stops if s.carrier_id == carrier_id), None)
+    household = db.session.get(Household, mail_item.household_id) if mail_item else None
+    # Not (or no longer) on the caller's route: moved to a colleague while the phone was
+    # offline. Kept and flagged for the dispatcher, never applied, never dropped.
+    return _Target(mail_item, office_item, household, own or stops[0], own is None)
+
+
+def _check_details(data: dict[str, Any]) -> None:
+    needed = survey.OUTCOME_DETAIL.get(data["outcome"])
+    if needed == "relation" and not data.get("relation"):
+        raise Invalid(fields={"relation": ["가구원과의 관계를 적어 주세요. (Relation required.)"]})
+    if needed == "text" and not data.get("other_text"):
+        raise Invalid(fields={"other_text": ["내용을 적어 주세요. (Describe what happened.)"]})
+
+
+def _check_survey(visit: Visit, target: _Target, given: dict[str, Any] | None) -> None:
+    """Welfare items need the survey, valid for its version and fitting the outcome."""
+    if target.mail_item is None:
+        if given is not None:
+            raise Invalid(fields={"survey": ["일반 등기에는 설문이 없습니다. (No survey here.)"]})
+        return
+    if given is None:
+        raise Invalid(fields={"survey": ["복지등기는 설문이 필요합니다. (A survey is required.)"]})
+    try:
+        answers = survey.validate(given["form"], given["version"], given["answers"])
+        survey.check_fits_outcome(Outcome(visit.outcome), answers)
+    except survey.SurveyInvalid as invalid:
+        raise Invalid(fields={"survey": invalid.problems}) from invalid
+    visit.survey_form, visit.survey_version = given["form"], given["version"]
+    visit.survey_answers = json.dumps(answers, ensure_ascii=False)
+
+
+def _check_signature(visit: Visit, given: dict[str, Any] | None) -> None:
+    if given is None:
+        return
+    limit = current_app.config["VISIT_SIGNATURE_MAX_BYTES"]
+    try:
+        image = base64.b64decode(given["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid(fields={"signature": ["base64가 아닙니다. (Not base64.)"]}) from None
+    if len(image) > limit:
+        raise Invalid(fields={"signature": [f"{limit:,} 바이트 이하 (at most {limit:,} bytes)"]})
+    if not image.startswith(SIGNATURE_TYPES[given["type"]]):
+        raise Invalid(fields={"signature": ["이미지 형식이 맞지 않습니다. (Not a PNG/JPEG.)"]})
+    visit.signature_type, visit.signature = given["type"], given["data"]
+
+
+def _locate(visit: Visit, target: _Target) -> None:
+    """Distance from the household (or the item's address); far is flagged, not refused."""
+    visit.distance_m = round(geodesic_m((visit.lon, visit.lat), target.position), 1)
+    if visit.distance_m > current_app.config["VISIT_FAR_M"]:
+        visit.flags.append("far_from_household")
+
+
+def _consequences(principal: Principal, visit: Visit, target: _Target) -> None:
+    """In the same transaction: the item's tracking event, and a redelivery after an absence."""
+    outcome = Outcome(visit.outcome)
+    at = min(visit.recorded_at, visit.received_at)
+    if target.office_item is not None:
+        if target.office_item.status != "due":
+            visit.flags.append("item_not_open")
+        elif outcome in OFFICE_STATUS:
+            target.office_item.status = OFFICE_STATUS[outcome]
+        return
+    event = EVENTS.get(outcome)
+    if event is None:
+        return
+    item = target.mail_item
+    try:
+        record_event(item, event, actor_id=principal.account_id, detail=visit.relation, at=at)
+    except ApiError:
+        visit.flags.append("item_not_open")  # e.g. already delivered: kept, not applied
+        return
+    if outcome == Outcome.ABSENT:
+        absences = absence_count([EventCode(e.code) for e in events_of(item)])
+        if absences < current_app.config["REDELIVERY_ATTEMPTS"]:
+            record_event(item, EventCode.REDELIVERY, actor_id=None, at=at)
+
+
+def _response(visit: Visit, target: _Target) -> dict[str, Any]:
+    item = target.mail_item or target.office_item
+    return {
+        "client_uuid": visit.client_uuid,
+        "visit_id": visit.id,
+        "stored": True,
+        "flags": list(visit.flags),
+        "item_status": item.status,
+        "due_on": target.mail_item.due_on.isoformat()
+        if target.mail_item is not None and target.mail_item.due_on
+        else None,
+        "recorded_at": visit.recorded_at.isoformat(),
+        "received_at": visit.received_at.isoformat(),
+    }

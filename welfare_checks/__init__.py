@@ -1,0 +1,1 @@
+"""Closing the loop for welfare teams: survey forms and triage, alerts, follow-up cases."""
