@@ -1,0 +1,333 @@
+"""Carriers' phones against gunicorn and PostgreSQL on this machine (issue 5, must show).
+
+    .venv/bin/python bench/carrier_load.py [--carriers 40] [--stops 60] [--offline 0.3]
+        [--workers 3] [--threads 4] [--database-url postgresql+psycopg://postgres@127.0.0.1/postgres]
+
+Builds a fresh database (`welfare_load`, dropped afterwards), a published route of --stops items
+(a quarter welfare visits with their survey, the rest plain registered mail) for each of
+--carriers carriers, and starts gunicorn on loopback. Then every carrier runs its round in its
+own thread: fetch the route (and once more with If-None-Match), scan a third of its items, and
+post each visit as it goes; an --offline share of the carriers instead keeps their visits and
+uploads them at the end in batches of 20, each batch twice (a retry after a lost answer), dated
+two hours earlier (records arriving late). Prints requests/s, visit uploads/s, p50/p95/p99
+latency per kind of request, errors (unexpected statuses), and from the database afterwards:
+lost records (sent, never stored) and duplicates (stored twice, or a replay answered
+differently). Target: >= 200 visit uploads/s, p95 <= 150 ms, 0 errors, 0 lost, 0 duplicates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DAY = date(2031, 3, 4)
+DB_NAME = "welfare_load"
+KEYS = {
+    "WELFARE_SECRET_KEY": "load-test-secret",
+    "WELFARE_ENCRYPTION_KEYS": "d2VsZmFyZS1wb3N0IGxvYWQga2V5OiAzMiBieXRlcyE=",
+    "WELFARE_BLIND_INDEX_KEY": "load-test-blind-index",
+}
+INTERVIEW = {
+    "contact": "met_addressee",
+    "mobility_difficulty": False,
+    "consent_contact": True,
+    "emergency_now": False,
+    "meals": "regular",
+}
+BATCH = 20
+
+
+@dataclass
+class Stats:
+    """What the phones saw."""
+
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+    answers: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    uploads: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def timed(self, kind: str, call, ok: tuple[int, ...] = (200, 201)) -> requests.Response:
+        began = time.perf_counter()
+        response = call()
+        elapsed = time.perf_counter() - began
+        with self.lock:
+            self.latencies[kind].append(elapsed)
+            if response.status_code not in ok:
+                self.errors.append(f"{kind}: {response.status_code} {response.text[:120]}")
+        return response
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database(admin_url: str) -> str:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        conn.exec_driver_sql(f"CREATE DATABASE {DB_NAME}")
+    engine.dispose()
+    return sa.make_url(admin_url).set(database=DB_NAME).render_as_string(hide_password=False)
+
+
+def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Migrate and build the routes; each carrier's token and its items (number, kind)."""
+    os.environ.update(KEYS)
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from core.auth.models import Account
+    from core.auth.services import issue_token
+    from core.db import db
+    from municipalities.registered_numbers import make_number
+    from routing.models import OfficeItem, PlanRoute, PlanStop, RoutePlan
+    from tests.factories import (
+        Tenant,
+        make_carrier,
+        make_district,
+        make_due_item,
+        make_municipality,
+        make_office,
+        square,
+    )
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "API_TOKEN_LIFETIME_HOURS": 4})
+    out = []
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        tenant = Tenant(make_municipality(), make_office(depot_lon=127.0, depot_lat=37.5))
+        district = make_district(tenant.office, square(126.99, 37.49, 0.02))
+        plan = RoutePlan(office_id=tenant.office.id, day=DAY, time_limit_s=1, status="published")
+        db.session.add(plan)
+        db.session.flush()
+        serial = 0
+        for _ in range(carriers):
+            carrier = make_carrier(tenant.office, district)
+            db.session.add(
+                PlanRoute(
+                    plan_id=plan.id,
+                    carrier_id=carrier.id,
+                    profile="motorbike",
+                    shift_start_s=32_400,
+                    shift_end_s=64_800,
+                    lunch_s=3600,
+                )
+            )
+            items = []
+            for position in range(stops):
+                serial += 1
+                lon, lat = 127.0 + (serial % 97) * 1e-4, 37.5 + (serial % 89) * 1e-4
+                if position % 4 == 0:
+                    item = make_due_item(
+                        tenant, (lon, lat), DAY, district, status="out_for_delivery"
+                    )
+                    stop = PlanStop(
+                        kind="welfare", mail_item_id=item.id, household_id=item.household_id
+                    )
+                    items.append((item.registered_number, "welfare"))
+                else:
+                    number = make_number(2031, serial, "6")
+                    office_item = OfficeItem(
+                        office_id=tenant.office.id,
+                        day=DAY,
+                        registered_number=number,
+                        addressee="수취인",
+                        road_address="서울특별시 시험구 우정로 1",
+                        lon=lon,
+                        lat=lat,
+                    )
+                    db.session.add(office_item)
+                    db.session.flush()
+                    stop = PlanStop(kind="registered", office_item_id=office_item.id)
+                    items.append((number, "registered"))
+                stop.plan_id, stop.lon, stop.lat, stop.service_s = plan.id, lon, lat, 60
+                stop.priority, stop.carrier_id, stop.position = 50, carrier.id, position
+                stop.arrival_s = 36_000 + position * 120
+                db.session.add(stop)
+            token = issue_token(db.session.get(Account, carrier.account_id))
+            out.append((token, items))
+        db.session.commit()
+    return out
+
+
+def _record(number: str, kind: str, recorded_at) -> dict:
+    body = {
+        "client_uuid": str(uuid.uuid4()),
+        "registered_number": number,
+        "outcome": "delivered",
+        "recorded_at": recorded_at.isoformat(),
+        "location": [127.0, 37.5],
+        "accuracy_m": 9.0,
+    }
+    if kind == "welfare":
+        body["survey"] = {"form": "wellbeing", "version": 1, "answers": INTERVIEW}
+    return body
+
+
+def _round(base: str, token: str, items: list, offline: bool, stats: Stats) -> list[str]:
+    """One carrier's day; returns the client_uuids it sent."""
+    from core.db import utcnow
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    route = stats.timed("route", lambda: session.get(f"{base}/carrier/route?day={DAY}"))
+    tag = route.headers.get("ETag", "")
+    again = stats.timed(
+        "route",
+        lambda: session.get(f"{base}/carrier/route?day={DAY}", headers={"If-None-Match": tag}),
+        ok=(304,),
+    )
+    del again
+    sent, kept = [], []
+    for i, (number, kind) in enumerate(items):
+        if i % 3 == 0:
+            stats.timed("scan", lambda n=number: session.get(f"{base}/carrier/items/{n}?day={DAY}"))
+        recorded = utcnow() - timedelta(hours=2) if offline else utcnow()
+        record = _record(number, kind, recorded)
+        sent.append(record["client_uuid"])
+        if offline:
+            kept.append(record)
+            continue
+        response = stats.timed(
+            "visit",
+            lambda r=record: session.post(
+                f"{base}/carrier/visits", json=r, headers={"Idempotency-Key": r["client_uuid"]}
+            ),
+        )
+        with stats.lock:
+            stats.uploads += 1
+            stats.answers[record["client_uuid"]].append(response.json())
+    for start in range(0, len(kept), BATCH):
+        batch = kept[start : start + BATCH]
+        for _ in range(2):  # the answer to the first upload "got lost": the phone sends again
+            response = stats.timed(
+                "batch",
+                lambda b=batch: session.post(f"{base}/carrier/visits/batch", json={"records": b}),
+            )
+            with stats.lock:
+                stats.uploads += len(batch)
+                for result in response.json().get("results", []):
+                    if result["status"] not in (200, 201):
+                        stats.errors.append(f"batch record: {result['status']}")
+                    stats.answers[result["client_uuid"]].append(result["body"])
+    return sent
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--carriers", type=int, default=40)
+    parser.add_argument("--stops", type=int, default=60)
+    parser.add_argument("--offline", type=float, default=0.3)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    args = parser.parse_args(argv)
+    url = _database(args.database_url)
+    print(f"seeding {args.carriers} carriers x {args.stops} stops in {DB_NAME} ...", flush=True)
+    rounds = _seed(url, args.carriers, args.stops)
+    port = _free_port()
+    env = os.environ | KEYS | {"DATABASE_URL": url, "WELFARE_API_TOKEN_IDLE_MINUTES": "240"}
+    server = subprocess.Popen(  # noqa: S603 - our own gunicorn
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--workers", str(args.workers),
+            "--threads", str(args.threads),
+            "--worker-class", "gthread",
+            "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        for _ in range(150):
+            try:
+                requests.get(f"{base}/openapi.json", timeout=10)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("gunicorn did not answer")
+        stats, sent = Stats(), []
+        offline_every = round(1 / args.offline) if args.offline else 0
+        threads = []
+        began = time.perf_counter()
+        for k, (token, items) in enumerate(rounds):
+            offline = bool(offline_every) and k % offline_every == 0
+            thread = threading.Thread(
+                target=lambda t=token, i=items, o=offline: sent.extend(_round(base, t, i, o, stats))
+            )
+            threads.append(thread)
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - began
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT client_uuid FROM visits")).scalars().all()
+    engine.dispose()
+    stored_set = set(stored)
+    lost = len(set(sent) - stored_set)
+    duplicates = (len(stored) - len(stored_set)) + sum(
+        1 for bodies in stats.answers.values() if any(b != bodies[0] for b in bodies)
+    )
+    requests_total = sum(len(v) for v in stats.latencies.values())
+    cores = os.cpu_count()
+    print(f"\nmachine: {platform.machine()}, {cores} cores; gunicorn {args.workers}x{args.threads}")
+    print(f"carriers {args.carriers}, stops each {args.stops}, offline share {args.offline}")
+    print(f"wall {wall:.1f} s; requests {requests_total} ({requests_total / wall:.0f}/s)")
+    print(
+        f"visit uploads {stats.uploads} ({stats.uploads / wall:.0f}/s, records incl. batch resends)"
+    )
+    print(f"{'kind':<6} {'n':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for kind, values in sorted(stats.latencies.items()):
+        print(
+            f"{kind:<6} {len(values):>6} {_percentile(values, 0.5):>8.1f} "
+            f"{_percentile(values, 0.95):>8.1f} {_percentile(values, 0.99):>8.1f}"
+        )
+    print(f"errors {len(stats.errors)}; lost {lost}; duplicates {duplicates}; stored {len(stored)}")
+    for error in stats.errors[:5]:
+        print("  ", error)
+    admin = sa.create_engine(args.database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    admin.dispose()
+    return 0 if not stats.errors and not lost and not duplicates else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
