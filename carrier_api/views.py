@@ -159,6 +159,15 @@ class Visits(MethodView):
         return answer.body, answer.status
 
 
+@blp.route("/carrier/visits/<string:client_uuid>")
+class VisitItem(MethodView):
+    @blp.response(200, VisitResultSchema)
+    @require_login
+    def get(self, client_uuid: str):
+        """Whether a record arrived: the answer it got, for the caller's own records only."""
+        return visits.stored_answer(current_principal(), client_uuid)
+
+
 @blp.route("/carrier/visits/batch")
 class VisitBatch(MethodView):
     @blp.arguments(VisitBatchInSchema)

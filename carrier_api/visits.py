@@ -146,6 +146,18 @@ def record_in_batch(principal: Principal, raw: Any) -> dict[str, Any]:
     return {"client_uuid": client_uuid, "status": answer.status, "body": answer.body}
 
 
+def stored_answer(principal: Principal, client_uuid: str) -> dict[str, Any]:
+    """The stored answer to one of the caller's records (did it arrive?), or 404."""
+    visit = db.session.scalar(
+        sa.select(Visit).where(
+            Visit.client_uuid == client_uuid, Visit.account_id == principal.account_id
+        )
+    )
+    if visit is None:
+        raise NotFound()
+    return visit.response
+
+
 def _claim(key: str) -> None:
     """Hold the record's key for this transaction; 409 if another request holds it now."""
     if db.session.get_bind().dialect.name != "postgresql":

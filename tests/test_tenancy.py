@@ -171,6 +171,8 @@ def seed(client, world: World, tenant) -> Seeded:
         "unassigned_stops"
     ]
     publish_for_the_tenants_carrier(tenant, plan["id"], stops[0]["id"], item["id"])
+    visit = visit_body({"registered_number": item["registered_number"]}, single=True)
+    _ok(send(client, f"{API}/carrier/visits", "POST", tenant.headers(Role.CARRIER), visit), 201)
     code = _ok(client.post(f"{API}/carriers/{carrier['id']}/enrolment-codes", headers=admin), 201)
     device = _ok(
         client.post(
@@ -202,6 +204,7 @@ def seed(client, world: World, tenant) -> Seeded:
         "plan_id": [plan["id"]],
         "stop_id": [stops[0]["id"]],
         "device_id": [device["device_id"]],
+        "client_uuid": [visit["json"]["client_uuid"]],
     }
     texts = {
         *(h[k] for h in households for k in ("name", "phone", "road_address", "address_detail")),

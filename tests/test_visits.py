@@ -47,6 +47,7 @@ def day(client, office):  # noqa: F811
     return {
         "plan": plan,
         "west": west,
+        "east": office["carriers"]["east"],
         "headers": carrier_headers(west),
         "stops": route["stops"],
         "numbers": [s["registered_number"] for s in route["stops"]],
@@ -97,6 +98,10 @@ def test_a_delivery_with_its_survey_is_stored_once_and_moves_the_item(client, da
     visit = db.session.scalar(sa.select(Visit))
     assert visit.survey_form == "wellbeing" and '"meals": "skipping"' in visit.survey_answers
     assert visit.device_id is None and visit.distance_m < 1
+    url = f"/api/v1/carrier/visits/{body['client_uuid']}"
+    assert client.get(url, headers=day["headers"]).json == first.json
+    colleague = carrier_headers(day["east"])
+    assert client.get(url, headers=colleague).status_code == 404
 
 
 def test_the_idempotency_key_is_required_and_must_match(client, day):
