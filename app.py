@@ -56,6 +56,7 @@ def _import_models() -> None:
     import core.outbox  # noqa: F401
     import municipalities.models  # noqa: F401
     import routing.models  # noqa: F401
+    import welfare_checks.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask, api: WelfareApi) -> None:
@@ -70,6 +71,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from routing import delivery_views, plan_views, planning
     from routing import services as routing_services
     from routing import views as routing_views
+    from welfare_checks import views as check_views
 
     app.register_blueprint(pages.bp)
     blueprints = (
@@ -80,6 +82,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
         delivery_views.blp,
         plan_views.blp,
         carrier_views.blp,
+        check_views.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

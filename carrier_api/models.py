@@ -104,9 +104,9 @@ class Visit(db.Model):
     distance_m: Mapped[float | None]
     #: far_from_household | reassigned | item_not_open | recorded_in_future
     flags: Mapped[list] = mapped_column(sa.JSON, default=list)
+    #: The survey's form and version; its answers are in the visit's check report.
     survey_form: Mapped[str | None] = mapped_column(sa.String(40))
     survey_version: Mapped[int | None]
-    survey_answers: Mapped[str | None] = mapped_column(EncryptedText())  # JSON
     signature_type: Mapped[str | None] = mapped_column(sa.String(20))
     signature: Mapped[str | None] = mapped_column(EncryptedText())  # base64
     response: Mapped[dict] = mapped_column(sa.JSON, default=dict)

@@ -33,6 +33,7 @@ from municipalities.models import Household, MailItem
 from municipalities.tracking import EventCode, absence_count
 from routing.models import Carrier, OfficeItem, PlanStop, RoutePlan
 from welfare_checks import survey
+from welfare_checks.reports import file_report
 from welfare_checks.survey import Outcome
 
 # The tracking event each outcome records on a welfare item (OTHER records none).
@@ -115,7 +116,7 @@ def record_visit(principal: Principal, raw: dict[str, Any], data: dict[str, Any]
     )
     _check_details(data)
     target.apply_to(visit)
-    _check_survey(visit, target, data.get("survey"))
+    answers = _check_survey(visit, target, data.get("survey"))
     _check_signature(visit, data.get("signature"))
     _locate(visit, target)
     if visit.recorded_at > visit.received_at + CLOCK_SKEW:
@@ -124,6 +125,20 @@ def record_visit(principal: Principal, raw: dict[str, Any], data: dict[str, Any]
         _consequences(principal, visit, target)
     db.session.add(visit)
     db.session.flush()
+    if answers is not None:
+        # What the carrier saw reaches the welfare team even for a flagged record.
+        file_report(
+            visit_id=visit.id,
+            municipality_id=visit.municipality_id,
+            household_id=visit.household_id,
+            mail_item_id=visit.mail_item_id,
+            form=visit.survey_form,
+            version=visit.survey_version,
+            answers=answers,
+            outcome=visit.outcome,
+            flags=visit.flags,
+            visited_at=visit.recorded_at,
+        )
     visit.response = _response(visit, target)
     db.session.flush()
     return Answer(201, visit.response)
@@ -246,12 +261,14 @@ def _check_details(data: dict[str, Any]) -> None:
         raise Invalid(fields={"other_text": ["내용을 적어 주세요. (Describe what happened.)"]})
 
 
-def _check_survey(visit: Visit, target: _Target, given: dict[str, Any] | None) -> None:
+def _check_survey(
+    visit: Visit, target: _Target, given: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """Welfare items need the survey, valid for its version and fitting the outcome."""
     if target.mail_item is None:
         if given is not None:
             raise Invalid(fields={"survey": ["일반 등기에는 설문이 없습니다. (No survey here.)"]})
-        return
+        return None
     if given is None:
         raise Invalid(fields={"survey": ["복지등기는 설문이 필요합니다. (A survey is required.)"]})
     try:
@@ -260,7 +277,7 @@ def _check_survey(visit: Visit, target: _Target, given: dict[str, Any] | None) -
     except survey.SurveyInvalid as invalid:
         raise Invalid(fields={"survey": invalid.problems}) from invalid
     visit.survey_form, visit.survey_version = given["form"], given["version"]
-    visit.survey_answers = json.dumps(answers, ensure_ascii=False)
+    return answers
 
 
 def _check_signature(visit: Visit, given: dict[str, Any] | None) -> None:

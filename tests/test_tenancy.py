@@ -173,6 +173,7 @@ def seed(client, world: World, tenant) -> Seeded:
     publish_for_the_tenants_carrier(tenant, plan["id"], stops[0]["id"], item["id"])
     visit = visit_body({"registered_number": item["registered_number"]}, single=True)
     _ok(send(client, f"{API}/carrier/visits", "POST", tenant.headers(Role.CARRIER), visit), 201)
+    report = _ok(client.get(f"{API}/check-reports", headers=social), 200)["items"][0]
     code = _ok(client.post(f"{API}/carriers/{carrier['id']}/enrolment-codes", headers=admin), 201)
     device = _ok(
         client.post(
@@ -205,6 +206,7 @@ def seed(client, world: World, tenant) -> Seeded:
         "stop_id": [stops[0]["id"]],
         "device_id": [device["device_id"]],
         "client_uuid": [visit["json"]["client_uuid"]],
+        "report_id": [report["id"]],
     }
     texts = {
         *(h[k] for h in households for k in ("name", "phone", "road_address", "address_detail")),
@@ -637,6 +639,7 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/carrier/route", "GET"): frozenset({Role.CARRIER}),
     ("/carrier/visits", "POST"): frozenset({Role.CARRIER}),
     ("/carrier/visits/batch", "POST"): frozenset({Role.CARRIER}),
+    ("/check-reports", "GET"): READERS,
 }
 PUBLIC = {("/auth/token", "POST"), ("/devices/enrol", "POST"), ("/devices/refresh", "POST")}
 #: Calls that end the caller's session: made last, with a token of their own.

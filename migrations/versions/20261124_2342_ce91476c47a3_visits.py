@@ -42,7 +42,6 @@ def upgrade():
     sa.Column('flags', sa.JSON(), nullable=False),
     sa.Column('survey_form', sa.String(length=40), nullable=True),
     sa.Column('survey_version', sa.Integer(), nullable=True),
-    sa.Column('survey_answers', sa.Text(), nullable=True),
     sa.Column('signature_type', sa.String(length=20), nullable=True),
     sa.Column('signature', sa.Text(), nullable=True),
     sa.Column('response', sa.JSON(), nullable=False),

@@ -1,0 +1,89 @@
+"""Check reports: triage a welfare visit's survey for its municipality, and read them back."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.db import db
+from core.errors import NotFound
+from welfare_checks import survey
+from welfare_checks.models import CheckReport
+
+READERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR)
+SEVERITY_ORDER = ("emergency", "urgent", "watch", "none")
+
+
+def previous_absences_in_a_row(household_id: int) -> int:
+    """How many of the household's latest checks, back to the last contact, found nobody."""
+    contacts = db.session.scalars(
+        sa.select(CheckReport.contact)
+        .where(CheckReport.household_id == household_id)
+        .order_by(CheckReport.visited_at.desc(), CheckReport.id.desc())
+        .limit(20)
+    )
+    count = 0
+    for contact in contacts:
+        if contact != survey.Contact.ABSENT:
+            break
+        count += 1
+    return count
+
+
+def file_report(
+    *,
+    visit_id: int,
+    municipality_id: int,
+    household_id: int,
+    mail_item_id: int,
+    form: str,
+    version: int,
+    answers: dict,
+    outcome: str,
+    flags: list[str],
+    visited_at: datetime,
+) -> CheckReport:
+    """Triage a validated survey (with the household's history) and store the report."""
+    history = {"previous_absences_in_a_row": previous_absences_in_a_row(household_id)}
+    result = survey.triage(form, version, answers, history)
+    report = CheckReport(
+        visit_id=visit_id,
+        municipality_id=municipality_id,
+        household_id=household_id,
+        mail_item_id=mail_item_id,
+        form=form,
+        version=version,
+        contact=answers["contact"],
+        answers=json.dumps(answers, ensure_ascii=False),
+        outcome=outcome,
+        flags=list(flags),
+        severity=result.severity.value,
+        fired=list(result.fired),
+        visited_at=visited_at,
+    )
+    db.session.add(report)
+    db.session.flush()
+    return report
+
+
+def reports_visible_to(principal: Principal) -> sa.Select:
+    """The principal's municipality's reports, most severe and newest first; others none."""
+    query = sa.select(CheckReport)
+    if principal.role in READERS and principal.municipality_id is not None:
+        query = query.where(CheckReport.municipality_id == principal.municipality_id)
+    else:
+        query = query.where(sa.false())
+    rank = sa.case({s: i for i, s in enumerate(SEVERITY_ORDER)}, value=CheckReport.severity)
+    return query.order_by(rank, CheckReport.created_at.desc(), CheckReport.id.desc())
+
+
+def get_report(principal: Principal, report_id: int) -> CheckReport:
+    """One visible report, or 404."""
+    report = db.session.scalar(reports_visible_to(principal).where(CheckReport.id == report_id))
+    if report is None:
+        raise NotFound()
+    return report
