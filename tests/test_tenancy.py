@@ -174,6 +174,7 @@ def seed(client, world: World, tenant) -> Seeded:
     visit = visit_body({"registered_number": item["registered_number"]}, single=True)
     _ok(send(client, f"{API}/carrier/visits", "POST", tenant.headers(Role.CARRIER), visit), 201)
     report = _ok(client.get(f"{API}/check-reports", headers=social), 200)["items"][0]
+    alert = _ok(client.get(f"{API}/alerts", headers=social), 200)["items"][0]
     code = _ok(client.post(f"{API}/carriers/{carrier['id']}/enrolment-codes", headers=admin), 201)
     device = _ok(
         client.post(
@@ -207,6 +208,7 @@ def seed(client, world: World, tenant) -> Seeded:
         "device_id": [device["device_id"]],
         "client_uuid": [visit["json"]["client_uuid"]],
         "report_id": [report["id"]],
+        "alert_id": [alert["id"]],
     }
     texts = {
         *(h[k] for h in households for k in ("name", "phone", "road_address", "address_detail")),
@@ -354,6 +356,7 @@ def visit_body(keys: dict[str, Any], *, single: bool = False) -> dict[str, Any]:
             "version": 1,
             "answers": {
                 "contact": "met_addressee",
+                "meals": "skipping",  # urgent: the visit raises an alert
                 "mobility_difficulty": False,
                 "consent_contact": True,
                 "emergency_now": False,
@@ -388,6 +391,8 @@ BODIES: dict[tuple[str, str], Body] = {
     ("/devices/<int:device_id>/revoke", "POST"): no_body,
     ("/devices/me/fcm-token", "PUT"): lambda k: {"json": {"token": "fcm-token"}},
     ("/carrier/visits", "POST"): lambda k: visit_body(k, single=True),
+    ("/alerts/<int:alert_id>/acknowledge", "POST"): no_body,
+    ("/on-duty", "PUT"): lambda k: {"json": {"account_ids": []}},
     ("/carrier/visits/batch", "POST"): lambda k: {"json": {"records": [visit_body(k)["json"]]}},
     ("/offices/<int:office_id>/plans", "POST"): lambda k: {"json": {"day": PLAN_DAY}},
     ("/offices/<int:office_id>/items", "POST"): lambda k: {
@@ -640,6 +645,9 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/carrier/visits", "POST"): frozenset({Role.CARRIER}),
     ("/carrier/visits/batch", "POST"): frozenset({Role.CARRIER}),
     ("/check-reports", "GET"): READERS,
+    ("/alerts", "GET"): READERS,
+    ("/on-duty", "GET"): READERS,
+    ("/on-duty", "PUT"): frozenset({Role.MUNICIPAL_ADMIN}),
 }
 PUBLIC = {("/auth/token", "POST"), ("/devices/enrol", "POST"), ("/devices/refresh", "POST")}
 #: Calls that end the caller's session: made last, with a token of their own.

@@ -34,3 +34,29 @@ class CheckReport(db.Model):
     fired: Mapped[list] = mapped_column(sa.JSON, default=list)
     visited_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the phone's clock
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Alert(db.Model):
+    """An emergency or urgent report brought to the welfare team's attention at once."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("check_reports.id"), unique=True)
+    municipality_id: Mapped[int] = mapped_column(sa.ForeignKey("municipalities.id"), index=True)
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OnDuty(db.Model):
+    """A social worker on duty for the municipality's alerts (none listed: every one is)."""
+
+    __tablename__ = "on_duty"
+    __table_args__ = (sa.UniqueConstraint("municipality_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(sa.ForeignKey("municipalities.id"), index=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"))

@@ -12,6 +12,7 @@ from core.auth.roles import Role
 from core.db import db
 from core.errors import NotFound
 from welfare_checks import survey
+from welfare_checks.alerts import raise_alert
 from welfare_checks.models import CheckReport
 
 READERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR)
@@ -47,7 +48,7 @@ def file_report(
     flags: list[str],
     visited_at: datetime,
 ) -> CheckReport:
-    """Triage a validated survey (with the household's history) and store the report."""
+    """Triage a validated survey (with the household's history), store it, alert if needed."""
     history = {"previous_absences_in_a_row": previous_absences_in_a_row(household_id)}
     result = survey.triage(form, version, answers, history)
     report = CheckReport(
@@ -67,6 +68,7 @@ def file_report(
     )
     db.session.add(report)
     db.session.flush()
+    raise_alert(report)
     return report
 
 

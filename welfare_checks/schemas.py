@@ -40,3 +40,23 @@ class ReportDetailSchema(ReportSchema):
     flags = fields.List(fields.String())
     answers = fields.Dict(metadata={"description": "the survey answers by question id"})
     road_address = fields.String()
+
+
+class AlertQuerySchema(StrictSchema):
+    open = fields.Boolean(load_default=False, metadata={"description": "unacknowledged only"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class AlertSchema(Schema):
+    id = fields.Integer()
+    report_id = fields.Integer()
+    severity = fields.String()
+    created_at = fields.DateTime()
+    acknowledged_at = fields.DateTime(allow_none=True)
+    acknowledged_by = fields.Integer(allow_none=True)
+    escalated_at = fields.DateTime(allow_none=True)
+
+
+class OnDutySchema(StrictSchema):
+    account_ids = fields.List(Id(), required=True, validate=validate.Length(max=500))

@@ -1,4 +1,4 @@
-"""The welfare team's API: check reports from carriers' visits, most severe first."""
+"""The welfare team's API: check reports from carriers' visits, alerts, who is on duty."""
 
 from __future__ import annotations
 
@@ -9,11 +9,19 @@ from flask.views import MethodView
 from core.api import Blueprint, paginate
 from core.audit import record_access
 from core.auth.principal import current_principal, require_login, require_role
-from core.db import db
+from core.auth.roles import Role
+from core.db import db, transaction
 from core.schemas import page_of
 from municipalities.models import Household
-from welfare_checks import reports, survey
-from welfare_checks.schemas import ReportDetailSchema, ReportQuerySchema, ReportSchema
+from welfare_checks import alerts, reports, survey
+from welfare_checks.schemas import (
+    AlertQuerySchema,
+    AlertSchema,
+    OnDutySchema,
+    ReportDetailSchema,
+    ReportQuerySchema,
+    ReportSchema,
+)
 
 blp = Blueprint("checks", __name__, "", description="안부 확인 결과 (Check reports)")
 
@@ -59,3 +67,41 @@ class ReportItem(MethodView):
             "answers": json.loads(report.answers),
             "road_address": household.road_address,
         }
+
+
+@blp.route("/alerts")
+class Alerts(MethodView):
+    @blp.arguments(AlertQuerySchema, location="query")
+    @blp.response(200, page_of(AlertSchema))
+    @require_role(*alerts.READERS)
+    def get(self, query: dict):
+        """The dashboard's alerts: open emergencies first."""
+        select = alerts.alerts_visible_to(current_principal(), open_only=query["open"])
+        return paginate(select, query["page"], query["per_page"])
+
+
+@blp.route("/alerts/<int:alert_id>/acknowledge")
+class AlertAcknowledge(MethodView):
+    @blp.response(200, AlertSchema)
+    @require_login
+    def post(self, alert_id: int):
+        """Take the alert: who and when are recorded; escalation stops."""
+        with transaction():
+            return alerts.acknowledge(current_principal(), alert_id)
+
+
+@blp.route("/on-duty")
+class OnDutyList(MethodView):
+    @blp.response(200, OnDutySchema)
+    @require_role(*alerts.READERS)
+    def get(self):
+        """Who gets the municipality's alerts now."""
+        return {"account_ids": alerts.on_duty(current_principal().municipality_id)}
+
+    @blp.arguments(OnDutySchema)
+    @blp.response(200, OnDutySchema)
+    @require_role(Role.MUNICIPAL_ADMIN)
+    def put(self, data: dict):
+        """Set the on-duty social workers (empty: every social worker gets alerts)."""
+        with transaction():
+            return {"account_ids": alerts.set_on_duty(current_principal(), data["account_ids"])}

@@ -1,0 +1,151 @@
+"""Alerts: an emergency or urgent check reaches the on-duty social workers at once.
+
+Raising an alert writes, in the visit's transaction, a push to each on-duty social worker and a
+signed webhook to the municipality's own system; the outbox sends them after commit. The
+dashboard lists open alerts. An emergency nobody acknowledges within
+ALERT_ESCALATE_MINUTES is escalated to the municipal admins (the scheduler runs
+`escalate_overdue`, which is idempotent).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from core.auth.models import Account
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.db import db, utcnow
+from core.errors import Forbidden, Invalid, NotFound
+from core.push import enqueue_push
+from municipalities import webhooks
+from welfare_checks.models import Alert, CheckReport, OnDuty
+
+ALERTING = ("emergency", "urgent")
+READERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR)
+RESPONDERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER)
+
+
+def _accounts(municipality_id: int, role: Role) -> list[int]:
+    return list(
+        db.session.scalars(
+            sa.select(Account.id).where(
+                Account.municipality_id == municipality_id,
+                Account.role == role.value,
+                Account.is_active.is_(True),
+            )
+        )
+    )
+
+
+def on_duty(municipality_id: int) -> list[int]:
+    """The accounts alerted: the listed on-duty social workers, else every social worker."""
+    listed = list(
+        db.session.scalars(
+            sa.select(OnDuty.account_id)
+            .join(Account, Account.id == OnDuty.account_id)
+            .where(OnDuty.municipality_id == municipality_id, Account.is_active.is_(True))
+        )
+    )
+    return listed or _accounts(municipality_id, Role.SOCIAL_WORKER)
+
+
+def _event(report: CheckReport) -> dict:
+    # No names, answers or addresses leave in a push or a webhook: the receiver looks them up.
+    return {
+        "report_id": report.id,
+        "household_id": report.household_id,
+        "severity": report.severity,
+        "fired": list(report.fired),
+        "visited_at": report.visited_at.isoformat(),
+    }
+
+
+def raise_alert(report: CheckReport) -> Alert | None:
+    """Alert the team about an emergency or urgent report (in the caller's transaction)."""
+    if report.severity not in ALERTING:
+        return None
+    alert = Alert(
+        report_id=report.id, municipality_id=report.municipality_id, severity=report.severity
+    )
+    db.session.add(alert)
+    db.session.flush()
+    data = _event(report) | {"alert_id": alert.id}
+    for account_id in on_duty(report.municipality_id):
+        enqueue_push(account_id, "check_alert", data)
+    webhooks.notify(report.municipality_id, "check_report.alert", data)
+    return alert
+
+
+def alerts_visible_to(principal: Principal, *, open_only: bool = False) -> sa.Select:
+    """The municipality's alerts: open emergencies first, then by age."""
+    query = sa.select(Alert)
+    if principal.role in READERS and principal.municipality_id is not None:
+        query = query.where(Alert.municipality_id == principal.municipality_id)
+    else:
+        query = query.where(sa.false())
+    if open_only:
+        query = query.where(Alert.acknowledged_at.is_(None))
+    return query.order_by(
+        Alert.acknowledged_at.is_not(None),
+        sa.case({"emergency": 0}, value=Alert.severity, else_=1),
+        Alert.created_at,
+        Alert.id,
+    )
+
+
+def acknowledge(principal: Principal, alert_id: int) -> Alert:
+    """Record who took the alert and when (the first acknowledgement stands)."""
+    alert = db.session.scalar(alerts_visible_to(principal).where(Alert.id == alert_id))
+    if alert is None:
+        raise NotFound()
+    if principal.role not in RESPONDERS:
+        raise Forbidden()
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at, alert.acknowledged_by = utcnow(), principal.account_id
+        db.session.flush()
+    return alert
+
+
+def escalate_overdue(now: datetime | None = None) -> int:
+    """Escalate unacknowledged emergencies past the limit to the municipal admins, once each."""
+    now = now or utcnow()
+    limit = timedelta(minutes=current_app.config["ALERT_ESCALATE_MINUTES"])
+    overdue = db.session.scalars(
+        sa.select(Alert)
+        .where(
+            Alert.severity == "emergency",
+            Alert.acknowledged_at.is_(None),
+            Alert.escalated_at.is_(None),
+            Alert.created_at <= now - limit,
+        )
+        .with_for_update(skip_locked=True)
+    ).all()
+    for alert in overdue:
+        alert.escalated_at = now
+        report = db.session.get(CheckReport, alert.report_id)
+        data = _event(report) | {"alert_id": alert.id, "escalated": True}
+        for account_id in _accounts(alert.municipality_id, Role.MUNICIPAL_ADMIN):
+            enqueue_push(account_id, "check_alert_escalated", data)
+        webhooks.notify(alert.municipality_id, "check_report.escalated", data)
+    db.session.flush()
+    return len(overdue)
+
+
+def set_on_duty(principal: Principal, account_ids: list[int]) -> list[int]:
+    """Replace the municipality's on-duty list (municipal admins); only its social workers."""
+    if principal.role != Role.MUNICIPAL_ADMIN:
+        raise Forbidden()
+    workers = set(_accounts(principal.municipality_id, Role.SOCIAL_WORKER))
+    unknown = [i for i in account_ids if i not in workers]
+    if unknown:
+        raise Invalid(
+            fields={"account_ids": [f"이 지자체의 사회복지 담당자가 아닙니다: {unknown}"]}
+        )
+    db.session.execute(sa.delete(OnDuty).where(OnDuty.municipality_id == principal.municipality_id))
+    for account_id in dict.fromkeys(account_ids):
+        db.session.add(OnDuty(municipality_id=principal.municipality_id, account_id=account_id))
+    db.session.flush()
+    return on_duty(principal.municipality_id)
