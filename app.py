@@ -102,6 +102,7 @@ def _register_cli(app: Flask) -> None:
     from routing.cli import districts_cli, offices_cli
     from routing.demo import demo_cli
     from routing.routing_cli import routing_cli
+    from welfare_checks.cli import scheduler_cli
 
     groups = (
         keys_cli,
@@ -112,6 +113,7 @@ def _register_cli(app: Flask) -> None:
         districts_cli,
         demo_cli,
         routing_cli,
+        scheduler_cli,
     )
     for group in groups:
         app.cli.add_command(group)

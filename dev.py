@@ -56,8 +56,8 @@ def run(args: list[str]) -> None:
     flask("db", "upgrade")
     flask("demo", "load")
     print(f"\n  welfare-post: http://127.0.0.1:{port}/login   API: /api/v1/openapi.json\n")
-    # The outbox worker produces letters, solves route plans and sends webhooks and pushes.
-    worker = subprocess.Popen([str(BIN / "flask"), "--app", "app", "outbox", "run"], cwd=ROOT)  # noqa: S603
+    # The scheduler delivers the outbox (letters, route plans, webhooks, pushes) and escalates.
+    worker = subprocess.Popen([str(BIN / "flask"), "--app", "app", "scheduler", "run"], cwd=ROOT)  # noqa: S603
     try:
         flask("run", "--host", "127.0.0.1", "--port", port)
     finally:

@@ -58,6 +58,8 @@ class Config:
     # absence schedules the next attempt for the next working day).
     REDELIVERY_ATTEMPTS = 3
     ALERT_ESCALATE_MINUTES = 15  # an emergency nobody acknowledged goes to the municipal admins
+    SCHEDULER_OUTBOX_EVERY_S = 5
+    SCHEDULER_ESCALATION_EVERY_S = 60
     # Push through FCM's HTTP v1 API (pyfcm): a service account file (it names the project and
     # its token endpoint); FCM_ENDPOINT points elsewhere only for an emulator or a test server.
     FCM_SERVICE_ACCOUNT_FILE: str | None = None

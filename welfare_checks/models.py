@@ -60,3 +60,13 @@ class OnDuty(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(sa.ForeignKey("municipalities.id"), index=True)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"))
+
+
+class SchedulerTick(db.Model):
+    """A run of the scheduler's probe job: a second twice would show a double scheduler."""
+
+    __tablename__ = "scheduler_ticks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tick: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    runner: Mapped[str] = mapped_column(sa.String(40))
