@@ -58,6 +58,8 @@ class Config:
     # absence schedules the next attempt for the next working day).
     REDELIVERY_ATTEMPTS = 3
     ALERT_ESCALATE_MINUTES = 15  # an emergency nobody acknowledged goes to the municipal admins
+    # Hours to a first response by severity (a municipality's case policy may set its own).
+    CASE_DUE_HOURS: dict[str, int] = {"emergency": 4, "urgent": 24, "watch": 168}
     SCHEDULER_OUTBOX_EVERY_S = 5
     SCHEDULER_ESCALATION_EVERY_S = 60
     # Push through FCM's HTTP v1 API (pyfcm): a service account file (it names the project and

@@ -175,6 +175,7 @@ def seed(client, world: World, tenant) -> Seeded:
     _ok(send(client, f"{API}/carrier/visits", "POST", tenant.headers(Role.CARRIER), visit), 201)
     report = _ok(client.get(f"{API}/check-reports", headers=social), 200)["items"][0]
     alert = _ok(client.get(f"{API}/alerts", headers=social), 200)["items"][0]
+    case = _ok(client.get(f"{API}/cases", headers=social), 200)["items"][0]
     code = _ok(client.post(f"{API}/carriers/{carrier['id']}/enrolment-codes", headers=admin), 201)
     device = _ok(
         client.post(
@@ -209,6 +210,7 @@ def seed(client, world: World, tenant) -> Seeded:
         "client_uuid": [visit["json"]["client_uuid"]],
         "report_id": [report["id"]],
         "alert_id": [alert["id"]],
+        "case_id": [case["id"]],
     }
     texts = {
         *(h[k] for h in households for k in ("name", "phone", "road_address", "address_detail")),
@@ -393,6 +395,10 @@ BODIES: dict[tuple[str, str], Body] = {
     ("/carrier/visits", "POST"): lambda k: visit_body(k, single=True),
     ("/alerts/<int:alert_id>/acknowledge", "POST"): no_body,
     ("/on-duty", "PUT"): lambda k: {"json": {"account_ids": []}},
+    ("/cases/<int:case_id>", "PATCH"): lambda k: {"json": {"version": 1, "owner_id": None}},
+    ("/cases/<int:case_id>/notes", "POST"): lambda k: {"json": {"text": "격리 메모"}},
+    ("/cases/<int:case_id>/reopen", "POST"): lambda k: {"json": {"version": 1}},
+    ("/case-policy", "PUT"): lambda k: {"json": {"open_on_watch": False}},
     ("/carrier/visits/batch", "POST"): lambda k: {"json": {"records": [visit_body(k)["json"]]}},
     ("/offices/<int:office_id>/plans", "POST"): lambda k: {"json": {"day": PLAN_DAY}},
     ("/offices/<int:office_id>/items", "POST"): lambda k: {
@@ -648,6 +654,9 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/alerts", "GET"): READERS,
     ("/on-duty", "GET"): READERS,
     ("/on-duty", "PUT"): frozenset({Role.MUNICIPAL_ADMIN}),
+    ("/cases", "GET"): READERS,
+    ("/case-policy", "GET"): READERS,
+    ("/case-policy", "PUT"): frozenset({Role.MUNICIPAL_ADMIN}),
 }
 PUBLIC = {("/auth/token", "POST"), ("/devices/enrol", "POST"), ("/devices/refresh", "POST")}
 #: Calls that end the caller's session: made last, with a token of their own.

@@ -70,3 +70,52 @@ class SchedulerTick(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     tick: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     runner: Mapped[str] = mapped_column(sa.String(40))
+
+
+class Case(db.Model):
+    """A follow-up case: a household in need, owned by a social worker until closed."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(sa.ForeignKey("municipalities.id"), index=True)
+    household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("check_reports.id"), unique=True)
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    #: new | in_progress | linked_public | linked_private | no_need | unreachable | closed
+    status: Mapped[str] = mapped_column(sa.String(16), default="new", index=True)
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    outcome: Mapped[str | None] = mapped_column(sa.String(32))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class CaseEvent(db.Model):
+    """One step of a case's history: opened, assigned, a status change, a note, reopened."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    action: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str | None] = mapped_column(sa.String(16))
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    note: Mapped[str | None] = mapped_column(EncryptedText())
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CasePolicy(db.Model):
+    """A municipality's case rules: open cases for watch checks too, and its service levels."""
+
+    __tablename__ = "case_policies"
+
+    municipality_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("municipalities.id"), primary_key=True
+    )
+    open_on_watch: Mapped[bool] = mapped_column(default=False)
+    #: Hours to a first response by severity, e.g. {"emergency": 4}; missing: the defaults.
+    due_hours: Mapped[dict] = mapped_column(sa.JSON, default=dict)

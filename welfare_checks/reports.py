@@ -13,6 +13,7 @@ from core.db import db
 from core.errors import NotFound
 from welfare_checks import survey
 from welfare_checks.alerts import raise_alert
+from welfare_checks.cases import open_case
 from welfare_checks.models import CheckReport
 
 READERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR)
@@ -48,7 +49,7 @@ def file_report(
     flags: list[str],
     visited_at: datetime,
 ) -> CheckReport:
-    """Triage a validated survey (with the household's history), store it, alert if needed."""
+    """Triage a survey (with the household's history), store it, alert and open a case."""
     history = {"previous_absences_in_a_row": previous_absences_in_a_row(household_id)}
     result = survey.triage(form, version, answers, history)
     report = CheckReport(
@@ -69,6 +70,7 @@ def file_report(
     db.session.add(report)
     db.session.flush()
     raise_alert(report)
+    open_case(report)
     return report
 
 

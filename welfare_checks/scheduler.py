@@ -24,6 +24,7 @@ from flask import Flask, current_app
 from core.db import db, transaction, utcnow
 from core.outbox import deliver_due
 from welfare_checks.alerts import escalate_overdue
+from welfare_checks.cases import escalate_overdue_cases
 from welfare_checks.models import SchedulerTick
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,10 @@ def probe() -> None:
 
 
 def escalate() -> None:
-    """Escalate overdue emergencies (idempotent)."""
+    """Escalate unacknowledged emergencies and overdue cases (idempotent)."""
     with transaction():
         escalate_overdue()
+        escalate_overdue_cases()
 
 
 def jobs(app: Flask, probe_every_s: float | None) -> list[tuple[Callable[[], None], float, str]]:

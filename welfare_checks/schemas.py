@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from core.db import utcnow
 from core.schemas import Id, StrictSchema
+from welfare_checks.cases import NEXT, OUTCOMES
 from welfare_checks.reports import SEVERITY_ORDER
+
+CASE_STATUSES = tuple(NEXT)
 
 
 class ReportQuerySchema(StrictSchema):
@@ -60,3 +64,72 @@ class AlertSchema(Schema):
 
 class OnDutySchema(StrictSchema):
     account_ids = fields.List(Id(), required=True, validate=validate.Length(max=500))
+
+
+class CaseQuerySchema(StrictSchema):
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    mine = fields.Boolean(load_default=False, metadata={"description": "owned by the caller"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class CaseSchema(Schema):
+    id = fields.Integer()
+    household_id = fields.Integer()
+    report_id = fields.Integer()
+    severity = fields.String()
+    status = fields.String()
+    owner_id = fields.Integer(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    due_at = fields.DateTime()
+    overdue = fields.Method("_overdue")
+    escalated_at = fields.DateTime(allow_none=True)
+    opened_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+    version = fields.Integer()
+
+    def _overdue(self, case) -> bool:
+        return case.status != "closed" and case.due_at <= utcnow()
+
+
+class CaseEventSchema(Schema):
+    action = fields.String()
+    actor_id = fields.Integer(allow_none=True)
+    status = fields.String(allow_none=True)
+    owner_id = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+    at = fields.DateTime()
+
+
+class CaseDetailSchema(CaseSchema):
+    events = fields.List(fields.Nested(CaseEventSchema))
+
+
+class CaseUpdateSchema(StrictSchema):
+    version = fields.Integer(strict=True, required=True)
+    owner_id = Id(allow_none=True)
+    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES))
+
+
+class CaseVersionSchema(StrictSchema):
+    version = fields.Integer(strict=True, required=True)
+
+
+class CaseNoteSchema(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class CaseNoteOutSchema(Schema):
+    action = fields.String()
+    note = fields.String()
+    at = fields.DateTime()
+
+
+class CasePolicySchema(StrictSchema):
+    open_on_watch = fields.Boolean(required=True)
+    due_hours = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("emergency", "urgent", "watch"))),
+        values=fields.Integer(strict=True, validate=validate.Range(min=1, max=24 * 90)),
+        load_default=dict,
+    )

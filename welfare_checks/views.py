@@ -1,4 +1,4 @@
-"""The welfare team's API: check reports from carriers' visits, alerts, who is on duty."""
+"""The welfare team's API: check reports, alerts, who is on duty, follow-up cases."""
 
 from __future__ import annotations
 
@@ -13,10 +13,19 @@ from core.auth.roles import Role
 from core.db import db, transaction
 from core.schemas import page_of
 from municipalities.models import Household
-from welfare_checks import alerts, reports, survey
+from welfare_checks import alerts, cases, reports, survey
+from welfare_checks.models import Case
 from welfare_checks.schemas import (
     AlertQuerySchema,
     AlertSchema,
+    CaseDetailSchema,
+    CaseNoteOutSchema,
+    CaseNoteSchema,
+    CasePolicySchema,
+    CaseQuerySchema,
+    CaseSchema,
+    CaseUpdateSchema,
+    CaseVersionSchema,
     OnDutySchema,
     ReportDetailSchema,
     ReportQuerySchema,
@@ -105,3 +114,82 @@ class OnDutyList(MethodView):
         """Set the on-duty social workers (empty: every social worker gets alerts)."""
         with transaction():
             return {"account_ids": alerts.set_on_duty(current_principal(), data["account_ids"])}
+
+
+@blp.route("/cases")
+class Cases(MethodView):
+    @blp.arguments(CaseQuerySchema, location="query")
+    @blp.response(200, page_of(CaseSchema))
+    @require_role(*cases.READERS)
+    def get(self, query: dict):
+        """The municipality's cases: open before closed, overdue first."""
+        principal = current_principal()
+        select = cases.cases_visible_to(principal)
+        if "status" in query:
+            select = select.where(Case.status == query["status"])
+        if query["mine"]:
+            select = select.where(Case.owner_id == principal.account_id)
+        return paginate(select, query["page"], query["per_page"])
+
+
+@blp.route("/cases/<int:case_id>")
+class CaseItem(MethodView):
+    @blp.response(200, CaseDetailSchema)
+    @require_login
+    def get(self, case_id: int):
+        """One case with its history and notes (access-logged)."""
+        principal = current_principal()
+        case = cases.get_case(principal, case_id)
+        record_access(
+            principal.account_id, "read", "household", [case.household_id], case.municipality_id,
+            f"case={case.id}",
+        )  # fmt: skip
+        case.events = cases.events_of(case)
+        return case
+
+    @blp.arguments(CaseUpdateSchema)
+    @blp.response(200, CaseSchema)
+    @require_login
+    def patch(self, data: dict, case_id: int):
+        """Assign or transfer, change the status, record the outcome (name the version read)."""
+        with transaction():
+            return cases.update_case(current_principal(), case_id, data)
+
+
+@blp.route("/cases/<int:case_id>/notes")
+class CaseNotes(MethodView):
+    @blp.arguments(CaseNoteSchema)
+    @blp.response(201, CaseNoteOutSchema)
+    @require_login
+    def post(self, data: dict, case_id: int):
+        """Add a note (stored encrypted)."""
+        with transaction():
+            return cases.add_note(current_principal(), case_id, data["text"])
+
+
+@blp.route("/cases/<int:case_id>/reopen")
+class CaseReopen(MethodView):
+    @blp.arguments(CaseVersionSchema)
+    @blp.response(200, CaseSchema)
+    @require_login
+    def post(self, data: dict, case_id: int):
+        """Reopen a closed case."""
+        with transaction():
+            return cases.reopen(current_principal(), case_id, data)
+
+
+@blp.route("/case-policy")
+class Policy(MethodView):
+    @blp.response(200, CasePolicySchema)
+    @require_role(*cases.READERS)
+    def get(self):
+        """The municipality's case rules (service levels in hours by severity)."""
+        return cases.policy_of(current_principal())
+
+    @blp.arguments(CasePolicySchema)
+    @blp.response(200, CasePolicySchema)
+    @require_role(Role.MUNICIPAL_ADMIN)
+    def put(self, data: dict):
+        """Set whether watch checks open cases, and the service levels."""
+        with transaction():
+            return cases.set_policy(current_principal(), data)

@@ -1,0 +1,254 @@
+"""Follow-up cases: every household found in need is followed to an outcome.
+
+A case opens with each emergency or urgent report (and watch, when the municipality's policy
+says so), due within the service level of its severity. Statuses: new → in progress → linked to
+a public service / linked to private support / no need / unreachable → closed, and closed →
+reopened (in progress). An owner is assigned and may be changed within the municipality. Notes
+are encrypted. Every step is a CaseEvent. Overdue cases come first and escalate once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from core.auth.models import Account
+from core.auth.principal import Principal
+from core.auth.roles import Role
+from core.db import db, utcnow
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.push import enqueue_push
+from welfare_checks.models import Case, CaseEvent, CasePolicy, CheckReport
+
+READERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR)
+WORKERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER)
+OUTCOME_STATUSES = ("linked_public", "linked_private", "no_need", "unreachable")
+# Which status may follow which (reopening is its own action).
+NEXT = {
+    "new": ("in_progress", *OUTCOME_STATUSES),
+    "in_progress": OUTCOME_STATUSES,
+    **{status: ("closed", "in_progress") for status in OUTCOME_STATUSES},
+    "closed": (),
+}
+OUTCOMES = (
+    "basic_livelihood",  # 기초생활보장
+    "emergency_welfare",  # 긴급복지지원
+    "care_service",  # 돌봄·노인맞춤돌봄
+    "health_service",  # 보건·의료 연계
+    "housing_support",  # 주거 지원
+    "private_donation",  # 민간 후원·푸드뱅크
+    "counselling",  # 상담
+    "declined",  # 본인 거부
+    "not_found",  # 소재 불명
+    "other",
+)
+
+
+class StaleCase(Conflict):
+    code = "stale_case"
+    message = "다른 사람이 먼저 바꿨습니다. 새로 불러오세요. (The case changed; reload it.)"
+
+
+def _due_hours(municipality_id: int, severity: str) -> int:
+    policy = db.session.get(CasePolicy, municipality_id)
+    custom = policy.due_hours if policy else {}
+    return int(custom.get(severity, current_app.config["CASE_DUE_HOURS"][severity]))
+
+
+def open_case(report: CheckReport) -> Case | None:
+    """Open a case for a report that needs action (in the caller's transaction)."""
+    policy = db.session.get(CasePolicy, report.municipality_id)
+    needs_action = report.severity in ("emergency", "urgent") or (
+        report.severity == "watch" and policy is not None and policy.open_on_watch
+    )
+    if not needs_action:
+        return None
+    now = utcnow()
+    case = Case(
+        municipality_id=report.municipality_id,
+        household_id=report.household_id,
+        report_id=report.id,
+        severity=report.severity,
+        due_at=now + timedelta(hours=_due_hours(report.municipality_id, report.severity)),
+        opened_at=now,
+    )
+    db.session.add(case)
+    db.session.flush()
+    db.session.add(CaseEvent(case_id=case.id, action="opened", status="new", at=now))
+    return case
+
+
+def cases_visible_to(principal: Principal) -> sa.Select:
+    """The municipality's cases: open before closed, overdue first, then by due time."""
+    query = sa.select(Case)
+    if principal.role in READERS and principal.municipality_id is not None:
+        query = query.where(Case.municipality_id == principal.municipality_id)
+    else:
+        query = query.where(sa.false())
+    return query.order_by((Case.status == "closed"), Case.due_at, Case.id)
+
+
+def get_case(principal: Principal, case_id: int) -> Case:
+    """One visible case, or 404."""
+    case = db.session.scalar(cases_visible_to(principal).where(Case.id == case_id))
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def _editable(principal: Principal, case_id: int, version: int) -> Case:
+    case = get_case(principal, case_id)
+    if principal.role not in WORKERS:
+        raise Forbidden()
+    if case.version != version:
+        raise StaleCase()
+    return case
+
+
+def update_case(principal: Principal, case_id: int, data: dict) -> Case:
+    """Assign or transfer the case, move its status, record its outcome; every step logged."""
+    case = _editable(principal, case_id, data["version"])
+    now = utcnow()
+    if "owner_id" in data:
+        _check_owner(case, data["owner_id"])
+        case.owner_id = data["owner_id"]
+        db.session.add(
+            CaseEvent(
+                case_id=case.id,
+                actor_id=principal.account_id,
+                action="assigned",
+                owner_id=case.owner_id,
+                at=now,
+            )
+        )
+    if "status" in data:
+        status = data["status"]
+        if status not in NEXT[case.status]:
+            raise Invalid(
+                fields={"status": [f"{case.status} → {status}: 허용되지 않습니다. (Not allowed.)"]}
+            )
+        if status in OUTCOME_STATUSES:
+            if not data.get("outcome"):
+                raise Invalid(
+                    fields={"outcome": ["결과 코드가 필요합니다. (An outcome is required.)"]}
+                )
+            case.outcome = data["outcome"]
+        case.status = status
+        case.closed_at = now if status == "closed" else None
+        db.session.add(
+            CaseEvent(
+                case_id=case.id,
+                actor_id=principal.account_id,
+                action="status",
+                status=status,
+                at=now,
+            )
+        )
+    case.version += 1
+    db.session.flush()
+    return case
+
+
+def _check_owner(case: Case, owner_id: int | None) -> None:
+    if owner_id is None:
+        return
+    owner = db.session.get(Account, owner_id)
+    if (
+        owner is None
+        or not owner.is_active
+        or owner.municipality_id != case.municipality_id
+        or owner.role not in (r.value for r in WORKERS)
+    ):
+        raise Invalid(fields={"owner_id": ["이 지자체의 담당자가 아닙니다. (Not a worker here.)"]})
+
+
+def add_note(principal: Principal, case_id: int, text: str) -> CaseEvent:
+    """Add an encrypted note to the case."""
+    case = get_case(principal, case_id)
+    if principal.role not in WORKERS:
+        raise Forbidden()
+    event = CaseEvent(case_id=case.id, actor_id=principal.account_id, action="note", note=text)
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def reopen(principal: Principal, case_id: int, data: dict) -> Case:
+    """Reopen a closed case (back to in progress, due again by its severity)."""
+    case = _editable(principal, case_id, data["version"])
+    if case.status != "closed":
+        raise Conflict("닫힌 사례만 다시 엽니다. (Only a closed case reopens.)")
+    now = utcnow()
+    case.status, case.closed_at, case.escalated_at = "in_progress", None, None
+    case.due_at = now + timedelta(hours=_due_hours(case.municipality_id, case.severity))
+    case.version += 1
+    db.session.add(
+        CaseEvent(
+            case_id=case.id,
+            actor_id=principal.account_id,
+            action="reopened",
+            status=case.status,
+            at=now,
+        )
+    )
+    db.session.flush()
+    return case
+
+
+def events_of(case: Case) -> list[CaseEvent]:
+    """The case's history in order."""
+    return list(
+        db.session.scalars(
+            sa.select(CaseEvent)
+            .where(CaseEvent.case_id == case.id)
+            .order_by(CaseEvent.at, CaseEvent.id)
+        )
+    )
+
+
+def escalate_overdue_cases(now: datetime | None = None) -> int:
+    """Tell the owner and the municipal admins about each newly overdue open case, once."""
+    now = now or utcnow()
+    overdue = db.session.scalars(
+        sa.select(Case)
+        .where(Case.status != "closed", Case.due_at <= now, Case.escalated_at.is_(None))
+        .with_for_update(skip_locked=True)
+    ).all()
+    for case in overdue:
+        case.escalated_at = now
+        admins = db.session.scalars(
+            sa.select(Account.id).where(
+                Account.municipality_id == case.municipality_id,
+                Account.role == Role.MUNICIPAL_ADMIN.value,
+                Account.is_active.is_(True),
+            )
+        )
+        for account_id in dict.fromkeys([*admins, *([case.owner_id] if case.owner_id else [])]):
+            enqueue_push(
+                account_id, "case_overdue", {"case_id": case.id, "severity": case.severity}
+            )
+    db.session.flush()
+    return len(overdue)
+
+
+def policy_of(principal: Principal) -> dict:
+    """The municipality's case rules with the defaults filled in."""
+    policy = db.session.get(CasePolicy, principal.municipality_id)
+    custom = policy.due_hours if policy else {}
+    return {
+        "open_on_watch": bool(policy and policy.open_on_watch),
+        "due_hours": current_app.config["CASE_DUE_HOURS"] | custom,
+    }
+
+
+def set_policy(principal: Principal, data: dict) -> dict:
+    """Replace the municipality's case rules (municipal admins)."""
+    policy = db.session.get(CasePolicy, principal.municipality_id)
+    if policy is None:
+        policy = CasePolicy(municipality_id=principal.municipality_id)
+        db.session.add(policy)
+    policy.open_on_watch, policy.due_hours = data["open_on_watch"], dict(data["due_hours"])
+    db.session.flush()
+    return policy_of(principal)
