@@ -107,8 +107,11 @@ def test_an_urgent_check_alerts_the_team_at_once_without_personal_data(client, d
 
 
 def test_alerts_are_acknowledged_and_unacknowledged_emergencies_escalate_once(
-    client, day, ctx, app
-):  # noqa: F811
+    client,
+    day,  # noqa: F811
+    ctx,
+    app,
+):
     assert post(client, day, absent(day["numbers"][0], EMERGENCY)).status_code == 201
     assert post(client, day, absent(day["numbers"][1], EMERGENCY)).status_code == 201
     assert (
