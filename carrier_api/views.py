@@ -115,7 +115,8 @@ class CarrierRouteView(MethodView):
 
         Send the last ETag in If-None-Match: an unchanged route answers 304 with no body.
         """
-        body = route.route_body(current_principal(), query.get("day") or seoul_today())
+        with transaction():  # reading addressees' names is logged, and the log must commit
+            body = route.route_body(current_principal(), query.get("day") or seoul_today())
         tag = route.etag_of(body)
         if request.if_none_match.contains(tag):
             return Response(status=304, headers={"ETag": f'"{tag}"'})
@@ -130,7 +131,8 @@ class CarrierScan(MethodView):
     def get(self, query: dict, registered_number: str):
         """Look an item up by registered number: only items on the caller's route are found."""
         day = query.get("day") or seoul_today()
-        return route.scan(current_principal(), registered_number, day)
+        with transaction():
+            return route.scan(current_principal(), registered_number, day)
 
 
 class IdempotencyKeyMissing(ApiError):

@@ -30,7 +30,7 @@ from core.errors import ApiError, Conflict, Invalid, NotFound, error_body
 from core.geo import geodesic_m
 from municipalities.mail import checked_number, events_of, record_event
 from municipalities.models import Household, MailItem
-from municipalities.tracking import EventCode, absence_count
+from municipalities.tracking import EventCode, TransitionRefused, absence_count
 from routing.models import Carrier, OfficeItem, PlanStop, RoutePlan
 from welfare_checks import survey
 from welfare_checks.reports import file_report
@@ -317,8 +317,9 @@ def _consequences(principal: Principal, visit: Visit, target: _Target) -> None:
         return
     item = target.mail_item
     try:
-        record_event(item, event, actor_id=principal.account_id, detail=visit.relation, at=at)
-    except ApiError:
+        with db.session.begin_nested():  # a refused event leaves the item as it was
+            record_event(item, event, actor_id=principal.account_id, detail=visit.relation, at=at)
+    except (ApiError, TransitionRefused):
         visit.flags.append("item_not_open")  # e.g. already delivered: kept, not applied
         return
     if outcome == Outcome.ABSENT:

@@ -9,7 +9,7 @@ go through the worker again. Publishing tells the carriers (push through the out
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -627,7 +627,6 @@ def publish(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
                     EventCode.OUT_FOR_DELIVERY,
                     actor_id=principal.account_id,
                     place=office.name,
-                    at=_at(plan.day),
                 )
         elif item is not None and item.status != ItemStatus.OUT_FOR_DELIVERY.value:
             item.due_on = next_day
@@ -644,12 +643,6 @@ def publish(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
 def _items_of(stops: list[PlanStop]) -> dict[int, MailItem]:
     ids = [s.mail_item_id for s in stops if s.mail_item_id is not None]
     return {i.id: i for i in db.session.scalars(sa.select(MailItem).where(MailItem.id.in_(ids)))}
-
-
-def _at(day: date) -> datetime:
-    """When an event of `day` is recorded: now, or the day's start when planned ahead."""
-    start = datetime.combine(day, time(), tzinfo=SEOUL)
-    return max(utcnow(), start)
 
 
 def _roll_office_item(item_id: int, next_day: date) -> None:

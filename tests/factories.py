@@ -13,7 +13,14 @@ from core.auth.roles import Role
 from core.auth.services import issue_token
 from core.crypto import blind_index
 from core.db import db
-from municipalities.models import Household, LetterTemplate, Mailing, MailItem, Municipality
+from municipalities.models import (
+    Household,
+    LetterTemplate,
+    Mailing,
+    MailItem,
+    Municipality,
+    TrackingEvent,
+)
 from municipalities.registered_numbers import make_number
 from routing.models import Carrier, CarrierDistrict, DeliveryOffice
 
@@ -203,5 +210,10 @@ def make_due_item(
         due_on=day,
     )
     db.session.add(item)
+    db.session.flush()
+    # The history that leads to the status, as the tracking state machine replays it.
+    codes = ["accepted", "produced", "handed_to_office"]
+    codes += ["out_for_delivery"] if status == "out_for_delivery" else []
+    db.session.add_all(TrackingEvent(item_id=item.id, code=code) for code in codes)
     db.session.flush()
     return item

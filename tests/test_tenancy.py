@@ -655,6 +655,7 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/on-duty", "GET"): READERS,
     ("/on-duty", "PUT"): frozenset({Role.MUNICIPAL_ADMIN}),
     ("/cases", "GET"): READERS,
+    ("/whereabouts", "GET"): READERS,
     ("/case-policy", "GET"): READERS,
     ("/case-policy", "PUT"): frozenset({Role.MUNICIPAL_ADMIN}),
 }

@@ -133,3 +133,34 @@ class CasePolicySchema(StrictSchema):
         values=fields.Integer(strict=True, validate=validate.Range(min=1, max=24 * 90)),
         load_default=dict,
     )
+
+
+class TimelineEntrySchema(Schema):
+    at = fields.DateTime()
+    kind = fields.String(metadata={"description": "mailing | tracking | check | case"})
+    ref = fields.Integer()
+    summary = fields.String()
+
+
+class TrendSchema(Schema):
+    question = fields.String()
+    label = fields.Dict()
+    reports = fields.List(fields.Integer())
+
+
+class TimelineSchema(Schema):
+    household_id = fields.Integer()
+    entries = fields.List(fields.Nested(TimelineEntrySchema))
+    trends = fields.List(fields.Nested(TrendSchema))
+
+
+class EvidenceSchema(Schema):
+    kind = fields.String()
+    at = fields.DateTime()
+    detail = fields.String()
+
+
+class WhereaboutsSchema(Schema):
+    household_id = fields.Integer()
+    road_address = fields.String()
+    evidence = fields.List(fields.Nested(EvidenceSchema))

@@ -13,7 +13,7 @@ from core.auth.roles import Role
 from core.db import db, transaction
 from core.schemas import page_of
 from municipalities.models import Household
-from welfare_checks import alerts, cases, reports, survey
+from welfare_checks import alerts, cases, reports, survey, timeline
 from welfare_checks.models import Case
 from welfare_checks.schemas import (
     AlertQuerySchema,
@@ -30,6 +30,8 @@ from welfare_checks.schemas import (
     ReportDetailSchema,
     ReportQuerySchema,
     ReportSchema,
+    TimelineSchema,
+    WhereaboutsSchema,
 )
 
 blp = Blueprint("checks", __name__, "", description="안부 확인 결과 (Check reports)")
@@ -57,14 +59,19 @@ class ReportItem(MethodView):
     def get(self, report_id: int):
         """One report with the rules that fired and the answers (access-logged)."""
         principal = current_principal()
-        report = reports.get_report(principal, report_id)
-        household = db.session.get(Household, report.household_id)
+        with transaction():
+            report = reports.get_report(principal, report_id)
+            household = db.session.get(Household, report.household_id)
+            record_access(
+                principal.account_id,
+                "read",
+                "household",
+                [household.id],
+                report.municipality_id,
+                f"check_report={report.id}",
+            )
         definition = survey.form(report.form, report.version).definition()
         rules = {rule["id"]: rule for rule in definition["triage"]}
-        record_access(
-            principal.account_id, "read", "household", [household.id], report.municipality_id,
-            f"check_report={report.id}",
-        )  # fmt: skip
         return {
             **{name: getattr(report, name) for name in ReportSchema().fields},
             "rules": [
@@ -139,13 +146,18 @@ class CaseItem(MethodView):
     def get(self, case_id: int):
         """One case with its history and notes (access-logged)."""
         principal = current_principal()
-        case = cases.get_case(principal, case_id)
-        record_access(
-            principal.account_id, "read", "household", [case.household_id], case.municipality_id,
-            f"case={case.id}",
-        )  # fmt: skip
-        case.events = cases.events_of(case)
-        return case
+        with transaction():
+            case = cases.get_case(principal, case_id)
+            record_access(
+                principal.account_id,
+                "read",
+                "household",
+                [case.household_id],
+                case.municipality_id,
+                f"case={case.id}",
+            )
+            case.events = cases.events_of(case)
+            return case
 
     @blp.arguments(CaseUpdateSchema)
     @blp.response(200, CaseSchema)
@@ -193,3 +205,23 @@ class Policy(MethodView):
         """Set whether watch checks open cases, and the service levels."""
         with transaction():
             return cases.set_policy(current_principal(), data)
+
+
+@blp.route("/households/<int:household_id>/timeline")
+class HouseholdTimeline(MethodView):
+    @blp.response(200, TimelineSchema)
+    @require_login
+    def get(self, household_id: int):
+        """Every mailing, tracking event, check and case of the household; repeated observations."""
+        with transaction():  # the read is access-logged
+            return timeline.timeline(current_principal(), household_id)
+
+
+@blp.route("/whereabouts")
+class Whereabouts(MethodView):
+    @blp.response(200, WhereaboutsSchema(many=True))
+    @require_role(*reports.READERS)
+    def get(self):
+        """Households to check in the resident registration (moved, unknown, absent, vacant)."""
+        with transaction():
+            return timeline.whereabouts(current_principal())
