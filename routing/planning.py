@@ -26,6 +26,7 @@ from municipalities.mail import SEOUL, next_working_day, record_event
 from municipalities.models import Household, MailItem
 from municipalities.tracking import EventCode, ItemStatus
 from routing import postal_model, solver
+from routing.decompose import solve_large
 from routing.models import Carrier, DeliveryOffice, OfficeItem, PlanRoute, PlanStop, RoutePlan
 from routing.postal_model import CarrierSpec, StopSpec
 from routing.services import get_office
@@ -331,13 +332,13 @@ def run_plan(message: Message) -> None:
         before = _route_orders(plan.id)
         limit = plan.time_limit_s
         built = _build(plan, settings, keep_routes=mode != "solve", lock_all=mode == "insert")
-    answer = solver.solve_isolated(built.problem, limit, osrm_url=settings.osrm_url)
+    answer = solve_large(built.problem, limit, osrm_url=settings.osrm_url)
     passes = 1
     if mode == "insert" and payload["stop"] in {u["id"] for u in answer.get("unassigned", [])}:
         with transaction():
             plan = db.session.get(RoutePlan, payload["plan"])
             built = _build(plan, settings, keep_routes=True, keep_carriers=True)
-        answer = solver.solve_isolated(built.problem, limit, osrm_url=settings.osrm_url)
+        answer = solve_large(built.problem, limit, osrm_url=settings.osrm_url)
         passes = 2
     with transaction():
         plan = db.session.get(RoutePlan, payload["plan"])

@@ -9,7 +9,7 @@ from typing import IO
 import click
 from flask.cli import AppGroup
 
-from routing.solver import solve_isolated
+from routing.decompose import solve_large
 
 routing_cli = AppGroup("routing", help="경로 계획 (Route planning).")
 
@@ -42,7 +42,7 @@ def solve_command(problem: IO[bytes], time_limit: float, output: Path | None, os
     except (ValueError, UnicodeDecodeError) as exc:
         result = {"code": 2, "error": f"problem: not valid JSON ({exc})"}
     else:
-        result = solve_isolated(data, time_limit, osrm_url=osrm_url)
+        result = solve_large(data, time_limit, osrm_url=osrm_url)
     text = json.dumps(result, ensure_ascii=False, indent=2)
     if output is None:
         click.echo(text)
