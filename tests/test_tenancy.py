@@ -399,6 +399,9 @@ BODIES: dict[tuple[str, str], Body] = {
     ("/cases/<int:case_id>/notes", "POST"): lambda k: {"json": {"text": "격리 메모"}},
     ("/cases/<int:case_id>/reopen", "POST"): lambda k: {"json": {"version": 1}},
     ("/case-policy", "PUT"): lambda k: {"json": {"open_on_watch": False}},
+    ("/exports", "POST"): lambda k: {
+        "json": {"kind": "cases", "from": PLAN_DAY, "to": PLAN_DAY, "reason": "격리 시험 내보내기"}
+    },
     ("/carrier/visits/batch", "POST"): lambda k: {"json": {"records": [visit_body(k)["json"]]}},
     ("/offices/<int:office_id>/plans", "POST"): lambda k: {"json": {"day": PLAN_DAY}},
     ("/offices/<int:office_id>/items", "POST"): lambda k: {
@@ -656,6 +659,8 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/on-duty", "PUT"): frozenset({Role.MUNICIPAL_ADMIN}),
     ("/cases", "GET"): READERS,
     ("/whereabouts", "GET"): READERS,
+    ("/statistics", "GET"): READERS,
+    ("/exports", "POST"): READERS,
     ("/case-policy", "GET"): READERS,
     ("/case-policy", "PUT"): frozenset({Role.MUNICIPAL_ADMIN}),
 }

@@ -164,3 +164,31 @@ class WhereaboutsSchema(Schema):
     household_id = fields.Integer()
     road_address = fields.String()
     evidence = fields.List(fields.Nested(EvidenceSchema))
+
+
+class PeriodSchema(StrictSchema):
+    from_ = fields.Date(data_key="from", metadata={"description": "default: the month's first"})
+    to = fields.Date(metadata={"description": "default: today (Seoul)"})
+
+
+class StatisticsSchema(Schema):
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    mailed = fields.Integer()
+    delivered = fields.Integer()
+    delivered_in_person = fields.Integer()
+    absent = fields.Integer()
+    returned = fields.Integer()
+    checks_by_severity = fields.Dict(keys=fields.String(), values=fields.Integer())
+    cases_by_outcome = fields.Dict(keys=fields.String(), values=fields.Integer())
+    median_hours_to_first_contact = fields.Float(allow_none=True)
+
+
+class ExportSchema(StrictSchema):
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+    kind = fields.String(
+        required=True, validate=validate.OneOf(("statistics", "check_reports", "cases"))
+    )
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+    reason = fields.String(required=True, validate=validate.Length(min=5, max=300))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from flask import Response
 from flask.views import MethodView
 
 from core.api import Blueprint, paginate
@@ -12,8 +13,9 @@ from core.auth.principal import current_principal, require_login, require_role
 from core.auth.roles import Role
 from core.db import db, transaction
 from core.schemas import page_of
+from municipalities.mail import seoul_today
 from municipalities.models import Household
-from welfare_checks import alerts, cases, reports, survey, timeline
+from welfare_checks import alerts, cases, reports, statistics, survey, timeline
 from welfare_checks.models import Case
 from welfare_checks.schemas import (
     AlertQuerySchema,
@@ -26,10 +28,13 @@ from welfare_checks.schemas import (
     CaseSchema,
     CaseUpdateSchema,
     CaseVersionSchema,
+    ExportSchema,
     OnDutySchema,
+    PeriodSchema,
     ReportDetailSchema,
     ReportQuerySchema,
     ReportSchema,
+    StatisticsSchema,
     TimelineSchema,
     WhereaboutsSchema,
 )
@@ -225,3 +230,29 @@ class Whereabouts(MethodView):
         """Households to check in the resident registration (moved, unknown, absent, vacant)."""
         with transaction():
             return timeline.whereabouts(current_principal())
+
+
+@blp.route("/statistics")
+class Statistics(MethodView):
+    @blp.arguments(PeriodSchema, location="query")
+    @blp.response(200, StatisticsSchema)
+    @require_role(*reports.READERS)
+    def get(self, period: dict):
+        """Mailed, delivered (in person), absent, returned, checks by severity, case outcomes."""
+        last = period.get("to") or seoul_today()
+        first = period.get("from_") or last.replace(day=1)
+        return statistics.figures(current_principal(), first, last)
+
+
+@blp.route("/exports")
+class Exports(MethodView):
+    @blp.arguments(ExportSchema)
+    @blp.response(200, description="the CSV or XLSX file")
+    @require_role(*reports.READERS)
+    def post(self, data: dict):
+        """Export statistics, check reports or cases of a period; the reason is access-logged."""
+        request_data = {**data, "from": data["from_"]}
+        with transaction():
+            body, media, name = statistics.export(current_principal(), request_data)
+        disposition = f'attachment; filename="{name}"'
+        return Response(body, mimetype=media, headers={"Content-Disposition": disposition})
