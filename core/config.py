@@ -42,6 +42,8 @@ class Config:
     SESSION_ABSOLUTE_HOURS = 12
     API_TOKEN_IDLE_MINUTES = 60
     API_TOKEN_LIFETIME_HOURS = 12
+    # A closed household's personal data is destroyed this long after it and its cases closed.
+    RETENTION_CLOSED_DAYS = 365
     ACCESS_LOG_RETENTION_DAYS = 730  # PIPA 안전성 확보조치 기준 제8조: >= 2 years for 민감정보
     PERMISSION_LOG_RETENTION_DAYS = 1095  # 제5조③: >= 3 years
     RATELIMIT_STORAGE_URI = "memory://"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from app import create_app
 from core.db import db
 from tests.factories import World, build_world
+from tests.scratch import scratch_database
 
 TEST_KEYS = {
     "SECRET_KEY": "test-secret-key-not-for-production",
@@ -117,3 +118,13 @@ def world(app, db_session) -> World:
     # roll back data that was merely flushed.
     db.session.commit()
     return world
+
+
+@pytest.fixture
+def fresh_app(app, tmp_path):
+    """An app on a database of its own, migrated from nothing (for tests that commit for real):
+    PostgreSQL when the suite runs on it, else a SQLite file. Yields (app, database URL)."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    backend = "postgresql" if url.startswith("postgresql") else "sqlite"
+    with scratch_database(backend, tmp_path, app) as scratch:
+        yield scratch.app, scratch.url.render_as_string(hide_password=False)

@@ -6,26 +6,22 @@ import glob
 import io
 import logging
 import os
-import secrets
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
-from flask import Flask
-from flask_migrate import upgrade
 
-from app import create_app
+from core.audit import AccessLog
 from core.auth.models import Account
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.auth.services import create_account, issue_token
 from core.crypto import blind_index, configure_crypto, decrypt, encrypt
-from core.db import db, transaction
+from core.db import db, transaction, utcnow
 from municipalities import imports
 from municipalities.models import Household
 from municipalities.services import (
@@ -36,8 +32,10 @@ from municipalities.services import (
 )
 from tests.factories import auth
 from tests.household_files import to_csv, valid_rows
+from tests.scratch import Scratch, scratch_database
+from welfare_checks.models import Case, CaseEvent, CheckReport
+from welfare_checks.retention import PURGED, purge
 
-MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 PASSWORD = "privacy horse battery staple 42"
 
 
@@ -98,63 +96,6 @@ def assert_no_plaintext(data: bytes, texts: list[str], where: str) -> None:
 
 
 # --- a separate, really committed database -----------------------------------------------------
-
-
-@dataclass
-class Scratch:
-    app: Flask
-    backend: str
-    url: sa.URL
-    municipality_id: int = 0
-    account_id: int = 0
-    household_ids: list[int] = field(default_factory=list)
-    sqlite_path: Path | None = None
-
-
-@contextmanager
-def scratch_database(backend: str, tmp_path: Path, main_app: Flask) -> Iterator[Scratch]:
-    """A fresh migrated database of its own (no test rollback): SQLite file or PG database."""
-    admin_engine = None
-    if backend == "sqlite":
-        path = tmp_path / "privacy.db"
-        url = sa.make_url(f"sqlite:///{path}")
-    else:
-        test_url = os.environ.get("TEST_DATABASE_URL", "")
-        if not test_url.startswith("postgresql"):
-            pytest.skip("TEST_DATABASE_URL is not a PostgreSQL URL")
-        base = sa.make_url(test_url)
-        name = f"welfare_privacy_{secrets.token_hex(6)}"
-        admin_engine = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin_engine.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-        url, path = base.set(database=name), None
-    app = create_app(
-        {
-            "ENV": "testing",
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
-            "MIGRATIONS_DIR": MIGRATIONS,
-            "SECRET_KEY": "privacy-test-secret-key",
-            "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "BLIND_INDEX_KEY": "privacy-test-blind-index-key",
-            "RATELIMIT_LOGIN": "1000 per minute",
-        },
-        instance_path=str(tmp_path / "instance"),
-    )
-    try:
-        with app.app_context():
-            upgrade(directory=MIGRATIONS)
-        yield Scratch(app=app, backend=backend, url=url, sqlite_path=path)
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        # create_app installed this app's keys process-wide: give the test suite its own back.
-        configure_crypto(main_app.config["ENCRYPTION_KEYS"], main_app.config["BLIND_INDEX_KEY"])
-        if admin_engine is not None:
-            with admin_engine.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-            admin_engine.dispose()
 
 
 def seed(scratch: Scratch) -> None:
@@ -426,3 +367,102 @@ def test_household_list_refuses_a_name_in_the_query_string(client, world):
     )
     assert response.status_code == 422
     assert SERVICE_PERSON.name not in response.get_data(as_text=True)
+
+
+@pytest.mark.no_db_rollback
+def test_retention_destroys_closed_households_personal_data_and_keeps_the_counts(app, tmp_path):
+    backend = (
+        "postgresql" if os.environ.get("TEST_DATABASE_URL", "").startswith("postgres") else "sqlite"
+    )
+    with scratch_database(backend, tmp_path, app) as scratch:
+        seed(scratch)
+        now = utcnow()
+        with scratch.app.app_context(), scratch.app.test_request_context():
+            before = raw_personal_columns(scratch.household_ids)
+            household_id = scratch.household_ids[0]
+            with transaction():
+                _closed_case_with_a_report(scratch, household_id, now - timedelta(days=400))
+                for household in db.session.scalars(sa.select(Household)):
+                    household.status, household.closed_at = "closed", now - timedelta(days=400)
+                db.session.add(
+                    AccessLog(at=now - timedelta(days=800), action="view", subject_type="household")
+                )
+            with transaction():
+                purged = purge(now)
+            every = db.session.scalar(sa.select(sa.func.count(Household.id)))
+            assert purged.households == every  # all closed long ago, their cases too
+            assert purged.access_logs == 1
+            with transaction():
+                assert purge(now).households == 0  # idempotent
+            report = db.session.scalar(sa.select(CheckReport))
+            assert report.answers == "{}" and report.severity == "urgent"  # counted still
+            assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 1
+            assert (
+                db.session.scalar(sa.select(CaseEvent.note).where(CaseEvent.action == "note"))
+                is None
+            )
+            assert {h.name for h in db.session.scalars(sa.select(Household))} == {PURGED}
+            db.session.remove()
+            db.engine.dispose()  # SQLite: checkpoint the WAL into the main file
+        old_ciphertexts = [value.encode() for row in before.values() for value in row if value]
+        stored = database_bytes(scratch) if backend == "sqlite" else pg_dump(scratch)
+        assert [c for c in old_ciphertexts if c in stored] == []
+        assert_no_plaintext(stored, SECRET_TEXTS + [CASE_NOTE], "the database after the purge")
+
+
+CASE_NOTE = "긴급복지 상담 후 병원 동행 예정"
+
+
+def _closed_case_with_a_report(scratch: Scratch, household_id: int, closed_at) -> None:
+    """A visit, its urgent check report and a case closed long ago with a note."""
+    from carrier_api.models import Visit
+    from municipalities.models import Municipality
+    from tests.factories import Tenant, make_district, make_due_item, make_office, square
+
+    tenant = Tenant(db.session.get(Municipality, scratch.municipality_id), make_office())
+    district = make_district(tenant.office, square(126.9, 37.5))
+    item = make_due_item(tenant, (126.91, 37.51), closed_at.date(), district)
+    item.household_id = household_id
+
+    visit = Visit(
+        client_uuid="00000000-0000-4000-8000-000000000001",
+        fingerprint="f",
+        account_id=scratch.account_id,
+        household_id=household_id,
+        outcome="other",
+        other_text=CASE_NOTE,
+        recorded_at=closed_at,
+        lon=127.0,
+        lat=37.5,
+        accuracy_m=5.0,
+    )
+    db.session.add(visit)
+    db.session.flush()
+    report = CheckReport(
+        visit_id=visit.id,
+        municipality_id=scratch.municipality_id,
+        household_id=household_id,
+        mail_item_id=item.id,
+        form="wellbeing",
+        version=1,
+        contact="met_addressee",
+        answers='{"note": "' + CASE_NOTE + '"}',
+        outcome="other",
+        severity="urgent",
+        visited_at=closed_at,
+    )
+    db.session.add(report)
+    db.session.flush()
+    case = Case(
+        municipality_id=scratch.municipality_id,
+        household_id=household_id,
+        report_id=report.id,
+        severity="urgent",
+        status="closed",
+        due_at=closed_at,
+        opened_at=closed_at,
+        closed_at=closed_at,
+    )
+    db.session.add(case)
+    db.session.flush()
+    db.session.add(CaseEvent(case_id=case.id, action="note", note=CASE_NOTE, at=closed_at))

@@ -11,39 +11,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from app import create_app
 from core.db import db
 from tests.conftest import TEST_KEYS
 from welfare_checks.models import SchedulerTick
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHED_DB = "welfare_sched_test"
-
-
-@pytest.fixture
-def sched_db(tmp_path, app_config):
-    """A database of its own (its URL), migrated, dropped afterwards."""
-    url = app_config["SQLALCHEMY_DATABASE_URI"]
-    admin = None
-    if url.startswith("postgresql"):
-        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {SCHED_DB} WITH (FORCE)")
-            conn.exec_driver_sql(f"CREATE DATABASE {SCHED_DB}")
-        url = sa.make_url(url).set(database=SCHED_DB).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite:///{tmp_path / 'sched.db'}"
-    app = create_app(app_config | {"SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        upgrade(directory=app_config["MIGRATIONS_DIR"])
-        db.engine.dispose()
-    yield app, url
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {SCHED_DB} WITH (FORCE)")
-        admin.dispose()
 
 
 def scheduler(url: str) -> subprocess.Popen:
@@ -73,8 +46,8 @@ def wait_for_ticks(app, count: int, timeout: float = 60) -> None:
 
 @pytest.mark.slow
 @pytest.mark.no_db_rollback
-def test_one_scheduler_leads_and_the_standby_takes_over_when_it_dies(sched_db):
-    app, url = sched_db
+def test_one_scheduler_leads_and_the_standby_takes_over_when_it_dies(fresh_app):
+    app, url = fresh_app
     first, second = scheduler(url), scheduler(url)
     try:
         wait_for_ticks(app, 6)

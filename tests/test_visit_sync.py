@@ -14,47 +14,17 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from app import create_app
 from carrier_api.models import Visit
 from core.auth.models import Account
 from core.auth.services import issue_token
 from core.db import db, utcnow
 from municipalities.registered_numbers import make_number
 from routing.models import OfficeItem, PlanRoute, PlanStop, RoutePlan
-from tests.conftest import TEST_KEYS
 from tests.factories import auth, make_carrier, make_municipality, make_office
 
 RECORDS, COPIES, BATCH, THREADS = 10_000, 3, 100, 6
 DAY = date(2031, 3, 4)
-SYNC_DB = "welfare_sync_test"
-
-
-@pytest.fixture
-def sync_app(tmp_path, app_config):
-    """An app on a database of its own, migrated from nothing."""
-    url = app_config["SQLALCHEMY_DATABASE_URI"]
-    admin_engine = None
-    if url.startswith("postgresql"):
-        admin_engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin_engine.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {SYNC_DB}")
-            conn.exec_driver_sql(f"CREATE DATABASE {SYNC_DB}")
-        url = sa.make_url(url).set(database=SYNC_DB).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite:///{tmp_path / 'sync.db'}"
-    app = create_app(app_config | {"SQLALCHEMY_DATABASE_URI": url, **TEST_KEYS})
-    with app.app_context():
-        upgrade(directory=app_config["MIGRATIONS_DIR"])
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if admin_engine is not None:
-        with admin_engine.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {SYNC_DB}")
-        admin_engine.dispose()
 
 
 def _route_of_records(n: int) -> tuple[str, list[str]]:
@@ -111,7 +81,8 @@ def _route_of_records(n: int) -> tuple[str, list[str]]:
 
 @pytest.mark.slow
 @pytest.mark.no_db_rollback
-def test_ten_thousand_visits_sent_three_times_in_parallel_are_stored_once(sync_app):
+def test_ten_thousand_visits_sent_three_times_in_parallel_are_stored_once(fresh_app):
+    sync_app, _ = fresh_app
     with sync_app.app_context():
         token, numbers = _route_of_records(RECORDS)
     now = utcnow().isoformat()

@@ -26,6 +26,7 @@ from core.outbox import deliver_due
 from welfare_checks.alerts import escalate_overdue
 from welfare_checks.cases import escalate_overdue_cases
 from welfare_checks.models import SchedulerTick
+from welfare_checks.retention import purge
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +105,20 @@ def escalate() -> None:
         escalate_overdue_cases()
 
 
+def retention() -> None:
+    """Destroy what is past its retention period (idempotent)."""
+    with transaction():
+        purged = purge()
+    log.info("retention: %s", purged)
+
+
 def jobs(app: Flask, probe_every_s: float | None) -> list[tuple[Callable[[], None], float, str]]:
     """The scheduled jobs: (function, interval in seconds, id)."""
     config = app.config
     out = [
         (lambda: deliver_due(), config["SCHEDULER_OUTBOX_EVERY_S"], "outbox"),
         (escalate, config["SCHEDULER_ESCALATION_EVERY_S"], "escalation"),
+        (retention, 24 * 3600, "retention"),
     ]
     if probe_every_s:
         out.append((probe, probe_every_s, "probe"))
