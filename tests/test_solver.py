@@ -681,3 +681,16 @@ def test_evaluate_times_given_routes_and_flags_what_is_late():
         {"cause": "delay", "duration": 5}
     ]
     assert solver.evaluate({"vehicles": []})["code"] == 2
+
+
+# Found by the search's property test: locked jobs 0, 1, 3 with 1 unservable in between.
+DROPPED_IN_THE_MIDDLE = json.loads(
+    '{"jobs":[{"id":0,"location_index":1,"service":20,"delivery":[2],"priority":69,"time_windows":[[378,479],[561,561]],"locked":true},{"id":1,"location_index":2,"service":20,"delivery":[0],"priority":19,"time_windows":[[263,351]],"locked":true},{"id":2,"location_index":3,"service":29,"delivery":[2],"priority":61,"locked":false},{"id":3,"location_index":4,"service":20,"delivery":[1],"priority":94,"time_windows":[[212,328],[369,371]],"locked":true}],"vehicles":[{"id":0,"capacity":[4],"skills":[1],"time_window":[0,834],"end_index":0,"breaks":[{"id":0,"time_windows":[[83,187]],"service":25},{"id":1,"time_windows":[[312,354]],"service":38}],"steps":[{"type":"job","id":0},{"type":"job","id":1},{"type":"job","id":2},{"type":"job","id":3}]}],"matrices":{"car":{"durations":[[0,49,20,44,77],[49,0,39,13,42],[20,39,0,52,57],[44,13,52,0,55],[77,42,57,55,0]],"distances":[[0,343,140,308,539],[343,0,273,91,294],[140,273,0,364,399],[308,91,364,0,385],[539,294,399,385,0]]}}}'
+)
+
+
+def test_a_dropped_locked_job_does_not_free_its_neighbours_order():
+    problem = copy.deepcopy(DROPPED_IN_THE_MIDDLE)
+    for share in (0.0, 0.75):
+        result = solve(problem, 1.0, SearchConfig(ruin_share=share))
+        assert result["code"] == 0 and check(problem, result) == []
