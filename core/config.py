@@ -57,8 +57,10 @@ class Config:
     VISIT_SIGNATURE_MAX_BYTES = 100_000
     VISIT_BATCH_MAX = 500
     # Absences before an item stays at the office instead of going out again (each earlier
-    # absence schedules the next attempt for the next working day).
+    # absence schedules the next attempt for the next working day); held that many days, it
+    # goes back to the sender (reason absent_limit).
     REDELIVERY_ATTEMPTS = 3
+    REDELIVERY_HOLD_DAYS = 7
     ALERT_ESCALATE_MINUTES = 15  # an emergency nobody acknowledged goes to the municipal admins
     # Hours to a first response by severity (a municipality's case policy may set its own).
     CASE_DUE_HOURS: dict[str, int] = {"emergency": 4, "urgent": 24, "watch": 168}

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.audit import record_access
@@ -566,3 +567,19 @@ def get_batch(principal: Principal, batch_id: int) -> LetterBatch:
     if batch is None:
         raise NotFound()
     return batch
+
+
+def return_held_items(now: datetime | None = None) -> int:
+    """Send back items held at the office after their last absence, once the hold is over."""
+    now = now or utcnow()
+    held_since = now - timedelta(days=current_app.config["REDELIVERY_HOLD_DAYS"])
+    items = db.session.scalars(
+        sa.select(MailItem).where(
+            MailItem.status == ItemStatus.ABSENT.value, MailItem.updated_at <= held_since
+        )
+    ).all()
+    for item in items:
+        record_event(
+            item, EventCode.RETURNED, actor_id=None, detail="보관 기간 경과 (hold period over)"
+        )
+    return len(items)

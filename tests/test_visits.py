@@ -11,8 +11,9 @@ import sqlalchemy as sa
 
 from carrier_api.models import Visit
 from core.db import db, utcnow
-from municipalities.mail import next_working_day, seoul_today
+from municipalities.mail import next_working_day, record_event, return_held_items, seoul_today
 from municipalities.models import MailItem, TrackingEvent
+from municipalities.tracking import EventCode
 from tests.test_carrier_route import carrier_headers, published
 from tests.test_planning import headers, office, orders  # noqa: F401
 
@@ -113,7 +114,11 @@ def test_the_idempotency_key_is_required_and_must_match(client, day):
     assert other.status_code == 422 and "client_uuid" in other.json["error"]["fields"]
 
 
-def test_an_absence_schedules_the_next_attempt_until_the_policy_keeps_the_item(client, day):
+def test_an_absence_schedules_the_next_attempt_until_the_policy_keeps_the_item(
+    client,
+    day,  # noqa: F811
+    ctx,
+):
     number = day["numbers"][0]
     absent = {
         "outcome": "absent",
@@ -126,11 +131,17 @@ def test_an_absence_schedules_the_next_attempt_until_the_policy_keeps_the_item(c
     answers = []
     for _ in (2, 3):  # out again, nobody home again
         mail = item(number)
-        mail.status = "out_for_delivery"
+        record_event(mail, EventCode.OUT_FOR_DELIVERY, actor_id=None)  # out again
         db.session.commit()
         answers.append(post(client, day, record(number, **absent)).json["item_status"])
     # The second absence schedules a third try; after the third the item stays at the office.
     assert answers == ["redelivery_scheduled", "absent"]
+    # Held there for the hold period, then it goes back to the municipality.
+    assert return_held_items(utcnow() + timedelta(days=1)) == 0
+    assert return_held_items(utcnow() + timedelta(days=8)) == 1
+    db.session.commit()
+    returned = item(number)
+    assert (returned.status, returned.return_reason) == ("returned", "absent_limit")
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from flask import Flask, current_app
 
 from core.db import db, transaction, utcnow
 from core.outbox import deliver_due
+from municipalities.mail import return_held_items
 from welfare_checks.alerts import escalate_overdue
 from welfare_checks.cases import escalate_overdue_cases
 from welfare_checks.models import SchedulerTick
@@ -106,10 +107,11 @@ def escalate() -> None:
 
 
 def retention() -> None:
-    """Destroy what is past its retention period (idempotent)."""
+    """Send back items whose hold is over; destroy what is past retention (idempotent)."""
     with transaction():
+        returned = return_held_items()
         purged = purge()
-    log.info("retention: %s", purged)
+    log.info("daily: %d held items returned; retention %s", returned, purged)
 
 
 def jobs(app: Flask, probe_every_s: float | None) -> list[tuple[Callable[[], None], float, str]]:
