@@ -31,6 +31,9 @@ REFRESH_PREFIX = "wpr_"  # noqa: S105
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10  # 31^10: about 2^50, with a rate-limited, single-use, 15-minute code
 MANAGERS = (Role.DISPATCHER, Role.SYSTEM_ADMIN)
+# Staff whose phones get the welfare team's alerts; carriers enrol through their dispatcher.
+STAFF_WITH_PHONES = (Role.SOCIAL_WORKER.value, Role.MUNICIPAL_ADMIN.value)
+PHONE_ROLES = (Role.CARRIER.value, *STAFF_WITH_PHONES)
 
 
 class EnrolmentFailed(ApiError):
@@ -74,6 +77,23 @@ def issue_enrolment_code(principal: Principal, carrier_id: int) -> tuple[str, En
     _, account = get_carrier(principal, carrier_id)
     if principal.role not in MANAGERS:
         raise Forbidden()
+    return _new_code(principal, account)
+
+
+def issue_staff_enrolment_code(principal: Principal, account_id: int) -> tuple[str, EnrolmentCode]:
+    """A code for a social worker's or municipal admin's phone (alerts), from their admin."""
+    account = db.session.get(Account, account_id)
+    if (
+        account is None
+        or principal.role != Role.MUNICIPAL_ADMIN
+        or account.municipality_id != principal.municipality_id
+        or account.role not in STAFF_WITH_PHONES
+    ):
+        raise NotFound()
+    return _new_code(principal, account)
+
+
+def _new_code(principal: Principal, account: Account) -> tuple[str, EnrolmentCode]:
     if not account.is_active:
         raise Forbidden("비활성 계정입니다. (The account is disabled.)")
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
@@ -101,7 +121,7 @@ def enrol(code: str, label: str, platform: str | None) -> DeviceCredentials:
     if row is None or row.used_at is not None or row.expires_at <= now:
         raise EnrolmentFailed()
     account = db.session.get(Account, row.account_id)
-    if not account.is_active or account.role != Role.CARRIER.value:
+    if not account.is_active or account.role not in PHONE_ROLES:
         raise EnrolmentFailed()
     row.used_at = now
     device = Device(account_id=account.id, label=label, platform=platform, enrolled_at=now)

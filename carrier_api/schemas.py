@@ -11,6 +11,7 @@ from welfare_checks.survey import Outcome
 class EnrolmentCodeSchema(Schema):
     code = fields.String(metadata={"description": "shown once; type it into the app"})
     carrier_id = fields.Integer()
+    account_id = fields.Integer()
     expires_at = fields.DateTime()
 
 

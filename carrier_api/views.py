@@ -48,6 +48,17 @@ class EnrolmentCodes(MethodView):
         return {"code": code, "carrier_id": carrier_id, "expires_at": row.expires_at}
 
 
+@blp.route("/accounts/<int:account_id>/enrolment-codes")
+class StaffEnrolmentCodes(MethodView):
+    @blp.response(201, EnrolmentCodeSchema)
+    @require_login
+    def post(self, account_id: int):
+        """A one-time code for a social worker's phone, for alerts (municipal admins)."""
+        with transaction():
+            code, row = devices.issue_staff_enrolment_code(current_principal(), account_id)
+        return {"code": code, "account_id": account_id, "expires_at": row.expires_at}
+
+
 @blp.route("/carriers/<int:carrier_id>/devices")
 class CarrierDevices(MethodView):
     @blp.response(200, DeviceSchema(many=True))

@@ -143,3 +143,22 @@ def test_the_phone_registers_its_push_token_and_an_account_token_cannot(client, 
     assert db.session.get(Device, credentials["device_id"]).fcm_token == "fcm-registration-token"
     account_token = client.put(url, json={"token": "x"}, headers=world.a.headers(Role.CARRIER))
     assert account_token.status_code == 403
+
+
+def test_a_municipal_admin_enrols_a_social_workers_phone_for_alerts(client, world):
+    worker = world.a.accounts[Role.SOCIAL_WORKER]
+    url = f"/api/v1/accounts/{worker.id}/enrolment-codes"
+    issued = client.post(url, headers=world.a.headers(Role.MUNICIPAL_ADMIN))
+    assert issued.status_code == 201 and issued.json["account_id"] == worker.id
+    credentials = enrol(client, issued.json["code"])
+    assert credentials.status_code == 201
+    me = client.get("/api/v1/auth/me", headers=auth(credentials.json["access_token"]))
+    assert me.json["id"] == worker.id
+    for headers in (world.b.headers(Role.MUNICIPAL_ADMIN), world.a.headers(Role.SOCIAL_WORKER)):
+        assert client.post(url, headers=headers).status_code == 404
+    carrier = world.a.accounts[Role.CARRIER]
+    other = client.post(
+        f"/api/v1/accounts/{carrier.id}/enrolment-codes",
+        headers=world.a.headers(Role.MUNICIPAL_ADMIN),
+    )
+    assert other.status_code == 404

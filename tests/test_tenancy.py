@@ -390,6 +390,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ("/carriers/<int:carrier_id>", "PATCH"): lambda k: {"json": {"home_district_id": None}},
     ("/letter-batches/<int:batch_id>/receive", "POST"): no_body,
     ("/carriers/<int:carrier_id>/enrolment-codes", "POST"): no_body,
+    ("/accounts/<int:account_id>/enrolment-codes", "POST"): no_body,
     ("/devices/<int:device_id>/revoke", "POST"): no_body,
     ("/devices/me/fcm-token", "PUT"): lambda k: {"json": {"token": "fcm-token"}},
     ("/carrier/visits", "POST"): lambda k: visit_body(k, single=True),
