@@ -23,6 +23,7 @@ from flask import current_app
 from marshmallow import ValidationError
 
 from carrier_api.models import Visit
+from carrier_api.route import carrier_of
 from carrier_api.schemas import VisitInSchema
 from core.auth.principal import Principal
 from core.db import db, utcnow
@@ -31,7 +32,7 @@ from core.geo import geodesic_m
 from municipalities.mail import checked_number, events_of, record_event
 from municipalities.models import Household, MailItem
 from municipalities.tracking import EventCode, TransitionRefused, absence_count
-from routing.models import Carrier, OfficeItem, PlanStop, RoutePlan
+from routing.models import OfficeItem, PlanStop, RoutePlan
 from welfare_checks import survey
 from welfare_checks.reports import file_report
 from welfare_checks.survey import Outcome
@@ -139,8 +140,7 @@ def record_visit(principal: Principal, raw: dict[str, Any], data: dict[str, Any]
             flags=visit.flags,
             visited_at=visit.recorded_at,
         )
-    visit.response = _response(visit, target)
-    db.session.flush()
+    visit.response = _response(visit, target)  # written with the commit
     return Answer(201, visit.response)
 
 
@@ -212,9 +212,7 @@ class _Target:
 def _target(principal: Principal, text: str) -> _Target:
     """The item with this number on a published route of the caller's office, or 404."""
     number = checked_number(text)
-    carrier_id = db.session.scalar(
-        sa.select(Carrier.id).where(Carrier.account_id == principal.account_id)
-    )
+    carrier_id = carrier_of(principal).id
     mail_item = db.session.scalar(
         sa.select(MailItem).where(
             MailItem.registered_number == number, MailItem.office_id == principal.office_id
@@ -230,7 +228,7 @@ def _target(principal: Principal, text: str) -> _Target:
             )
             .order_by(OfficeItem.day.desc())
         )
-    if carrier_id is None or (mail_item is None and office_item is None):
+    if mail_item is None and office_item is None:
         raise NotFound()
     column = PlanStop.mail_item_id if mail_item else PlanStop.office_item_id
     item_id = mail_item.id if mail_item else office_item.id

@@ -22,7 +22,7 @@ from municipalities.importing import FileRejected, cell_text, header_key, read_r
 from municipalities.registered_numbers import InvalidRegisteredNumber, parse_number
 from routing import postal_model
 from routing.models import DeliveryOffice, OfficeItem
-from routing.services import district_index, get_office
+from routing.services import dispatchers_office, district_index, get_office
 
 MAX_ROWS = 20_000
 
@@ -109,13 +109,6 @@ class OfficeItemsInvalid(Invalid):
     message = "등기 목록에 문제가 있습니다. (The item list has problems.)"
 
 
-def _require_dispatcher(principal: Principal, office_id: int):
-    office = get_office(principal, office_id)
-    if principal.role != Role.DISPATCHER:
-        raise NotFound()
-    return office
-
-
 def items_of(principal: Principal, office_id: int, day: date) -> list[OfficeItem]:
     """The office's imported items of a day (its dispatchers; system admins read too)."""
     office = get_office(principal, office_id)
@@ -132,7 +125,7 @@ def items_of(principal: Principal, office_id: int, day: date) -> list[OfficeItem
 
 def add_items(principal: Principal, office_id: int, data: dict) -> list[OfficeItem]:
     """Store a day's items (all or none); a number already imported for the day is a conflict."""
-    office = _require_dispatcher(principal, office_id)
+    office = dispatchers_office(principal, office_id)
     return store_items(office, data["day"], data["items"], principal.account_id)
 
 

@@ -29,7 +29,7 @@ from routing import postal_model, solver
 from routing.decompose import solve_large
 from routing.models import Carrier, DeliveryOffice, OfficeItem, PlanRoute, PlanStop, RoutePlan
 from routing.postal_model import CarrierSpec, StopSpec
-from routing.services import get_office
+from routing.services import dispatchers_office
 
 KIND = "route_plan"
 # Items a round can take: waiting at the office, due again, or out on a plan being redone.
@@ -107,13 +107,6 @@ def _clock(day: date, now: datetime) -> int | None:
 # --- Access ----------------------------------------------------------------------------------
 
 
-def _office_for_dispatcher(principal: Principal, office_id: int) -> DeliveryOffice:
-    office = get_office(principal, office_id)
-    if principal.role != Role.DISPATCHER:
-        raise NotFound()
-    return office
-
-
 def plans_visible_to(principal: Principal) -> sa.Select:
     """Dispatchers see their office's plans; carriers its published ones; others none."""
     query = sa.select(RoutePlan).order_by(RoutePlan.day.desc(), RoutePlan.id.desc())
@@ -154,7 +147,7 @@ def _editable(principal: Principal, plan_id: int, version: int) -> RoutePlan:
 
 def start_plan(principal: Principal, office_id: int, data: dict) -> RoutePlan:
     """Snapshot the day's stops and carriers and queue the solve (the answer is a job)."""
-    office = _office_for_dispatcher(principal, office_id)
+    office = dispatchers_office(principal, office_id)
     settings = Settings.current()
     day: date = data["day"]
     if _clock(day, seoul_now()) is None:
@@ -180,7 +173,7 @@ def start_plan(principal: Principal, office_id: int, data: dict) -> RoutePlan:
             )
         )
     homes = {c.id: c.home_district_id for c in carriers}
-    last = _last_carriers()
+    last = _last_carriers(office.id)
     welfare = _welfare_stops(office.id, day, settings)
     for stop in welfare + _office_stops(office.id, day, settings):
         stop.plan_id = plan.id
@@ -256,19 +249,22 @@ def _welfare_stop(
     )
 
 
-def _last_carriers() -> dict[int, int]:
-    """Each household's carrier on the latest published plan that visited it."""
-    rows = db.session.execute(
+def _last_carriers(office_id: int, household_ids: list[int] | None = None) -> dict[int, int]:
+    """Each household's carrier on the office's latest published plan that visited it."""
+    query = (
         sa.select(PlanStop.household_id, PlanStop.carrier_id)
         .join(RoutePlan, RoutePlan.id == PlanStop.plan_id)
         .where(
+            RoutePlan.office_id == office_id,
             RoutePlan.status.in_(("published", "superseded")),
             PlanStop.household_id.is_not(None),
             PlanStop.carrier_id.is_not(None),
         )
         .order_by(RoutePlan.day, RoutePlan.published_at)
     )
-    return {household: carrier for household, carrier in rows}
+    if household_ids is not None:
+        query = query.where(PlanStop.household_id.in_(household_ids))
+    return {household: carrier for household, carrier in db.session.execute(query)}
 
 
 def _office_stops(office_id: int, day: date, settings: Settings) -> list[PlanStop]:
@@ -685,17 +681,19 @@ def insert_urgent(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
     stop = existing or _welfare_stop(item, household, settings, postal_model.URGENT_PRIORITY)
     stop.plan_id, stop.urgent = plan.id, True
     if existing is None:
-        homes = {r.carrier_id: _home(r.carrier_id) for r in _routes(plan.id)}
-        last = _last_carriers().get(household.id)
+        homes = dict(
+            db.session.execute(
+                sa.select(Carrier.id, Carrier.home_district_id)
+                .join(PlanRoute, PlanRoute.carrier_id == Carrier.id)
+                .where(PlanRoute.plan_id == plan.id)
+            ).all()
+        )
+        last = _last_carriers(plan.office_id, [household.id]).get(household.id)
         stop.preferred_carriers = _preferred(stop.district_id, last, homes)
         db.session.add(stop)
         db.session.flush()
     _queue(plan, "insert", stop=stop.id, published=plan.status == "published")
     return plan
-
-
-def _home(carrier_id: int) -> int | None:
-    return db.session.scalar(sa.select(Carrier.home_district_id).where(Carrier.id == carrier_id))
 
 
 # --- Reading ---------------------------------------------------------------------------------

@@ -53,6 +53,14 @@ def get_office(principal: Principal, office_id: int) -> DeliveryOffice:
     return office
 
 
+def dispatchers_office(principal: Principal, office_id: int) -> DeliveryOffice:
+    """The office, for its own dispatchers only (anyone else: 404)."""
+    office = get_office(principal, office_id)
+    if principal.role != Role.DISPATCHER:
+        raise NotFound()
+    return office
+
+
 def _require_system_admin(principal: Principal | None) -> None:
     if principal is not None and principal.role != Role.SYSTEM_ADMIN:
         raise Forbidden()

@@ -21,23 +21,10 @@ from core.db import db, utcnow
 from core.errors import Forbidden, Invalid, NotFound
 from core.push import enqueue_push
 from municipalities import webhooks
+from welfare_checks.access import WRITERS, active_accounts, in_own_municipality
 from welfare_checks.models import Alert, CheckReport, OnDuty
 
 ALERTING = ("emergency", "urgent")
-READERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR)
-RESPONDERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER)
-
-
-def _accounts(municipality_id: int, role: Role) -> list[int]:
-    return list(
-        db.session.scalars(
-            sa.select(Account.id).where(
-                Account.municipality_id == municipality_id,
-                Account.role == role.value,
-                Account.is_active.is_(True),
-            )
-        )
-    )
 
 
 def on_duty(municipality_id: int) -> list[int]:
@@ -49,7 +36,7 @@ def on_duty(municipality_id: int) -> list[int]:
             .where(OnDuty.municipality_id == municipality_id, Account.is_active.is_(True))
         )
     )
-    return listed or _accounts(municipality_id, Role.SOCIAL_WORKER)
+    return listed or active_accounts(municipality_id, Role.SOCIAL_WORKER)
 
 
 def _event(report: CheckReport) -> dict:
@@ -81,11 +68,7 @@ def raise_alert(report: CheckReport) -> Alert | None:
 
 def alerts_visible_to(principal: Principal, *, open_only: bool = False) -> sa.Select:
     """The municipality's alerts: open emergencies first, then by age."""
-    query = sa.select(Alert)
-    if principal.role in READERS and principal.municipality_id is not None:
-        query = query.where(Alert.municipality_id == principal.municipality_id)
-    else:
-        query = query.where(sa.false())
+    query = sa.select(Alert).where(in_own_municipality(principal, Alert.municipality_id))
     if open_only:
         query = query.where(Alert.acknowledged_at.is_(None))
     return query.order_by(
@@ -101,7 +84,7 @@ def acknowledge(principal: Principal, alert_id: int) -> Alert:
     alert = db.session.scalar(alerts_visible_to(principal).where(Alert.id == alert_id))
     if alert is None:
         raise NotFound()
-    if principal.role not in RESPONDERS:
+    if principal.role not in WRITERS:
         raise Forbidden()
     if alert.acknowledged_at is None:
         alert.acknowledged_at, alert.acknowledged_by = utcnow(), principal.account_id
@@ -127,7 +110,7 @@ def escalate_overdue(now: datetime | None = None) -> int:
         alert.escalated_at = now
         report = db.session.get(CheckReport, alert.report_id)
         data = _event(report) | {"alert_id": alert.id, "escalated": True}
-        for account_id in _accounts(alert.municipality_id, Role.MUNICIPAL_ADMIN):
+        for account_id in active_accounts(alert.municipality_id, Role.MUNICIPAL_ADMIN):
             enqueue_push(account_id, "check_alert_escalated", data)
         webhooks.notify(alert.municipality_id, "check_report.escalated", data)
     db.session.flush()
@@ -138,7 +121,7 @@ def set_on_duty(principal: Principal, account_ids: list[int]) -> list[int]:
     """Replace the municipality's on-duty list (municipal admins); only its social workers."""
     if principal.role != Role.MUNICIPAL_ADMIN:
         raise Forbidden()
-    workers = set(_accounts(principal.municipality_id, Role.SOCIAL_WORKER))
+    workers = set(active_accounts(principal.municipality_id, Role.SOCIAL_WORKER))
     unknown = [i for i in account_ids if i not in workers]
     if unknown:
         raise Invalid(

@@ -20,10 +20,9 @@ from core.auth.roles import Role
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.push import enqueue_push
+from welfare_checks.access import WRITERS, active_accounts, in_own_municipality
 from welfare_checks.models import Case, CaseEvent, CasePolicy, CheckReport
 
-READERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR)
-WORKERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER)
 OUTCOME_STATUSES = ("linked_public", "linked_private", "no_need", "unreachable")
 # Which status may follow which (reopening is its own action).
 NEXT = {
@@ -82,11 +81,7 @@ def open_case(report: CheckReport) -> Case | None:
 
 def cases_visible_to(principal: Principal) -> sa.Select:
     """The municipality's cases: open before closed, overdue first, then by due time."""
-    query = sa.select(Case)
-    if principal.role in READERS and principal.municipality_id is not None:
-        query = query.where(Case.municipality_id == principal.municipality_id)
-    else:
-        query = query.where(sa.false())
+    query = sa.select(Case).where(in_own_municipality(principal, Case.municipality_id))
     return query.order_by((Case.status == "closed"), Case.due_at, Case.id)
 
 
@@ -100,7 +95,7 @@ def get_case(principal: Principal, case_id: int) -> Case:
 
 def _editable(principal: Principal, case_id: int, version: int) -> Case:
     case = get_case(principal, case_id)
-    if principal.role not in WORKERS:
+    if principal.role not in WRITERS:
         raise Forbidden()
     if case.version != version:
         raise StaleCase()
@@ -159,7 +154,7 @@ def _check_owner(case: Case, owner_id: int | None) -> None:
         owner is None
         or not owner.is_active
         or owner.municipality_id != case.municipality_id
-        or owner.role not in (r.value for r in WORKERS)
+        or owner.role not in (r.value for r in WRITERS)
     ):
         raise Invalid(fields={"owner_id": ["이 지자체의 담당자가 아닙니다. (Not a worker here.)"]})
 
@@ -167,7 +162,7 @@ def _check_owner(case: Case, owner_id: int | None) -> None:
 def add_note(principal: Principal, case_id: int, text: str) -> CaseEvent:
     """Add an encrypted note to the case."""
     case = get_case(principal, case_id)
-    if principal.role not in WORKERS:
+    if principal.role not in WRITERS:
         raise Forbidden()
     event = CaseEvent(case_id=case.id, actor_id=principal.account_id, action="note", note=text)
     db.session.add(event)
@@ -218,13 +213,7 @@ def escalate_overdue_cases(now: datetime | None = None) -> int:
     ).all()
     for case in overdue:
         case.escalated_at = now
-        admins = db.session.scalars(
-            sa.select(Account.id).where(
-                Account.municipality_id == case.municipality_id,
-                Account.role == Role.MUNICIPAL_ADMIN.value,
-                Account.is_active.is_(True),
-            )
-        )
+        admins = active_accounts(case.municipality_id, Role.MUNICIPAL_ADMIN)
         for account_id in dict.fromkeys([*admins, *([case.owner_id] if case.owner_id else [])]):
             enqueue_push(
                 account_id, "case_overdue", {"case_id": case.id, "severity": case.severity}

@@ -8,15 +8,14 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from core.auth.principal import Principal
-from core.auth.roles import Role
 from core.db import db
 from core.errors import NotFound
 from welfare_checks import survey
+from welfare_checks.access import in_own_municipality
 from welfare_checks.alerts import raise_alert
 from welfare_checks.cases import open_case
 from welfare_checks.models import CheckReport
 
-READERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR)
 SEVERITY_ORDER = ("emergency", "urgent", "watch", "none")
 
 
@@ -76,11 +75,9 @@ def file_report(
 
 def reports_visible_to(principal: Principal) -> sa.Select:
     """The principal's municipality's reports, most severe and newest first; others none."""
-    query = sa.select(CheckReport)
-    if principal.role in READERS and principal.municipality_id is not None:
-        query = query.where(CheckReport.municipality_id == principal.municipality_id)
-    else:
-        query = query.where(sa.false())
+    query = sa.select(CheckReport).where(
+        in_own_municipality(principal, CheckReport.municipality_id)
+    )
     rank = sa.case({s: i for i, s in enumerate(SEVERITY_ORDER)}, value=CheckReport.severity)
     return query.order_by(rank, CheckReport.created_at.desc(), CheckReport.id.desc())
 

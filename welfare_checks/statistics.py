@@ -22,8 +22,9 @@ from core.db import db
 from core.errors import Forbidden, Invalid
 from municipalities.mail import SEOUL
 from municipalities.models import Mailing, MailItem, TrackingEvent
+from welfare_checks.access import reads_here
 from welfare_checks.models import Case, CaseEvent, CheckReport
-from welfare_checks.reports import READERS, SEVERITY_ORDER
+from welfare_checks.reports import SEVERITY_ORDER
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_DAYS = 366
@@ -43,7 +44,7 @@ def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
 
 def figures(principal: Principal, first: date, last: date) -> dict[str, Any]:
     """The municipality's figures for the days first..last (Seoul)."""
-    if principal.role not in READERS or principal.municipality_id is None:
+    if not reads_here(principal):
         raise Forbidden()
     start, end = _bounds(first, last)
     municipality = principal.municipality_id
@@ -170,7 +171,7 @@ def _rows(principal: Principal, kind: str, first: date, last: date) -> list[list
 
 def export(principal: Principal, data: dict) -> tuple[bytes, str, str]:
     """The export file (bytes, media type, file name); the reason goes to the access log."""
-    if principal.role not in READERS or principal.municipality_id is None:
+    if not reads_here(principal):
         raise Forbidden()
     raw = _rows(principal, data["kind"], data["from"], data["to"])
     rows = [[safe_cell(cell) for cell in row] for row in raw]

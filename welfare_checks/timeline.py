@@ -14,8 +14,8 @@ from core.db import db
 from municipalities.models import Household, Mailing, MailItem, TrackingEvent
 from municipalities.services import get_household
 from welfare_checks import survey
+from welfare_checks.access import reads_here
 from welfare_checks.models import Case, CheckReport
-from welfare_checks.reports import READERS
 
 TREND_VISITS = 3  # the same observation this many visits running is a trend
 OBSERVATIONS = (
@@ -128,7 +128,7 @@ def _labels() -> dict[str, dict[str, str]]:
 
 def whereabouts(principal: Principal) -> list[dict[str, Any]]:
     """Households whose residence is in doubt, each with the evidence (newest first)."""
-    if principal.role not in READERS or principal.municipality_id is None:
+    if not reads_here(principal):
         return []
     evidence: dict[int, list[dict[str, Any]]] = defaultdict(list)
     returned = db.session.execute(

@@ -16,6 +16,7 @@ from core.schemas import page_of
 from municipalities.mail import seoul_today
 from municipalities.models import Household
 from welfare_checks import alerts, cases, reports, statistics, survey, timeline
+from welfare_checks.access import READERS
 from welfare_checks.models import Case
 from welfare_checks.schemas import (
     AlertQuerySchema,
@@ -46,7 +47,7 @@ blp = Blueprint("checks", __name__, "", description="안부 확인 결과 (Check
 class Reports(MethodView):
     @blp.arguments(ReportQuerySchema, location="query")
     @blp.response(200, page_of(ReportSchema))
-    @require_role(*reports.READERS)
+    @require_role(*READERS)
     def get(self, query: dict):
         """The municipality's check reports: emergencies first, then urgent, watch, none."""
         select = reports.reports_visible_to(current_principal())
@@ -94,7 +95,7 @@ class ReportItem(MethodView):
 class Alerts(MethodView):
     @blp.arguments(AlertQuerySchema, location="query")
     @blp.response(200, page_of(AlertSchema))
-    @require_role(*alerts.READERS)
+    @require_role(*READERS)
     def get(self, query: dict):
         """The dashboard's alerts: open emergencies first."""
         select = alerts.alerts_visible_to(current_principal(), open_only=query["open"])
@@ -114,7 +115,7 @@ class AlertAcknowledge(MethodView):
 @blp.route("/on-duty")
 class OnDutyList(MethodView):
     @blp.response(200, OnDutySchema)
-    @require_role(*alerts.READERS)
+    @require_role(*READERS)
     def get(self):
         """Who gets the municipality's alerts now."""
         return {"account_ids": alerts.on_duty(current_principal().municipality_id)}
@@ -132,7 +133,7 @@ class OnDutyList(MethodView):
 class Cases(MethodView):
     @blp.arguments(CaseQuerySchema, location="query")
     @blp.response(200, page_of(CaseSchema))
-    @require_role(*cases.READERS)
+    @require_role(*READERS)
     def get(self, query: dict):
         """The municipality's cases: open before closed, overdue first."""
         principal = current_principal()
@@ -198,7 +199,7 @@ class CaseReopen(MethodView):
 @blp.route("/case-policy")
 class Policy(MethodView):
     @blp.response(200, CasePolicySchema)
-    @require_role(*cases.READERS)
+    @require_role(*READERS)
     def get(self):
         """The municipality's case rules (service levels in hours by severity)."""
         return cases.policy_of(current_principal())
@@ -225,7 +226,7 @@ class HouseholdTimeline(MethodView):
 @blp.route("/whereabouts")
 class Whereabouts(MethodView):
     @blp.response(200, WhereaboutsSchema(many=True))
-    @require_role(*reports.READERS)
+    @require_role(*READERS)
     def get(self):
         """Households to check in the resident registration (moved, unknown, absent, vacant)."""
         with transaction():
@@ -236,7 +237,7 @@ class Whereabouts(MethodView):
 class Statistics(MethodView):
     @blp.arguments(PeriodSchema, location="query")
     @blp.response(200, StatisticsSchema)
-    @require_role(*reports.READERS)
+    @require_role(*READERS)
     def get(self, period: dict):
         """Mailed, delivered (in person), absent, returned, checks by severity, case outcomes."""
         last = period.get("to") or seoul_today()
@@ -248,7 +249,7 @@ class Statistics(MethodView):
 class Exports(MethodView):
     @blp.arguments(ExportSchema)
     @blp.response(200, description="the CSV or XLSX file")
-    @require_role(*reports.READERS)
+    @require_role(*READERS)
     def post(self, data: dict):
         """Export statistics, check reports or cases of a period; the reason is access-logged."""
         request_data = {**data, "from": data["from_"]}
