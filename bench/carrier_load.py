@@ -98,7 +98,17 @@ class Stats:
     errors: list[str] = field(default_factory=list)
     answers: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
     uploads: int = 0
+    lag: float = 0.0  # how far behind its schedule a phone fell at worst (paced runs)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_until(self, due: float) -> None:
+        """Sleep until a stop's planned time; note it if the phone is already late."""
+        late = time.perf_counter() - due
+        if late < 0:
+            time.sleep(-late)
+        elif late > self.lag:
+            with self.lock:
+                self.lag = max(self.lag, late)
 
     def timed(self, kind: str, call, ok: tuple[int, ...] = (200, 201)) -> Reply:
         began = time.perf_counter()
@@ -132,13 +142,15 @@ def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str
     from flask_migrate import upgrade
 
     from app import create_app
-    from core.auth.models import Account
-    from core.auth.services import issue_token
+    from carrier_api.devices import enrol, issue_enrolment_code
+    from core.auth.roles import Role
+    from core.auth.services import principal_for
     from core.db import db
     from municipalities.registered_numbers import make_number
     from routing.models import OfficeItem, PlanRoute, PlanStop, RoutePlan
     from tests.factories import (
         Tenant,
+        make_account,
         make_carrier,
         make_district,
         make_due_item,
@@ -147,12 +159,14 @@ def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str
         square,
     )
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "API_TOKEN_LIFETIME_HOURS": 4})
+    # Long-lived access tokens: a long run must not stop to refresh them.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DEVICE_ACCESS_TOKEN_MINUTES": 240})
     out = []
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
         tenant = Tenant(make_municipality(), make_office(depot_lon=127.0, depot_lat=37.5))
         district = make_district(tenant.office, square(126.99, 37.49, 0.02))
+        dispatcher = principal_for(make_account(Role.DISPATCHER, office_id=tenant.office.id))
         plan = RoutePlan(office_id=tenant.office.id, day=DAY, time_limit_s=1, status="published")
         db.session.add(plan)
         db.session.flush()
@@ -200,8 +214,9 @@ def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str
                 stop.priority, stop.carrier_id, stop.position = 50, carrier.id, position
                 stop.arrival_s = 36_000 + position * 120
                 db.session.add(stop)
-            token = issue_token(db.session.get(Account, carrier.account_id))
-            out.append((token, items))
+            # Each phone enrols as the app does: a dispatcher's one-time code for device tokens.
+            code, _ = issue_enrolment_code(dispatcher, carrier.id)
+            out.append((enrol(code, "bench phone", "android").access_token, items))
         db.session.commit()
     return out
 
@@ -220,8 +235,13 @@ def _record(number: str, kind: str, recorded_at) -> dict:
     return body
 
 
-def _round(port: int, token: str, items: list, offline: bool, stats: Stats) -> list[str]:
-    """One carrier's day; returns the client_uuids it sent."""
+def _round(
+    port: int, token: str, items: list, offline: bool, stats: Stats, schedule: tuple | None
+) -> list[str]:
+    """One carrier's day; returns the client_uuids it sent.
+
+    schedule (start, step): the phone reaches its i-th door at start + i * step (paced runs).
+    """
     from core.db import utcnow
 
     phone = Phone(port, token)
@@ -234,6 +254,8 @@ def _round(port: int, token: str, items: list, offline: bool, stats: Stats) -> l
     )
     sent, kept = [], []
     for i, (number, kind) in enumerate(items):
+        if schedule:
+            stats.wait_until(schedule[0] + i * schedule[1])
         if i % 3 == 0:
             stats.timed(
                 "scan", lambda n=number: phone.request("GET", f"/carrier/items/{n}?day={DAY}")
@@ -279,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--carriers", type=int, default=40)
     parser.add_argument("--stops", type=int, default=60)
     parser.add_argument("--offline", type=float, default=0.3)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="doors reached per second by all phones together (0: no pause between doors)",
+    )
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument(
@@ -289,16 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seeding {args.carriers} carriers x {args.stops} stops in {DB_NAME} ...", flush=True)
     rounds = _seed(url, args.carriers, args.stops)
     port = _free_port()
-    env = os.environ | KEYS | {"DATABASE_URL": url, "WELFARE_API_TOKEN_IDLE_MINUTES": "240"}
+    env = os.environ | KEYS | {"DATABASE_URL": url}
     server = subprocess.Popen(  # noqa: S603 - our own gunicorn
         [
             str(Path(sys.executable).parent / "gunicorn"),
+            "--config", str(ROOT / "gunicorn.conf.py"),
             "--workers", str(args.workers),
             "--threads", str(args.threads),
-            "--worker-class", "gthread",
             "--bind", f"127.0.0.1:{port}",
             "--log-level", "warning",
-            "app:create_app()",
         ],
         cwd=ROOT,
         env=env,
@@ -317,10 +344,15 @@ def main(argv: list[str] | None = None) -> int:
         offline_every = round(1 / args.offline) if args.offline else 0
         threads = []
         began = time.perf_counter()
+        step = len(rounds) / args.rate if args.rate else 0
         for k, (token, items) in enumerate(rounds):
             offline = bool(offline_every) and k % offline_every == 0
+            # Phones start staggered, so that together they reach --rate doors a second.
+            schedule = (began + 1 + k * step / len(rounds), step) if step else None
             thread = threading.Thread(
-                target=lambda t=token, i=items, o=offline: sent.extend(_round(port, t, i, o, stats))
+                target=lambda t=token, i=items, o=offline, s=schedule: sent.extend(
+                    _round(port, t, i, o, stats, s)
+                )
             )
             threads.append(thread)
             thread.start()
@@ -343,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     cores = os.cpu_count()
     print(f"\nmachine: {platform.machine()}, {cores} cores; gunicorn {args.workers}x{args.threads}")
     print(f"carriers {args.carriers}, stops each {args.stops}, offline share {args.offline}")
+    if args.rate:
+        print(f"paced: {args.rate:g} doors/s offered; worst lag behind schedule {stats.lag:.2f} s")
     print(f"wall {wall:.1f} s; requests {requests_total} ({requests_total / wall:.0f}/s)")
     print(
         f"visit uploads {stats.uploads} ({stats.uploads / wall:.0f}/s, records incl. batch resends)"

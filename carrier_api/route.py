@@ -73,17 +73,18 @@ def route_of(principal: Principal, day: date) -> CarrierRoute:
 def stops_out(principal: Principal, stops: list[PlanStop]) -> list[dict[str, Any]]:
     """The stops as the app gets them; reading addressees' names is access-logged."""
     welfare = {s.mail_item_id for s in stops if s.mail_item_id is not None}
-    rows = db.session.execute(
-        sa.select(MailItem, Household)
-        .join(Household, Household.id == MailItem.household_id)
-        .where(MailItem.id.in_(welfare))
-    )
-    by_item = {item.id: (item, household) for item, household in rows}
     other = {s.office_item_id for s in stops if s.office_item_id is not None}
-    by_office = {
-        item.id: item
-        for item in db.session.scalars(sa.select(OfficeItem).where(OfficeItem.id.in_(other)))
-    }
+    by_item, by_office = {}, {}
+    if welfare:  # each query only when needed: a scan is one stop, of one kind
+        rows = db.session.execute(
+            sa.select(MailItem, Household)
+            .join(Household, Household.id == MailItem.household_id)
+            .where(MailItem.id.in_(welfare))
+        )
+        by_item = {item.id: (item, household) for item, household in rows}
+    if other:
+        query = sa.select(OfficeItem).where(OfficeItem.id.in_(other))
+        by_office = {item.id: item for item in db.session.scalars(query)}
     out, seen = [], {}
     for stop in stops:
         if stop.mail_item_id is not None:
@@ -144,14 +145,19 @@ def etag_of(body: dict[str, Any]) -> str:
 def scan(principal: Principal, text: str, day: date) -> dict[str, Any]:
     """The stop of the carrier's route holding this registered number, or 404."""
     number = checked_number(text)
-    carrier_route = route_of(principal, day)
-    ids = [s.id for s in carrier_route.stops]
+    if principal.role != Role.CARRIER:
+        raise NotFound()
     stop = db.session.scalar(
         sa.select(PlanStop)
+        .join(RoutePlan, RoutePlan.id == PlanStop.plan_id)
+        .join(Carrier, Carrier.id == PlanStop.carrier_id)
         .outerjoin(MailItem, MailItem.id == PlanStop.mail_item_id)
         .outerjoin(OfficeItem, OfficeItem.id == PlanStop.office_item_id)
         .where(
-            PlanStop.id.in_(ids),
+            RoutePlan.office_id == principal.office_id,
+            RoutePlan.day == day,
+            RoutePlan.status == "published",
+            Carrier.account_id == principal.account_id,
             sa.or_(MailItem.registered_number == number, OfficeItem.registered_number == number),
         )
     )

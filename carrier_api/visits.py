@@ -23,16 +23,17 @@ from flask import current_app
 from marshmallow import ValidationError
 
 from carrier_api.models import Visit
-from carrier_api.route import carrier_of
 from carrier_api.schemas import VisitInSchema
 from core.auth.principal import Principal
+from core.auth.roles import Role
 from core.db import db, utcnow
 from core.errors import ApiError, Conflict, Invalid, NotFound, error_body
 from core.geo import geodesic_m
-from municipalities.mail import checked_number, events_of, record_event
+from municipalities.mail import EventRefused, checked_number, events_of, record_event
 from municipalities.models import Household, MailItem
-from municipalities.tracking import EventCode, TransitionRefused, absence_count
-from routing.models import OfficeItem, PlanStop, RoutePlan
+from municipalities.registered_numbers import SERVICE_WELFARE
+from municipalities.tracking import EventCode, absence_count
+from routing.models import Carrier, OfficeItem, PlanStop, RoutePlan
 from welfare_checks import survey
 from welfare_checks.reports import file_report
 from welfare_checks.survey import Outcome
@@ -58,6 +59,8 @@ OFFICE_STATUS = {
     Outcome.ADDRESSEE_DECEASED: "returned",
 }
 SIGNATURE_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+# Routes newest first: a stop of today's plan wins over an older one of the same item.
+NEWEST = (RoutePlan.day.desc(), RoutePlan.published_at.desc())
 # A phone clock this far ahead of the server is flagged, not trusted.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -98,7 +101,7 @@ def record_visit(principal: Principal, raw: dict[str, Any], data: dict[str, Any]
     if stored is not None:
         if stored.account_id != principal.account_id or stored.fingerprint != print_:
             raise KeyReused(fields={"client_uuid": [KeyReused.message]})
-        return Answer(200, stored.response)
+        return Answer(200, _stored(stored))
     target = _target(principal, data["registered_number"])
     visit = Visit(
         client_uuid=key,
@@ -124,6 +127,7 @@ def record_visit(principal: Principal, raw: dict[str, Any], data: dict[str, Any]
         visit.flags.append("recorded_in_future")
     if "reassigned" not in visit.flags:
         _consequences(principal, visit, target)
+    visit.response = _response(visit, target)  # all but the id, which the insert assigns
     db.session.add(visit)
     db.session.flush()
     if answers is not None:
@@ -140,8 +144,7 @@ def record_visit(principal: Principal, raw: dict[str, Any], data: dict[str, Any]
             flags=visit.flags,
             visited_at=visit.recorded_at,
         )
-    visit.response = _response(visit, target)  # written with the commit
-    return Answer(201, visit.response)
+    return Answer(201, _stored(visit))
 
 
 def record_in_batch(principal: Principal, raw: Any) -> dict[str, Any]:
@@ -170,7 +173,7 @@ def stored_answer(principal: Principal, client_uuid: str) -> dict[str, Any]:
     )
     if visit is None:
         raise NotFound()
-    return visit.response
+    return _stored(visit)
 
 
 def _claim(key: str) -> None:
@@ -188,23 +191,17 @@ class _Target:
 
     mail_item: MailItem | None
     office_item: OfficeItem | None
-    household: Household | None
-    stop: PlanStop | None
+    position: tuple[float, float]
+    stop: PlanStop
     reassigned: bool
-
-    @property
-    def position(self) -> tuple[float, float]:
-        holder = self.household or self.office_item
-        return holder.lon, holder.lat
 
     def apply_to(self, visit: Visit) -> None:
         """Point the visit at the item, its household and stop; flag a reassignment."""
         visit.mail_item_id = self.mail_item.id if self.mail_item else None
         visit.office_item_id = self.office_item.id if self.office_item else None
-        visit.household_id = self.household.id if self.household else None
+        visit.household_id = self.mail_item.household_id if self.mail_item else None
         visit.municipality_id = self.mail_item.municipality_id if self.mail_item else None
-        visit.stop_id = self.stop.id if self.stop else None
-        visit.plan_id = self.stop.plan_id if self.stop else None
+        visit.stop_id, visit.plan_id = self.stop.id, self.stop.plan_id
         if self.reassigned:
             visit.flags.append("reassigned")
 
@@ -212,43 +209,72 @@ class _Target:
 def _target(principal: Principal, text: str) -> _Target:
     """The item with this number on a published route of the caller's office, or 404."""
     number = checked_number(text)
-    carrier_id = carrier_of(principal).id
-    mail_item = db.session.scalar(
-        sa.select(MailItem).where(
-            MailItem.registered_number == number, MailItem.office_id == principal.office_id
-        )
-    )
-    office_item = None
-    if mail_item is None:
-        office_item = db.session.scalar(
-            sa.select(OfficeItem)
-            .where(
-                OfficeItem.registered_number == number,
-                OfficeItem.office_id == principal.office_id,
-            )
-            .order_by(OfficeItem.day.desc())
-        )
-    if mail_item is None and office_item is None:
+    if principal.role != Role.CARRIER:
         raise NotFound()
-    column = PlanStop.mail_item_id if mail_item else PlanStop.office_item_id
-    item_id = mail_item.id if mail_item else office_item.id
-    stops = db.session.scalars(
-        sa.select(PlanStop)
+    # Welfare mail has its own service class; look where the number most likely is first.
+    lookups = (_welfare_target, _office_target)
+    if not number.startswith(SERVICE_WELFARE):
+        lookups = lookups[::-1]
+    for lookup in lookups:
+        target = lookup(principal, number)
+        if target is not None:
+            return target
+    raise NotFound()  # never on a route handed out: nothing a carrier could have visited
+
+
+def _handed_out(principal: Principal) -> sa.Select:
+    """Stops on handed-out routes, each marked whether it is the caller's."""
+    own = (Carrier.account_id == principal.account_id).label("own")
+    return (
+        sa.select(PlanStop, own)
         .join(RoutePlan, RoutePlan.id == PlanStop.plan_id)
-        .where(
-            column == item_id,
-            RoutePlan.status.in_(("published", "superseded")),
-            PlanStop.carrier_id.is_not(None),
-        )
-        .order_by(RoutePlan.day.desc(), RoutePlan.published_at.desc())
-    ).all()
-    if not stops:
-        raise NotFound()  # never on a route handed out: nothing a carrier could have visited
-    own = next((s for s in stops if s.carrier_id == carrier_id), None)
-    household = db.session.get(Household, mail_item.household_id) if mail_item else None
+        .join(Carrier, Carrier.id == PlanStop.carrier_id)
+        .where(RoutePlan.status.in_(("published", "superseded")))
+    )
+
+
+def _on_routes(rows: list[sa.Row], **item: Any) -> _Target:
+    """The caller's stop among an item's stops (newest first), else the newest."""
+    mine = next((row.PlanStop for row in rows if row.own), None)
     # Not (or no longer) on the caller's route: moved to a colleague while the phone was
     # offline. Kept and flagged for the dispatcher, never applied, never dropped.
-    return _Target(mail_item, office_item, household, own or stops[0], own is None)
+    return _Target(stop=mine or rows[0].PlanStop, reassigned=mine is None, **item)
+
+
+def _welfare_target(principal: Principal, number: str) -> _Target | None:
+    rows = db.session.execute(
+        _handed_out(principal)
+        .add_columns(MailItem, Household.lon, Household.lat)
+        .join(MailItem, MailItem.id == PlanStop.mail_item_id)
+        .join(Household, Household.id == MailItem.household_id)
+        .where(MailItem.registered_number == number, MailItem.office_id == principal.office_id)
+        .order_by(*NEWEST)
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return _on_routes(
+        rows, mail_item=first.MailItem, office_item=None, position=(first.lon, first.lat)
+    )
+
+
+def _office_target(principal: Principal, number: str) -> _Target | None:
+    rows = db.session.execute(
+        _handed_out(principal)
+        .add_columns(OfficeItem)
+        .join(OfficeItem, OfficeItem.id == PlanStop.office_item_id)
+        .where(
+            OfficeItem.registered_number == number,
+            OfficeItem.office_id == principal.office_id,
+        )
+        .order_by(OfficeItem.day.desc(), *NEWEST)
+    ).all()
+    if not rows:
+        return None
+    # A number can come back on another day as another office item: the newest one.
+    item = rows[0].OfficeItem
+    rows = [row for row in rows if row.OfficeItem is item]
+    return _on_routes(rows, mail_item=None, office_item=item, position=(item.lon, item.lat))
 
 
 def _check_details(data: dict[str, Any]) -> None:
@@ -314,10 +340,9 @@ def _consequences(principal: Principal, visit: Visit, target: _Target) -> None:
     if event is None:
         return
     item = target.mail_item
-    try:
-        with db.session.begin_nested():  # a refused event leaves the item as it was
-            record_event(item, event, actor_id=principal.account_id, detail=visit.relation, at=at)
-    except (ApiError, TransitionRefused):
+    try:  # a refused event is refused before anything is written
+        record_event(item, event, actor_id=principal.account_id, detail=visit.relation, at=at)
+    except EventRefused:
         visit.flags.append("item_not_open")  # e.g. already delivered: kept, not applied
         return
     if outcome == Outcome.ABSENT:
@@ -330,7 +355,6 @@ def _response(visit: Visit, target: _Target) -> dict[str, Any]:
     item = target.mail_item or target.office_item
     return {
         "client_uuid": visit.client_uuid,
-        "visit_id": visit.id,
         "stored": True,
         "flags": list(visit.flags),
         "item_status": item.status,
@@ -340,3 +364,8 @@ def _response(visit: Visit, target: _Target) -> dict[str, Any]:
         "recorded_at": visit.recorded_at.isoformat(),
         "received_at": visit.received_at.isoformat(),
     }
+
+
+def _stored(visit: Visit) -> dict[str, Any]:
+    """The answer a record got, the same for every replay."""
+    return visit.response | {"visit_id": visit.id}
