@@ -63,7 +63,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from carrier_api import devices
     from carrier_api import push as carrier_push
     from carrier_api import views as carrier_views
-    from core import push
+    from core import email, push
     from core.auth import pages
     from core.auth import views as auth_views
     from municipalities import mail, mail_views, production, webhooks
@@ -71,6 +71,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from routing import delivery_views, plan_views, planning
     from routing import services as routing_services
     from routing import views as routing_views
+    from welfare_checks import access_review_views
     from welfare_checks import views as check_views
 
     app.register_blueprint(pages.bp)
@@ -83,6 +84,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
         plan_views.blp,
         carrier_views.blp,
         check_views.blp,
+        access_review_views.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
@@ -94,6 +96,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     register_handler(webhooks.KIND, webhooks.deliver)
     register_handler(planning.KIND, planning.run_plan)
     register_handler(push.KIND, carrier_push.deliver)
+    register_handler(email.KIND, email.deliver)
 
 
 def _register_cli(app: Flask) -> None:

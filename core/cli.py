@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from flask import current_app
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 
 from core.auth.roles import Role
 from core.config import read_local_secrets, write_local_secrets
@@ -103,6 +104,7 @@ def rotate(new_key: bool | None) -> None:
 @click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
 @click.option("--municipality-id", type=int)
 @click.option("--office-id", type=int)
+@click.option("--email", help="work e-mail for alerts")
 @click.password_option()
 def create(
     username: str,
@@ -110,11 +112,17 @@ def create(
     role: str,
     municipality_id: int | None,
     office_id: int | None,
+    email: str | None,
     password: str,
 ) -> None:
     """Create an account (the first system admin is made this way)."""
+    from core.auth.schemas import Email
     from core.auth.services import create_account
 
+    try:
+        email = Email().deserialize(email)
+    except ValidationError as error:
+        raise click.BadParameter(" ".join(error.messages), param_hint="--email") from error
     try:
         with transaction():
             account = create_account(
@@ -125,6 +133,7 @@ def create(
                 role=Role(role),
                 municipality_id=municipality_id,
                 office_id=office_id,
+                email=email,
             )
     except ApiError as error:
         raise click.ClickException(f"{error.message} {error.fields or ''}".strip()) from error

@@ -66,12 +66,28 @@ class Config:
     CASE_DUE_HOURS: dict[str, int] = {"emergency": 4, "urgent": 24, "watch": 168}
     SCHEDULER_OUTBOX_EVERY_S = 5
     SCHEDULER_ESCALATION_EVERY_S = 60
+    # The monthly access-log review (안전성 확보조치 기준 제8조): what it flags. Working hours
+    # are Seoul time on weekdays that are not public holidays; outside them is off-hours.
+    ACCESS_REVIEW_BULK_HOUSEHOLDS_PER_DAY = 100  # distinct households one account reads a day
+    ACCESS_REVIEW_DAY_START_HOUR = 7
+    ACCESS_REVIEW_DAY_END_HOUR = 21
     # Push through FCM's HTTP v1 API (pyfcm): a service account file (it names the project and
     # its token endpoint); FCM_ENDPOINT points elsewhere only for an emulator or a test server.
     FCM_SERVICE_ACCOUNT_FILE: str | None = None
     FCM_PROJECT_ID: str | None = None
     FCM_ENDPOINT = "https://fcm.googleapis.com/v1/projects"
     FCM_TIMEOUT_S = 10
+    # Alert e-mail over SMTP (core/email.py). SMTP_HOST empty: e-mail is off and none is queued.
+    SMTP_HOST = ""
+    SMTP_PORT = 587
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS = True  # upgrade the plain connection (port 587)
+    SMTP_SSL = False  # TLS from the first byte (port 465); wins over SMTP_STARTTLS
+    SMTP_FROM: str | None = None  # e.g. "복지등기 알림 <alerts@city.go.kr>"; needed when on
+    SMTP_TIMEOUT_S = 10
+    #: Where staff reach this service, for links in e-mails (e.g. https://welfare.city.go.kr).
+    PUBLIC_URL = ""
     #: Where produced letters are written (default: <instance>/letters).
     LETTERS_DIR: str | None = None
     #: Allow http:// webhook URLs on loopback addresses (local receivers in development/tests).
@@ -118,6 +134,9 @@ def load_config(app, overrides: dict[str, Any] | None = None) -> None:
     if app.config["ENV"] == "production" and app.config.get("SQLALCHEMY_ECHO") == "debug":
         # Echo at debug level logs fetched rows, i.e. decrypted names and phone numbers.
         raise ConfigError("SQLALCHEMY_ECHO=debug would log personal data; refusing to start.")
+    if app.config["SMTP_HOST"] and not app.config["SMTP_FROM"]:
+        # Refuse at start rather than let every alert e-mail die in the outbox.
+        raise ConfigError("WELFARE_SMTP_HOST is set but WELFARE_SMTP_FROM is not.")
     _ensure_secrets(app)
 
 

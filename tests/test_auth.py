@@ -239,3 +239,15 @@ def test_disabling_an_account_ends_its_page_session(client, world):
         headers=world.a.headers(Role.MUNICIPAL_ADMIN),
     )
     assert client.get("/").status_code == 302
+
+
+def test_cli_creates_an_account_with_a_checked_work_email(runner, world):
+    base = ["accounts", "create", "--name", "김담당", "--role", "social_worker"]
+    base += ["--municipality-id", str(world.a.municipality.id), "--password", PASSWORD]
+    bad = runner.invoke(args=[*base, "--username", "cli.sw0", "--email", "kim@"])
+    assert bad.exit_code != 0 and "--email" in bad.output
+    good = runner.invoke(args=[*base, "--username", "cli.sw1", "--email", "Kim@City.GO.kr"])
+    assert good.exit_code == 0, good.output
+    account = db.session.scalar(sa.select(Account).where(Account.username == "cli.sw1"))
+    assert account.email == "Kim@city.go.kr"
+    assert db.session.scalar(sa.select(Account).where(Account.username == "cli.sw0")) is None

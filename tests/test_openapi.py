@@ -38,6 +38,7 @@ ACTORS = {
     "/webhooks": Role.MUNICIPAL_ADMIN,
     "/letter-batches/{batch_id}/receive": Role.DISPATCHER,
     "/mail-items/{item_id}/events": Role.DISPATCHER,
+    "/access-reviews": Role.MUNICIPAL_ADMIN,
 }
 CHECKS = [
     checks.not_a_server_error,

@@ -29,6 +29,7 @@ from municipalities.registered_numbers import make_number
 from routing.models import Carrier, PlanRoute, PlanStop, RoutePlan
 from tests.factories import PASSWORD, World, auth, square
 from tests.household_files import to_csv, valid_rows
+from welfare_checks import access_review
 
 API = "/api/v1"
 TENANT_ROLES = (
@@ -176,6 +177,9 @@ def seed(client, world: World, tenant) -> Seeded:
     report = _ok(client.get(f"{API}/check-reports", headers=social), 200)["items"][0]
     alert = _ok(client.get(f"{API}/alerts", headers=social), 200)["items"][0]
     case = _ok(client.get(f"{API}/cases", headers=social), 200)["items"][0]
+    # The month so far: its staff (usernames in texts) must not leak to another tenant.
+    review = access_review.create_review(tenant.municipality.id, seoul_today())
+    db.session.commit()
     code = _ok(client.post(f"{API}/carriers/{carrier['id']}/enrolment-codes", headers=admin), 201)
     device = _ok(
         client.post(
@@ -211,12 +215,14 @@ def seed(client, world: World, tenant) -> Seeded:
         "report_id": [report["id"]],
         "alert_id": [alert["id"]],
         "case_id": [case["id"]],
+        "review_id": [review.id],
     }
     texts = {
         *(h[k] for h in households for k in ("name", "phone", "road_address", "address_detail")),
         *(h["note"] for h in households),
         *(a["username"] for a in accounts),
         *(a["display_name"] for a in accounts if a["display_name"]),
+        spare["email"],
         tenant.municipality.code,
         tenant.municipality.name,
         office.code,
@@ -261,6 +267,7 @@ def new_account(municipality_id: int) -> dict:
         "password": PASSWORD,
         "role": "social_worker",
         "municipality_id": municipality_id,
+        "email": f"tenancy.worker{n}@city.example.go.kr",
     }
 
 
@@ -400,6 +407,7 @@ BODIES: dict[tuple[str, str], Body] = {
     ("/cases/<int:case_id>/notes", "POST"): lambda k: {"json": {"text": "격리 메모"}},
     ("/cases/<int:case_id>/reopen", "POST"): lambda k: {"json": {"version": 1}},
     ("/case-policy", "PUT"): lambda k: {"json": {"open_on_watch": False}},
+    ("/access-reviews/<int:review_id>/check", "POST"): lambda k: {"json": {"note": "점검 확인"}},
     ("/exports", "POST"): lambda k: {
         "json": {"kind": "cases", "from": PLAN_DAY, "to": PLAN_DAY, "reason": "격리 시험 내보내기"}
     },
@@ -422,6 +430,7 @@ BODIES: dict[tuple[str, str], Body] = {
     },
     # routes without an id
     ("/auth/token", "DELETE"): no_body,
+    ("/auth/me", "PATCH"): lambda k: {"json": {"email": "me@city.example.go.kr"}},
     ("/auth/password", "POST"): lambda k: {
         "json": {"current_password": PASSWORD, "new_password": "another fine passphrase 77"}
     },
@@ -630,6 +639,7 @@ READERS = frozenset({Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR})
 WRITERS = frozenset({Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER})
 ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/auth/me", "GET"): ANY,
+    ("/auth/me", "PATCH"): ANY,
     ("/auth/token", "DELETE"): ANY,
     ("/auth/password", "POST"): ANY,
     ("/accounts", "GET"): frozenset({Role.SYSTEM_ADMIN, Role.MUNICIPAL_ADMIN, Role.AUDITOR}),
@@ -664,6 +674,7 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/exports", "POST"): READERS,
     ("/case-policy", "GET"): READERS,
     ("/case-policy", "PUT"): frozenset({Role.MUNICIPAL_ADMIN}),
+    ("/access-reviews", "GET"): frozenset({Role.MUNICIPAL_ADMIN, Role.AUDITOR}),
 }
 PUBLIC = {("/auth/token", "POST"), ("/devices/enrol", "POST"), ("/devices/refresh", "POST")}
 #: Calls that end the caller's session: made last, with a token of their own.

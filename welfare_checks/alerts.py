@@ -1,10 +1,10 @@
 """Alerts: an emergency or urgent check reaches the on-duty social workers at once.
 
-Raising an alert writes, in the visit's transaction, a push to each on-duty social worker and a
-signed webhook to the municipality's own system; the outbox sends them after commit. The
-dashboard lists open alerts. An emergency nobody acknowledges within
-ALERT_ESCALATE_MINUTES is escalated to the municipal admins (the scheduler runs
-`escalate_overdue`, which is idempotent).
+Raising an alert writes, in the visit's transaction, a push to each on-duty social worker, an
+e-mail to those of them with a work address (when SMTP is configured) and a signed webhook to
+the municipality's own system; the outbox sends them after commit. The dashboard lists open
+alerts. An emergency nobody acknowledges within ALERT_ESCALATE_MINUTES is escalated to the
+municipal admins the same ways (the scheduler runs `escalate_overdue`, which is idempotent).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from core.errors import Forbidden, Invalid, NotFound
 from core.push import enqueue_push
 from municipalities import webhooks
 from welfare_checks.access import WRITERS, active_accounts, in_own_municipality
+from welfare_checks.alert_email import email_alert
 from welfare_checks.models import Alert, CheckReport, OnDuty
 
 ALERTING = ("emergency", "urgent")
@@ -60,8 +61,10 @@ def raise_alert(report: CheckReport) -> Alert | None:
     db.session.add(alert)
     db.session.flush()
     data = _event(report) | {"alert_id": alert.id}
-    for account_id in on_duty(report.municipality_id):
+    team = on_duty(report.municipality_id)
+    for account_id in team:
         enqueue_push(account_id, "check_alert", data)
+    email_alert(team, report, alert, escalated=False)
     webhooks.notify(report.municipality_id, "check_report.alert", data)
     return alert
 
@@ -110,8 +113,10 @@ def escalate_overdue(now: datetime | None = None) -> int:
         alert.escalated_at = now
         report = db.session.get(CheckReport, alert.report_id)
         data = _event(report) | {"alert_id": alert.id, "escalated": True}
-        for account_id in active_accounts(alert.municipality_id, Role.MUNICIPAL_ADMIN):
+        admins = active_accounts(alert.municipality_id, Role.MUNICIPAL_ADMIN)
+        for account_id in admins:
             enqueue_push(account_id, "check_alert_escalated", data)
+        email_alert(admins, report, alert, escalated=True)
         webhooks.notify(alert.municipality_id, "check_report.escalated", data)
     db.session.flush()
     return len(overdue)

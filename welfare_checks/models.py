@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -119,3 +119,21 @@ class CasePolicy(db.Model):
     open_on_watch: Mapped[bool] = mapped_column(default=False)
     #: Hours to a first response by severity, e.g. {"emergency": 4}; missing: the defaults.
     due_hours: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+
+class AccessReview(db.Model):
+    """A municipality's monthly access-log review (접속기록 점검; 안전성 확보조치 기준 제8조)."""
+
+    __tablename__ = "access_log_reviews"
+    __table_args__ = (sa.UniqueConstraint("municipality_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(sa.ForeignKey("municipalities.id"), index=True)
+    month: Mapped[date]  # the first day of the calendar month (Seoul)
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Per account: accesses by action, households as counts, exports, off-hours; findings.
+    summary: Mapped[dict] = mapped_column(sa.JSON)
+    findings_count: Mapped[int]
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    checked_by: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    check_note: Mapped[str | None] = mapped_column(EncryptedText())

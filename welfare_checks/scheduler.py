@@ -3,27 +3,37 @@
 `flask --app app scheduler run` waits until it holds the leader lock, then runs APScheduler's
 jobs until it stops. The lock is a PostgreSQL session advisory lock held on a connection of its
 own, or on SQLite an exclusive file lock beside the database file; either is released by the
-operating system or the server when the process dies, so a second scheduler that is waiting
-takes over within one polling interval (reliability.md §4). Every job is idempotent.
+operating system or the server when the process dies, so a waiting scheduler, which tries the
+lock every POLL_S, takes over at once (reliability.md §4). Every job is idempotent, and every
+job but the probe also runs at takeover, so nothing waits a whole interval (or a day) for a
+scheduler that was down.
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import os
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
 
 from core.db import db, transaction, utcnow
 from core.outbox import deliver_due
-from municipalities.mail import return_held_items
+from municipalities.mail import SEOUL, return_held_items, seoul_today
+from welfare_checks import access_review
 from welfare_checks.alerts import escalate_overdue
 from welfare_checks.cases import escalate_overdue_cases
 from welfare_checks.models import SchedulerTick
@@ -32,7 +42,8 @@ from welfare_checks.retention import purge
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x5765_6C66_6172  # "Welfar": one number for the whole deployment
-POLL_S = 1.0  # how often a waiting scheduler tries to take the lock
+POLL_S = 0.2  # how often a waiting scheduler tries the lock: the takeover delay
+LOCK_CHECK_S = 5.0  # how often the leader makes sure its lock's connection is still alive
 
 
 class LeaderLock:
@@ -48,14 +59,7 @@ class LeaderLock:
     def try_acquire(self) -> bool:
         """Take the lock if free; never blocks."""
         if self.engine.dialect.name == "postgresql":
-            connection = self.engine.connect()
-            held = connection.execute(sa.select(sa.func.pg_try_advisory_lock(LOCK_KEY))).scalar()
-            connection.commit()  # the lock is the session's, not the transaction's
-            if held:
-                self._connection = connection
-            else:
-                connection.close()
-            return bool(held)
+            return self._try_advisory_lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = self.path.open("a")
         try:
@@ -66,9 +70,37 @@ class LeaderLock:
         self._file = handle
         return True
 
+    def _try_advisory_lock(self) -> bool:
+        # One connection for all the tries: a standby asks five times a second.
+        try:
+            if self._connection is None:
+                self._connection = self.engine.connect()
+            held = self._connection.execute(
+                sa.select(sa.func.pg_try_advisory_lock(LOCK_KEY))
+            ).scalar()
+            self._connection.commit()  # the lock is the session's, not the transaction's
+        except sa.exc.DBAPIError:
+            log.warning("scheduler lock: database unreachable; trying again")
+            self.release()
+            return False
+        return bool(held)
+
+    def is_alive(self) -> bool:
+        """Whether the lock is still ours (a lost PostgreSQL session loses its lock)."""
+        if self._connection is None:
+            return self._file is not None
+        try:
+            self._connection.execute(sa.select(1))
+            self._connection.commit()
+        except sa.exc.DBAPIError:
+            return False
+        return True
+
     def release(self) -> None:
         """Give the lock back (a dying process releases it anyway)."""
         if self._connection is not None:
+            # Closed for real, not handed back to the pool: the session's lock goes with it.
+            self._connection.invalidate()
             self._connection.close()
             self._connection = None
         if self._file is not None:
@@ -77,7 +109,7 @@ class LeaderLock:
             self._file = None
 
 
-def _in_app(app: Flask, job: Callable[[], Any]) -> Callable[[], None]:
+def _in_app(app: Flask, job: Callable[[], Any], name: str) -> Callable[[], None]:
     """Run a job inside the app context, so it has the database and configuration."""
 
     def run() -> None:
@@ -85,7 +117,7 @@ def _in_app(app: Flask, job: Callable[[], Any]) -> Callable[[], None]:
             try:
                 job()
             except Exception:  # a failing job must not stop the scheduler
-                log.exception("scheduler job %s failed", getattr(job, "__name__", job))
+                log.exception("scheduler job %s failed", name)
             finally:
                 db.session.remove()
 
@@ -97,6 +129,11 @@ def probe() -> None:
     tick = utcnow().replace(microsecond=0)
     with transaction():
         db.session.add(SchedulerTick(tick=tick, runner=f"pid {os.getpid()}"))
+
+
+def outbox() -> None:
+    """Send what committed transactions queued (push, webhooks, letters, plans)."""
+    deliver_due()
 
 
 def escalate() -> None:
@@ -114,32 +151,90 @@ def retention() -> None:
     log.info("daily: %d held items returned; retention %s", returned, purged)
 
 
-def jobs(app: Flask, probe_every_s: float | None) -> list[tuple[Callable[[], None], float, str]]:
-    """The scheduled jobs: (function, interval in seconds, id)."""
+def access_reviews() -> None:
+    """Last month's access-log review for every municipality that has none yet (idempotent)."""
+    month = access_review.previous_month(seoul_today())
+    with transaction():
+        missing = access_review.missing_reviews(month)
+    for municipality_id in missing:
+        try:
+            with transaction():  # one each: a failure does not hold up the other municipalities
+                access_review.create_review(municipality_id, month)
+        except Exception:
+            log.exception("access-log review of municipality %s failed", municipality_id)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scheduled job: what it runs, when, and whether it also runs at takeover."""
+
+    id: str
+    run: Callable[[], Any]
+    trigger: BaseTrigger
+    at_takeover: bool = True
+    #: How late a run may still start (coalesced: a late scheduler runs a job once, not n times).
+    grace_s: int = 3600
+
+
+def next_whole_second(now: datetime) -> datetime:
+    """The first whole second after `now` (probe ticks fall on whole seconds)."""
+    return datetime.fromtimestamp(math.floor(now.timestamp()) + 1, UTC)
+
+
+def jobs(app: Flask, probe_every_s: float | None, now: datetime) -> list[Job]:
+    """The scheduled jobs of a scheduler that took the lock at `now`."""
     config = app.config
     out = [
-        (lambda: deliver_due(), config["SCHEDULER_OUTBOX_EVERY_S"], "outbox"),
-        (escalate, config["SCHEDULER_ESCALATION_EVERY_S"], "escalation"),
-        (retention, 24 * 3600, "retention"),
+        Job("outbox", outbox, IntervalTrigger(seconds=config["SCHEDULER_OUTBOX_EVERY_S"])),
+        Job(
+            "escalation", escalate, IntervalTrigger(seconds=config["SCHEDULER_ESCALATION_EVERY_S"])
+        ),
+        # Daily at night, Seoul time; and at takeover, so a restart never skips a day.
+        Job("retention", retention, CronTrigger(hour=3, minute=30, timezone=SEOUL)),
+        Job("access_reviews", access_reviews, CronTrigger(hour=4, minute=0, timezone=SEOUL)),
     ]
     if probe_every_s:
-        out.append((probe, probe_every_s, "probe"))
+        # Not at takeover: the leader that died may already have run this second. A tick
+        # more than a second late is skipped, never run in the next tick's second.
+        trigger = IntervalTrigger(seconds=probe_every_s, start_date=next_whole_second(now))
+        out.append(Job("probe", probe, trigger, at_takeover=False, grace_s=1))
     return out
 
 
 def run(probe_every_s: float | None = None) -> None:
-    """Wait for the leader lock, then run the jobs until the process stops."""
+    """Wait for the leader lock, then run the jobs until the process stops or loses the lock."""
     app = current_app._get_current_object()
     lock = LeaderLock(db.engine)
     while not lock.try_acquire():
         time.sleep(POLL_S)
+    now = utcnow()
     log.info("scheduler %s leads", os.getpid())
     scheduler = BlockingScheduler(
-        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+        timezone=SEOUL, job_defaults={"coalesce": True, "max_instances": 1}
     )
-    for job, every, job_id in jobs(app, probe_every_s):
-        scheduler.add_job(_in_app(app, job), "interval", seconds=every, id=job_id)
+    for job in jobs(app, probe_every_s, now):
+        scheduler.add_job(
+            _in_app(app, job.run, job.id),
+            job.trigger,
+            id=job.id,
+            name=job.id,
+            misfire_grace_time=job.grace_s,
+            **({"next_run_time": now} if job.at_takeover else {}),
+        )
+    lost = threading.Event()
+
+    def check_lock() -> None:
+        if not lock.is_alive():
+            # Another scheduler may lead by now: stop, and let the supervisor start us again.
+            lost.set()
+            scheduler.shutdown(wait=False)
+
+    scheduler.add_job(check_lock, IntervalTrigger(seconds=LOCK_CHECK_S), id="lock", name="lock")
     try:
         scheduler.start()
     finally:
         lock.release()
+    if lost.is_set():
+        raise SystemExit(
+            "스케줄러가 잠금을 잃어 멈췄습니다. (The scheduler lost its lock and stopped.)"
+        )

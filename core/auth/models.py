@@ -24,6 +24,10 @@ class Account(db.Model):
         sa.ForeignKey("municipalities.id"), index=True
     )
     office_id: Mapped[int | None] = mapped_column(sa.ForeignKey("delivery_offices.id"), index=True)
+    #: Work address for alert e-mails. Stored plain, unlike residents' data: a staff member's
+    #: work contact is low-risk and must be readable by the worker that sends the mail. It is
+    #: still personal data, so it is never logged nor put in an outbox payload.
+    email: Mapped[str | None] = mapped_column(sa.String(254))
     is_active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from core.audit import client_ip
+from core.audit import client_ip, record_access
 from core.auth.models import Account, ApiToken, PermissionEvent
 from core.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
 from core.auth.principal import Principal
@@ -19,6 +19,13 @@ from core.db import db, utcnow
 from core.errors import ApiError, Conflict, Forbidden, Invalid, NotFound
 
 TOKEN_PREFIX = "wpt_"  # noqa: S105 - a public marker, not a secret
+
+
+class _Unchanged:
+    """An argument that was not given, where None is a value ("clear it")."""
+
+
+UNCHANGED = _Unchanged()
 
 
 class LoginFailed(ApiError):
@@ -254,6 +261,7 @@ def create_account(
     role: Role,
     municipality_id: int | None = None,
     office_id: int | None = None,
+    email: str | None = None,
 ) -> Account:
     """Create an account and record the grant of its role (actor None: the CLI/bootstrap)."""
     username = username.strip().casefold()
@@ -273,6 +281,7 @@ def create_account(
         role=role.value,
         municipality_id=municipality_id,
         office_id=office_id,
+        email=email,
     )
     db.session.add(account)
     db.session.flush()
@@ -310,8 +319,9 @@ def update_account(
     office_id: int | None = None,
     is_active: bool | None = None,
     display_name: str | None = None,
+    email: str | None | _Unchanged = UNCHANGED,
 ) -> Account:
-    """Change an account's role, tenant or active flag, recording every change of access."""
+    """Change an account's role, tenant, name, e-mail or active flag; access changes recorded."""
     account = get_account(actor, account_id)
     _check_may_manage(actor, Role(account.role), account.municipality_id)
     old = (account.role, _scope(account.role, account.municipality_id, account.office_id))
@@ -336,6 +346,8 @@ def update_account(
             _end_sessions(account)
     if display_name is not None:
         account.display_name = display_name
+    if not isinstance(email, _Unchanged):
+        set_email(actor, account, email)
     if is_active is not None and is_active != account.is_active:
         if account.id == actor.account_id:
             raise Forbidden("자신의 계정은 비활성화할 수 없습니다. (You cannot disable yourself.)")
@@ -359,6 +371,18 @@ def revoke_sessions(actor: Principal, account_id: int) -> Account:
     record_permission(actor, account, "revoke_tokens", old=(account.role, None))
     db.session.flush()
     return account
+
+
+def set_email(actor: Principal, account: Account, email: str | None) -> None:
+    """Set or clear the account's alert e-mail; who redirected alerts is kept in the access log."""
+    if email == account.email:
+        return
+    account.email = email
+    # The field name only: the address itself never goes into a log.
+    record_access(
+        actor.account_id, "update", "account", [account.id], account.municipality_id, "email"
+    )
+    db.session.flush()
 
 
 def change_password(account: Account, current: str, new: str) -> None:

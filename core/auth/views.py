@@ -17,6 +17,7 @@ from core.auth.schemas import (
     AccountSchema,
     AccountUpdateSchema,
     LoginSchema,
+    MeUpdateSchema,
     PasswordChangeSchema,
     PermissionEventSchema,
     TokenSchema,
@@ -68,6 +69,17 @@ class Me(MethodView):
     def get(self):
         """The signed-in account."""
         return db.session.get(Account, current_principal().account_id)
+
+    @blp.arguments(MeUpdateSchema)
+    @blp.response(200, AccountSchema)
+    @require_login
+    def patch(self, data: dict):
+        """Set or clear one's own work e-mail for alerts (null clears it)."""
+        principal = current_principal()
+        with transaction():
+            account = db.session.get(Account, principal.account_id)
+            services.set_email(principal, account, data["email"])
+            return account
 
 
 @blp.route("/auth/password")
