@@ -53,14 +53,15 @@ def start_scheduler(env: dict[str, str]) -> subprocess.Popen:
 
 
 def start_web(env: dict[str, str], port: int) -> subprocess.Popen:
-    """gunicorn with three workers, as deployed (bench/carrier_load.py starts it the same way)."""
+    """gunicorn with three workers and the deployed settings (gunicorn.conf.py), as the carrier
+    load benchmark starts it."""
     return subprocess.Popen(  # our own gunicorn
         [
             str(Path(sys.executable).parent / "gunicorn"),
+            "--config", str(ROOT / "gunicorn.conf.py"),
             "--workers", str(WEB_WORKERS),
             "--bind", f"127.0.0.1:{port}",
             "--log-level", "warning",
-            "app:create_app()",
         ],
         cwd=ROOT,
         env=env,
