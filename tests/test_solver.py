@@ -446,7 +446,8 @@ def small_problems(draw) -> dict:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_problems())
 def test_random_problems_always_get_a_feasible_plan(problem):
-    result = solve(problem, 0.2, QUICK)
+    # Greedy descent ends long before the limit; the limit only has to outlast a busy machine.
+    result = solve(problem, 2, QUICK)
     assert result["code"] == 0, result
     assert check(problem, result) == []
 
