@@ -14,6 +14,8 @@ from core.crypto import configure_crypto
 from core.db import db
 from core.errors import register_error_handlers
 from core.extensions import csrf, limiter, migrate
+from core.i18n import init_i18n
+from core.nav import init_nav
 from core.outbox import register_handler
 from core.web import install_request_hooks, register_bearer_resolver
 
@@ -40,6 +42,8 @@ def create_app(
     migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    init_i18n(app)
+    init_nav(app)
     api = create_api(app)
     register_error_handlers(app)
     install_request_hooks(app)
@@ -63,7 +67,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from carrier_api import devices
     from carrier_api import push as carrier_push
     from carrier_api import views as carrier_views
-    from core import email, push
+    from core import email, push, web
     from core.auth import pages
     from core.auth import views as auth_views
     from municipalities import mail, mail_views, production, webhooks
@@ -73,8 +77,11 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from routing import views as routing_views
     from welfare_checks import access_review_views
     from welfare_checks import views as check_views
+    from welfare_checks.pages import register_pages
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(web.leaflet)
+    register_pages(app)
     blueprints = (
         auth_views.blp,
         municipality_views.blp,

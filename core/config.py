@@ -104,6 +104,11 @@ class Config:
     ROUTING_PLAN_TIME_LIMIT_S = 30
     # Below the outbox lease (5 min), so a running solve is never claimed a second time.
     ROUTING_PLAN_TIME_LIMIT_MAX_S = 240
+    # The dispatcher's map: base-map tiles from this server, a Leaflet URL template such as
+    # https://tiles.example.go.kr/{z}/{x}/{y}.png (its host is added to the pages' CSP). Empty:
+    # no base map, the districts and routes on a blank background, no request leaves the app.
+    MAP_TILE_URL = ""
+    MAP_TILE_ATTRIBUTION = ""  # shown in the map's corner, as the tile server's licence asks
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024

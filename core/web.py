@@ -1,14 +1,20 @@
-"""Request plumbing: who is acting, staff-session timeouts, CSRF, security headers."""
+"""Request plumbing: who is acting, staff-session timeouts, CSRF, security headers, and the
+front-end libraries the pages use (installed as Python packages, served by the app itself)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
-from flask import Flask, g, request, session
+import xstatic.pkg.leaflet
+from flask import Blueprint, Flask, flash, g, request, session
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError
 
 from core.auth import services
 from core.auth.views import bearer_token
 from core.db import utcnow
+from core.errors import error_response
 from core.extensions import csrf
 
 
@@ -42,16 +48,25 @@ def _load_session_principal(app: Flask) -> None:
     absolute = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
     account = services.session_is_valid(account_id, authenticated_at)
     if account is None or now - seen_at > idle or now - authenticated_at > absolute:
-        session.clear()
-        g.session_expired = True
+        clear_session()
+        # Shown by the login page the browser is sent to next (the flash survives the clear).
+        flash(gettext("오래 사용하지 않았거나 세션이 끝나 로그아웃되었습니다."), "notice")
         return
     session["seen_at"] = now.timestamp()
     g.principal = services.principal_for(account)
 
 
+def clear_session() -> None:
+    """End the page session, and the CSRF token that belonged to it."""
+    session.clear()
+    # Flask-WTF caches the signed token in g: a form rendered later in the same app context
+    # must get a token of the new session, not of the one just cleared.
+    g.pop("csrf_token", None)
+
+
 def start_session(account_id: int) -> None:
     """Begin a staff page session (a fresh session: no fixation)."""
-    session.clear()
+    clear_session()
     now = utcnow().timestamp()
     session.update(account_id=account_id, auth_at=now, seen_at=now)
     session.permanent = False
@@ -71,18 +86,44 @@ def install_request_hooks(app: Flask) -> None:
             # bearer tokens, which a browser never sends by itself.
             csrf.protect()
 
+    @app.errorhandler(CSRFError)
+    def _csrf_refused(error: CSRFError):
+        message = gettext(
+            "보안 토큰이 없거나 맞지 않아 요청을 거부했습니다. 페이지를 새로 고친 뒤 다시 하세요."
+        )
+        return error_response(400, "csrf", message)
+
     @app.after_request
     def _headers(response):
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "no-referrer")
+        images = " ".join(["'self'", "data:", *tile_sources(app.config["MAP_TILE_URL"])])
         headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'",
+            f"default-src 'self'; img-src {images}; object-src 'none'; frame-ancestors 'none'",
         )
         if not request.path.startswith("/static/"):
             # API answers and staff pages carry personal data: never store them anywhere.
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"
         return response
+
+
+def tile_sources(url_template: str) -> list[str]:
+    """The CSP source of a map tile server's URL template ({s} subdomains become *); none for
+    an empty template or one on the app's own host."""
+    parts = urlsplit(url_template)
+    if not parts.scheme or not parts.netloc:
+        return []
+    return [f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"]
+
+
+#: Leaflet (the XStatic-Leaflet package) under /static/leaflet/: no CDN, nothing to download.
+leaflet = Blueprint(
+    "leaflet",
+    __name__,
+    static_folder=xstatic.pkg.leaflet.BASE_DIR,
+    static_url_path="/static/leaflet",
+)

@@ -10,7 +10,15 @@ from core.auth.roles import Role
 from core.db import db
 from municipalities.services import READERS, WRITERS
 
-__all__ = ["READERS", "WRITERS", "active_accounts", "in_own_municipality", "reads_here"]
+__all__ = [
+    "READERS",
+    "WRITERS",
+    "account_names",
+    "active_accounts",
+    "colleagues",
+    "in_own_municipality",
+    "reads_here",
+]
 
 
 def reads_here(principal: Principal) -> bool:
@@ -34,3 +42,28 @@ def active_accounts(municipality_id: int, role: Role) -> list[int]:
             )
         )
     )
+
+
+def colleagues(principal: Principal) -> list[Account]:
+    """The active accounts of the principal's municipality that may own its cases, by name."""
+    if not reads_here(principal):
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(Account)
+            .where(
+                Account.municipality_id == principal.municipality_id,
+                Account.role.in_([role.value for role in WRITERS]),
+                Account.is_active.is_(True),
+            )
+            .order_by(Account.display_name, Account.id)
+        )
+    )
+
+
+def account_names(account_ids: set[int]) -> dict[int, str]:
+    """Display names by account id (for a case's history: owners and actors)."""
+    rows = db.session.execute(
+        sa.select(Account.id, Account.display_name).where(Account.id.in_(account_ids))
+    )
+    return {account_id: name for account_id, name in rows}

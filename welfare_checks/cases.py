@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from core.audit import record_access
 from core.auth.models import Account
 from core.auth.principal import Principal
 from core.auth.roles import Role
@@ -90,6 +91,20 @@ def get_case(principal: Principal, case_id: int) -> Case:
     case = db.session.scalar(cases_visible_to(principal).where(Case.id == case_id))
     if case is None:
         raise NotFound()
+    return case
+
+
+def read_case(principal: Principal, case_id: int) -> Case:
+    """One visible case for reading its household's data: the read is access-logged."""
+    case = get_case(principal, case_id)
+    record_access(
+        principal.account_id,
+        "read",
+        "household",
+        [case.household_id],
+        case.municipality_id,
+        f"case={case.id}",
+    )
     return case
 
 

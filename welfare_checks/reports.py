@@ -7,9 +7,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from core.audit import record_access
 from core.auth.principal import Principal
 from core.db import db
 from core.errors import NotFound
+from municipalities.models import Household
 from welfare_checks import survey
 from welfare_checks.access import in_own_municipality
 from welfare_checks.alerts import raise_alert
@@ -88,3 +90,18 @@ def get_report(principal: Principal, report_id: int) -> CheckReport:
     if report is None:
         raise NotFound()
     return report
+
+
+def read_report(principal: Principal, report_id: int) -> tuple[CheckReport, Household]:
+    """One visible report with its household, for reading the answers: access-logged."""
+    report = get_report(principal, report_id)
+    household = db.session.get(Household, report.household_id)
+    record_access(
+        principal.account_id,
+        "read",
+        "household",
+        [household.id],
+        report.municipality_id,
+        f"check_report={report.id}",
+    )
+    return report, household

@@ -668,3 +668,38 @@ def check_fits_outcome(outcome: Outcome, answers: Mapping[str, Any]) -> None:
             f"Does not fit the outcome '{outcome}'; possible: {codes}.",
         )
         raise SurveyInvalid({"contact": [message]})
+
+
+# --- In words --------------------------------------------------------------------------------
+
+_YES_NO = {"ko": ("예", "아니요"), "en": ("Yes", "No")}
+
+
+def _worded(question: Mapping[str, Any], value: Any, language: str) -> str:
+    if isinstance(value, bool):
+        yes, no = _YES_NO[language]
+        return yes if value else no
+    labels = {c["code"]: c["label"][language] for c in question.get("choices", [])}
+    if isinstance(value, list):
+        return ", ".join(labels.get(code, code) for code in value)
+    return labels.get(value, str(value))
+
+
+def answers_in_words(
+    form_id: str, version: int, answers: Mapping[str, Any], language: str
+) -> list[tuple[str, str]]:
+    """The answered questions as (question, answer) in form order, in "ko" or "en"."""
+    definition = form(form_id, version).definition()
+    return [
+        (question["label"][language], _worded(question, answers[question["id"]], language))
+        for question in definition["questions"]
+        if question["id"] in answers
+    ]
+
+
+def rules_in_words(
+    form_id: str, version: int, fired: list[str], language: str
+) -> list[tuple[str, str]]:
+    """The fired triage rules as (severity, description), in "ko" or "en"."""
+    rules = {rule["id"]: rule for rule in form(form_id, version).definition()["triage"]}
+    return [(rules[i]["severity"], rules[i]["description"][language]) for i in fired]

@@ -8,13 +8,11 @@ from flask import Response
 from flask.views import MethodView
 
 from core.api import Blueprint, paginate
-from core.audit import record_access
 from core.auth.principal import current_principal, require_login, require_role
 from core.auth.roles import Role
-from core.db import db, transaction
+from core.db import transaction
 from core.schemas import page_of
 from municipalities.mail import seoul_today
-from municipalities.models import Household
 from welfare_checks import alerts, cases, reports, statistics, survey, timeline
 from welfare_checks.access import READERS
 from welfare_checks.models import Case
@@ -66,16 +64,7 @@ class ReportItem(MethodView):
         """One report with the rules that fired and the answers (access-logged)."""
         principal = current_principal()
         with transaction():
-            report = reports.get_report(principal, report_id)
-            household = db.session.get(Household, report.household_id)
-            record_access(
-                principal.account_id,
-                "read",
-                "household",
-                [household.id],
-                report.municipality_id,
-                f"check_report={report.id}",
-            )
+            report, household = reports.read_report(principal, report_id)
         definition = survey.form(report.form, report.version).definition()
         rules = {rule["id"]: rule for rule in definition["triage"]}
         return {
@@ -153,15 +142,7 @@ class CaseItem(MethodView):
         """One case with its history and notes (access-logged)."""
         principal = current_principal()
         with transaction():
-            case = cases.get_case(principal, case_id)
-            record_access(
-                principal.account_id,
-                "read",
-                "household",
-                [case.household_id],
-                case.municipality_id,
-                f"case={case.id}",
-            )
+            case = cases.read_case(principal, case_id)
             case.events = cases.events_of(case)
             return case
 

@@ -1,16 +1,58 @@
-"""Staff sign-in pages (session cookie, CSRF, idle timeout)."""
+"""Staff sign-in pages (session cookie, CSRF, idle timeout), the language switch, page guard."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response
 
 from core.auth import services
-from core.auth.roles import ROLE_LABELS
+from core.auth.principal import require_role
+from core.auth.roles import ROLE_LABELS, Role
 from core.db import transaction
 from core.extensions import limiter
-from core.web import start_session
+from core.i18n import LANGUAGE_COOKIE, LANGUAGES
+from core.web import clear_session, start_session
 
 bp = Blueprint("pages", __name__)
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+def local_path(target: str | None) -> str:
+    """`target` when it is a path on this site, else the start page (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("pages.home")
+
+
+def staff_page(*roles: Role) -> Callable:
+    """A page for signed-in staff in `roles`: nobody signed in is sent to sign in; others 403."""
+
+    def decorator(view: Callable) -> Callable:
+        guarded = require_role(*roles)(view)
+
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if g.get("principal") is None:
+                return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+            return guarded(*args, **kwargs)
+
+        wrapper.allowed_roles = guarded.allowed_roles  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
 
 
 @bp.get("/")
@@ -26,6 +68,7 @@ def home():
 def login():
     """Sign in to the staff pages."""
     error = None
+    target = request.values.get("next", "")
     if request.method == "POST":
         username = request.form.get("username", "")[:64]
         password = request.form.get("password", "")[:1024]
@@ -33,15 +76,31 @@ def login():
             result = services.attempt_login(username, password)
         if result.ok:
             start_session(result.account.id)
-            return redirect(url_for("pages.home"))
+            return redirect(local_path(target))
         error = services.LoginFailed.message
-    expired = g.get("session_expired", False)
     status = 401 if error else 200
-    return render_template("login.html", error=error, expired=expired), status
+    return render_template("login.html", error=error, next=target), status
 
 
 @bp.post("/logout")
 def logout():
     """Sign out of the staff pages."""
-    session.clear()
+    clear_session()
     return redirect(url_for("pages.login"))
+
+
+@bp.get("/language/<code>")
+def language(code: str) -> Response:
+    """Switch the pages' language (a cookie) and go back to the page the link was on."""
+    if code not in LANGUAGES:
+        abort(404)
+    response = redirect(local_path(request.args.get("next")))
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        code,
+        max_age=LANGUAGE_COOKIE_SECONDS,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response

@@ -1,0 +1,125 @@
+"""The social worker's desk for page tests: a carrier with welfare visits to upload, and sign-in.
+
+`set_up_desk` only flushes (like the factories): the page tests run it in their rolled-back
+transaction, the browser tests in a database of their own and then commit.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from core.auth.models import Account
+from core.auth.roles import Role
+from core.auth.services import issue_token
+from core.db import db, utcnow
+from municipalities.mail import seoul_today
+from routing.models import PlanRoute, PlanStop, RoutePlan
+from tests.factories import (
+    PASSWORD,
+    World,
+    build_world,
+    make_account,
+    make_carrier,
+    make_district,
+    make_due_item,
+    square,
+)
+from tests.test_visits import INTERVIEW, OBSERVATION
+
+#: An absent household with three signs of trouble: the form's emergency rules fire.
+EMERGENCY = OBSERVATION | {"bad_smell": True, "lights_tv_on_absent": True, "mail_piling": True}
+COLLEAGUE = "김동료"
+
+
+@dataclass
+class Desk:
+    world: World
+    colleague: Account
+    carrier_token: str
+    numbers: list[str]
+
+    @property
+    def social_worker(self) -> Account:
+        return self.world.a.accounts[Role.SOCIAL_WORKER]
+
+
+def set_up_desk(visits: int = 4) -> Desk:
+    """Two tenants; in a's office a carrier's published route of `visits` welfare items today."""
+    world = build_world()
+    tenant = world.a
+    colleague = make_account(
+        Role.SOCIAL_WORKER, municipality_id=tenant.municipality.id, display_name=COLLEAGUE
+    )
+    district = make_district(tenant.office, square(126.95, 37.50, 0.02))
+    carrier = make_carrier(tenant.office, district)
+    plan = RoutePlan(
+        office_id=tenant.office.id, day=seoul_today(), time_limit_s=1, status="published"
+    )
+    db.session.add(plan)
+    db.session.flush()
+    db.session.add(
+        PlanRoute(
+            plan_id=plan.id,
+            carrier_id=carrier.id,
+            profile="motorbike",
+            shift_start_s=32_400,
+            shift_end_s=64_800,
+            lunch_s=3600,
+        )
+    )
+    numbers = []
+    for position in range(visits):
+        location = (126.951 + 0.001 * position, 37.505)
+        item = make_due_item(tenant, location, seoul_today(), district, status="out_for_delivery")
+        db.session.add(
+            PlanStop(
+                plan_id=plan.id,
+                kind="welfare",
+                mail_item_id=item.id,
+                household_id=item.household_id,
+                district_id=district.id,
+                lon=location[0],
+                lat=location[1],
+                service_s=600,
+                priority=50,
+                carrier_id=carrier.id,
+                position=position,
+            )
+        )
+        numbers.append(item.registered_number)
+    db.session.flush()
+    token = issue_token(db.session.get(Account, carrier.account_id))
+    return Desk(world=world, colleague=colleague, carrier_token=token, numbers=numbers)
+
+
+def visit(number: str, *, emergency: bool = True) -> dict:
+    """A carrier's upload: nobody home and an emergency, or a delivery with an urgent survey."""
+    answers, outcome = (EMERGENCY, "absent") if emergency else (INTERVIEW, "delivered")
+    return {
+        "client_uuid": str(uuid.uuid4()),
+        "registered_number": number,
+        "outcome": outcome,
+        "recorded_at": utcnow().isoformat(),
+        "location": [126.951, 37.505],
+        "accuracy_m": 10.0,
+        "survey": {"form": "wellbeing", "version": 1, "answers": answers},
+    }
+
+
+def carrier_headers(token: str, body: dict) -> dict[str, str]:
+    """The carrier phone's headers for uploading `body`."""
+    return {"Authorization": f"Bearer {token}", "Idempotency-Key": body["client_uuid"]}
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, account: Account) -> None:
+    """Sign in to the staff pages with the test client."""
+    token = csrf_of(client.get("/login").text)
+    form = {"username": account.username, "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=form).status_code == 302

@@ -1,0 +1,39 @@
+"""The English switch: every Korean page text has its English, and the catalogs load."""
+
+from __future__ import annotations
+
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+
+from core.auth.roles import ROLE_LABELS
+from core.i18n import PACKAGES, ROOT, translations
+from welfare_checks.survey import OUTCOME_LABELS
+
+METHODS = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
+KEYWORDS = DEFAULT_KEYWORDS | {"_l": None, "lazy_gettext": None}
+#: Texts looked up by value (their Korean lives in data the API shares).
+LOOKED_UP = [*ROLE_LABELS.values(), *OUTCOME_LABELS.values()]
+
+
+def page_texts() -> set[str]:
+    """Every message id marked in the packages' templates and code."""
+    found: set[str] = set()
+    for package in PACKAGES:
+        folder = ROOT / package
+        if not folder.exists():
+            continue
+        for _, _, message, _, _ in extract_from_dir(folder, METHODS, keywords=KEYWORDS):
+            found.add(message if isinstance(message, str) else message[0])
+    return found | set(LOOKED_UP)
+
+
+def test_every_page_text_has_its_english():
+    english = translations("en")
+    texts = page_texts()
+    missing = sorted(text for text in texts if english.gettext(text) == text)
+    assert len(texts) > 50
+    assert not missing, "no English in <package>/translations/en.po for:\n" + "\n".join(missing)
+
+
+def test_korean_is_the_message_id_itself():
+    assert translations("ko").gettext("받은 보고") == "받은 보고"
+    assert translations("en").gettext("받은 보고") == "Inbox"

@@ -1,0 +1,212 @@
+"""The social worker's pages: the inbox of check reports with open alerts, the case page.
+
+Thin like the API views, over the same services: tenancy, roles and the access log come from
+them. Refusals a person can fix (Invalid, a stale version) are shown next to the field on the
+page they came from; the rest (404, 403) get the error page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
+
+from core.auth.pages import staff_page
+from core.auth.principal import Principal, current_principal
+from core.db import db, transaction
+from core.errors import ApiError
+from core.forms import Answer, PageForm, choice, load_page_number, number, submit, text
+from core.i18n import page_language
+from core.nav import add_nav_link
+from municipalities.services import get_household
+from welfare_checks import alerts, cases, labels, reports, survey, timeline
+from welfare_checks.access import READERS, account_names, colleagues
+from welfare_checks.models import Alert, Case, CheckReport
+
+bp = Blueprint("welfare_pages", __name__, url_prefix="/welfare", template_folder="templates")
+PER_PAGE = 50
+OPEN_ALERTS_SHOWN = 20
+
+
+class AssignForm(PageForm):
+    version = number(required=True)
+    owner_id = number(required=True)
+
+
+class StatusForm(PageForm):
+    version = number(required=True)
+    status = choice(cases.NEXT, required=True)
+    outcome = choice(cases.OUTCOMES)
+
+
+class NoteForm(PageForm):
+    text = text(4000, required=True)
+
+
+def register_pages(app: Flask) -> None:
+    """Mount the pages and put the inbox in the navigation of the welfare team."""
+    app.register_blueprint(bp)
+    add_nav_link(app, "welfare_pages.inbox", _l("받은 보고"), READERS)
+
+
+def _cases_of(principal: Principal, report_ids: list[int]) -> dict[int, Case]:
+    select = cases.cases_visible_to(principal).where(Case.report_id.in_(report_ids))
+    return {case.report_id: case for case in db.session.scalars(select)}
+
+
+def _report_words(report: CheckReport) -> dict[str, Any]:
+    """What a report says, in the page's language: whom the carrier met, the rules that fired."""
+    language = page_language()
+    contact = survey.answers_in_words(
+        report.form, report.version, {"contact": report.contact}, language
+    )
+    return {
+        "contact": contact[0][1],
+        "rules": survey.rules_in_words(report.form, report.version, report.fired, language),
+    }
+
+
+def _answers_in_words(report: CheckReport) -> list[tuple[str, str]]:
+    answers = json.loads(report.answers)
+    return survey.answers_in_words(report.form, report.version, answers, page_language())
+
+
+@bp.get("/")
+@staff_page(*READERS)
+def inbox() -> str:
+    """Check reports by severity, emergencies on top, under the banner of open alerts."""
+    principal = current_principal()
+    severity = request.args.get("severity", "")
+    select = reports.reports_visible_to(principal)
+    if severity in labels.SEVERITIES:
+        select = select.where(CheckReport.severity == severity)
+    page = db.paginate(
+        select, page=load_page_number(request.args), per_page=PER_PAGE, error_out=False
+    )
+    open_alerts = db.session.scalars(
+        alerts.alerts_visible_to(principal, open_only=True).limit(OPEN_ALERTS_SHOWN)
+    ).all()
+    case_of = _cases_of(principal, [r.id for r in page.items] + [a.report_id for a in open_alerts])
+    return render_template(
+        "welfare_checks/inbox.html",
+        page=page,
+        rows=[(report, _report_words(report), case_of.get(report.id)) for report in page.items],
+        open_alerts=[(alert, case_of.get(alert.report_id)) for alert in open_alerts],
+        severity=severity,
+        labels=labels,
+    )
+
+
+@bp.post("/alerts/<int:alert_id>/acknowledge")
+@staff_page(*READERS)
+def acknowledge(alert_id: int) -> Response:
+    """Take an alert: who and when are recorded, escalation stops."""
+    with transaction():
+        alerts.acknowledge(current_principal(), alert_id)
+    flash(gettext("알림을 확인했습니다."), "notice")
+    return redirect(url_for(".inbox"))
+
+
+@bp.get("/reports/<int:report_id>")
+@staff_page(*READERS)
+def report(report_id: int) -> str:
+    """One check report: the rules that fired and the survey answers in words (access-logged)."""
+    principal = current_principal()
+    with transaction():
+        checked, household = reports.read_report(principal, report_id)
+        html = render_template(
+            "welfare_checks/report.html",
+            report=checked,
+            household=household,
+            case=_cases_of(principal, [checked.id]).get(checked.id),
+            words=_report_words(checked),
+            answers=_answers_in_words(checked),
+            labels=labels,
+        )
+    return html
+
+
+@bp.get("/cases/<int:case_id>")
+@staff_page(*READERS)
+def case(case_id: int) -> tuple[str, int]:
+    """The case: household, report in words, timeline, history and notes, and its actions."""
+    return _case_page(current_principal(), case_id)
+
+
+def _case_page(
+    principal: Principal,
+    case_id: int,
+    error: ApiError | None = None,
+    form: Mapping[str, str] | None = None,
+) -> tuple[str, int]:
+    with transaction():  # every read of the household's data is access-logged
+        followed = cases.read_case(principal, case_id)
+        household = get_household(principal, followed.household_id, log_as="")
+        checked = db.session.get(CheckReport, followed.report_id)
+        events = cases.events_of(followed)
+        people = {followed.owner_id} | {e.actor_id for e in events} | {e.owner_id for e in events}
+        alert = db.session.scalar(
+            alerts.alerts_visible_to(principal).where(Alert.report_id == checked.id)
+        )
+        html = render_template(
+            "welfare_checks/case.html",
+            case=followed,
+            household=household,
+            report=checked,
+            words=_report_words(checked),
+            answers=_answers_in_words(checked),
+            story=timeline.timeline(principal, followed.household_id),
+            events=events,
+            names=account_names(people - {None}),
+            team=colleagues(principal),
+            alert=alert,
+            next_statuses=cases.NEXT[followed.status],
+            outcome_statuses=cases.OUTCOME_STATUSES,
+            labels=labels,
+            error=error,
+            errors=error.fields if error else {},
+            form=form or {},
+        )
+    return html, error.status if error else 200
+
+
+def _act(case_id: int, form: type[PageForm], action: Callable, done: str) -> Answer:
+    """Load the form, run the service in one transaction; show fixable refusals on the page."""
+    principal = current_principal()
+    return submit(
+        form,
+        lambda data: action(principal, case_id, data),
+        lambda error: _case_page(principal, case_id, error, request.form),
+        done,
+        lambda _: url_for(".case", case_id=case_id),
+    )
+
+
+@bp.post("/cases/<int:case_id>/assign")
+@staff_page(*READERS)
+def assign(case_id: int) -> Answer:
+    """Assign the case to a colleague of the municipality (or to oneself), or transfer it."""
+    return _act(case_id, AssignForm, cases.update_case, gettext("담당자를 지정했습니다."))
+
+
+@bp.post("/cases/<int:case_id>/status")
+@staff_page(*READERS)
+def change_status(case_id: int) -> Answer:
+    """Move the case to its next status, with the outcome code where the status needs one."""
+    return _act(case_id, StatusForm, cases.update_case, gettext("상태를 바꿨습니다."))
+
+
+@bp.post("/cases/<int:case_id>/notes")
+@staff_page(*READERS)
+def add_note(case_id: int) -> Answer:
+    """Record a contact or a note on the case (stored encrypted)."""
+
+    def note(principal: Principal, case_id: int, data: dict) -> None:
+        cases.add_note(principal, case_id, data["text"])
+
+    return _act(case_id, NoteForm, note, gettext("기록을 남겼습니다."))
