@@ -65,6 +65,7 @@ def _import_models() -> None:
 
 def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from carrier_api import devices
+    from carrier_api import pages as device_pages
     from carrier_api import push as carrier_push
     from carrier_api import views as carrier_views
     from core import email, push, web
@@ -73,6 +74,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from municipalities import mail, mail_views, production, webhooks
     from municipalities import views as municipality_views
     from routing import delivery_views, plan_views, planning
+    from routing import pages as routing_pages
     from routing import services as routing_services
     from routing import views as routing_views
     from welfare_checks import access_review_views
@@ -82,6 +84,8 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(web.leaflet)
     register_pages(app)
+    routing_pages.register_pages(app)
+    device_pages.register_pages(app)
     blueprints = (
         auth_views.blp,
         municipality_views.blp,

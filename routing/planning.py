@@ -155,7 +155,8 @@ def start_plan(principal: Principal, office_id: int, data: dict) -> RoutePlan:
     carriers = _carriers_on_shift(office.id, data.get("carrier_ids"))
     limit = data.get("time_limit_s") or settings.time_limit_s
     if limit > settings.time_limit_max_s:
-        raise Invalid(fields={"time_limit_s": [f"at most {settings.time_limit_max_s} s"]})
+        most = settings.time_limit_max_s
+        raise Invalid(fields={"time_limit_s": [f"{most}초까지입니다. (At most {most} s.)"]})
     plan = RoutePlan(
         office_id=office.id, day=day, time_limit_s=limit, requested_by=principal.account_id
     )

@@ -31,6 +31,8 @@ from tests.test_visits import INTERVIEW, OBSERVATION
 #: An absent household with three signs of trouble: the form's emergency rules fire.
 EMERGENCY = OBSERVATION | {"bad_smell": True, "lights_tv_on_absent": True, "mail_piling": True}
 COLLEAGUE = "김동료"
+#: A browser's Accept header: errors come back as pages, not JSON.
+HTML = {"Accept": "text/html"}
 
 
 @dataclass
@@ -116,6 +118,12 @@ def carrier_headers(token: str, body: dict) -> dict[str, str]:
 def csrf_of(html: str) -> str:
     """The CSRF token of the first form on a page."""
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def post_form(client, page: str, action: str, data: dict):
+    """Post a form of `page` as the browser would: with the page's CSRF token."""
+    token = csrf_of(client.get(page).text)
+    return client.post(action, data=data | {"csrf_token": token}, headers=HTML)
 
 
 def sign_in(client, account: Account) -> None:

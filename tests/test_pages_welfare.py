@@ -8,12 +8,20 @@ import sqlalchemy as sa
 from core.audit import AccessLog
 from core.auth.roles import Role
 from core.db import db
-from tests.desk import COLLEAGUE, Desk, carrier_headers, csrf_of, set_up_desk, sign_in, visit
+from tests.desk import (
+    COLLEAGUE,
+    HTML,
+    Desk,
+    carrier_headers,
+    csrf_of,
+    post_form,
+    set_up_desk,
+    sign_in,
+    visit,
+)
 from welfare_checks import labels
 from welfare_checks.cases import NEXT, OUTCOMES
 from welfare_checks.models import Alert, Case, CaseEvent
-
-HTML = {"Accept": "text/html"}
 
 
 @pytest.fixture
@@ -31,12 +39,6 @@ def upload(client, desk: Desk, number: str, *, emergency: bool = True) -> Case:
     )
     assert response.status_code == 201, response.json
     return db.session.scalars(sa.select(Case).order_by(Case.id.desc())).first()
-
-
-def post_form(client, page: str, action: str, data: dict):
-    """Post a form of `page` as the browser would: with the page's CSRF token."""
-    token = csrf_of(client.get(page).text)
-    return client.post(action, data=data | {"csrf_token": token}, headers=HTML)
 
 
 def fresh(case: Case) -> Case:

@@ -129,7 +129,7 @@ def test_another_municipality_gets_the_not_found_page(live, browsing):
 def test_a_dispatcher_is_refused_the_welfare_pages(live, browsing):
     page = browsing.page
     browsing.sign_in("dispatcher")
-    expect(page.get_by_role("navigation", name="주 메뉴")).to_have_count(0)
+    expect(page.get_by_role("navigation", name="주 메뉴")).not_to_contain_text("받은 보고")
     response = page.goto(live.url("/welfare/"))
     assert response.status == 403
     browsing.shot("08-dispatcher-403")

@@ -1,0 +1,87 @@
+/* The plan page: follow the solver's progress, colour the route swatches, draw the map.
+ * Served by the app; Leaflet comes from /static/leaflet/ (XStatic-Leaflet). The base map's
+ * tiles are requested only when the server names a tile URL. */
+(function () {
+  "use strict";
+
+  function followProgress(bar) {
+    function poll() {
+      fetch(bar.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (state) {
+          if (state.status !== "queued" && state.status !== "solving") {
+            window.location.reload();
+            return;
+          }
+          bar.value = state.progress || 0;
+          bar.textContent = bar.value + "%";
+          window.setTimeout(poll, 1000);
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    }
+    window.setTimeout(poll, 1000);
+  }
+
+  function latLng(location) {
+    return [location[1], location[0]];
+  }
+
+  function numbered(number, colour) {
+    var label = document.createElement("span");
+    label.textContent = String(number);
+    label.style.backgroundColor = colour;
+    return L.divIcon({ className: "stop-number", html: label, iconSize: [24, 24] });
+  }
+
+  function drawMap(holder, data) {
+    // Layers are gathered first: Leaflet can only draw them once the map has a view.
+    var drawn = L.featureGroup();
+    data.districts.forEach(function (district) {
+      L.geoJSON(district.geometry, {
+        style: { color: "#64748b", weight: 1.5, fillColor: "#94a3b8", fillOpacity: 0.12 }
+      }).bindTooltip(district.name).addTo(drawn);
+    });
+    var depot = latLng(data.depot);
+    L.circleMarker(depot, { radius: 8, color: "#111827", fillColor: "#fff", fillOpacity: 1 })
+      .bindTooltip(holder.dataset.depotLabel || "")
+      .addTo(drawn);
+    data.routes.forEach(function (route) {
+      var points = route.stops.map(function (stop) { return latLng(stop.location); });
+      if (!points.length) {
+        return;
+      }
+      L.polyline([depot].concat(points, [depot]), { color: route.colour, weight: 4, opacity: 0.85 })
+        .bindTooltip(route.carrier)
+        .addTo(drawn);
+      route.stops.forEach(function (stop, index) {
+        L.marker(latLng(stop.location), { icon: numbered(index + 1, route.colour), keyboard: false })
+          .bindTooltip(route.carrier + " " + (index + 1) + ": " + stop.label)
+          .addTo(drawn);
+      });
+    });
+    data.unassigned.forEach(function (stop) {
+      L.circleMarker(latLng(stop.location), { radius: 6, color: "#b00020", dashArray: "2 3" })
+        .bindTooltip(stop.label)
+        .addTo(drawn);
+    });
+    var map = L.map(holder, { attributionControl: Boolean(data.tiles.url) });
+    map.fitBounds(drawn.getBounds().pad(0.05));
+    if (data.tiles.url) {
+      L.tileLayer(data.tiles.url, { attribution: data.tiles.attribution, maxZoom: 19 }).addTo(map);
+    }
+    drawn.addTo(map);
+    holder.dataset.ready = "true";
+  }
+
+  var bar = document.getElementById("plan-progress");
+  if (bar) {
+    followProgress(bar);
+  }
+  document.querySelectorAll(".swatch[data-colour]").forEach(function (swatch) {
+    swatch.style.backgroundColor = swatch.dataset.colour;
+  });
+  var holder = document.getElementById("plan-map");
+  if (holder && window.L) {
+    drawMap(holder, JSON.parse(document.getElementById("plan-map-data").textContent));
+  }
+})();

@@ -1,0 +1,154 @@
+"""A dispatcher in a real browser: plan a day, see the map, move a stop, publish, phones."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from core.auth.models import Account
+from core.auth.services import issue_token
+from core.db import db
+from core.outbox import deliver_due
+from municipalities.mail import next_working_day, seoul_today
+from municipalities.models import MailItem, Municipality
+from routing.models import Carrier, CarrierDistrict, DeliveryOffice, PlanStop, RoutePlan
+from tests.factories import Tenant, make_carrier, make_due_item
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+pytestmark = pytest.mark.no_db_rollback
+DAY = next_working_day(seoul_today() + timedelta(days=1))
+
+
+@dataclass
+class Crew:
+    """The office's carriers (the desk's and one more) by id: name and API token."""
+
+    names: dict[int, str]
+    tokens: dict[int, str]
+
+
+@pytest.fixture(scope="module")
+def crew(live) -> Crew:
+    """A second carrier and five welfare items due on DAY in the dispatcher's office."""
+
+    def seed() -> Crew:
+        dispatcher = db.session.get(Account, live.people["dispatcher"]["id"])
+        worker = db.session.get(Account, live.people["social_worker"]["id"])
+        office = db.session.get(DeliveryOffice, dispatcher.office_id)
+        tenant = Tenant(db.session.get(Municipality, worker.municipality_id), office)
+        district = db.session.scalar(
+            sa.select(CarrierDistrict).where(CarrierDistrict.office_id == office.id)
+        )
+        make_carrier(office, district)
+        for i in range(5):
+            make_due_item(tenant, (126.955 + 0.002 * i, 37.51), DAY, district)
+        carriers = db.session.execute(
+            sa.select(Carrier.id, Account)
+            .join(Account, Account.id == Carrier.account_id)
+            .where(Account.office_id == office.id)
+        ).all()
+        made = Crew(
+            names={carrier_id: account.display_name for carrier_id, account in carriers},
+            tokens={carrier_id: issue_token(account) for carrier_id, account in carriers},
+        )
+        db.session.commit()
+        return made
+
+    return live.read(seed)
+
+
+def plan_stops(live, plan_id: int) -> list[tuple[int, int | None, str]]:
+    """(carrier, position, registered number) of each stop of the plan."""
+    return live.read(
+        lambda: db.session.execute(
+            sa.select(PlanStop.carrier_id, PlanStop.position, MailItem.registered_number)
+            .join(MailItem, MailItem.id == PlanStop.mail_item_id)
+            .where(PlanStop.plan_id == plan_id)
+            .order_by(PlanStop.carrier_id, PlanStop.position)
+        ).all()
+    )
+
+
+def test_a_dispatcher_plans_a_day_moves_a_stop_and_publishes_it(live, browsing, crew):
+    page = browsing.page
+    browsing.sign_in("dispatcher", "/dispatch/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("배달 계획")
+    page.get_by_label("배달 날짜").fill(DAY.isoformat())
+    page.get_by_label("계산 시간 (초)").fill("1")
+    for name in crew.names.values():
+        expect(page.get_by_label(re.compile(name))).to_be_checked()
+    browsing.shot("11-dispatch-day")
+    page.get_by_role("button", name="계획 시작").click()
+    expect(page.get_by_label("계산 진행률")).to_be_visible()
+    browsing.shot("12-plan-solving")
+    plan_id = int(page.url.rsplit("/", 1)[1])
+
+    assert live.read(deliver_due).sent >= 1  # the worker's turn; the page polls, then reloads
+    expect(page.locator(f"#plan-status-{plan_id}")).to_have_text("검토 중", timeout=20_000)
+    expect(page.locator("#plan-map[data-ready='true']")).to_be_visible()
+    expect(page.locator("#plan-map path.leaflet-interactive").first).to_be_attached()
+    expect(page.locator("#plan-map .stop-number").first).to_be_visible()
+    for name in crew.names.values():
+        expect(page.get_by_role("heading", level=2, name=re.compile(name))).to_be_visible()
+    browsing.shot("13-plan-ready-map")
+
+    stops = plan_stops(live, plan_id)
+    source, _, number = next(s for s in stops if s[0] is not None)
+    target = next(carrier for carrier in crew.names if carrier != source)
+    page.get_by_label(f"{number} 옮길 집배원").select_option(str(target))
+    page.get_by_label(f"{number} 새 순서").fill("1")
+    page.get_by_role("button", name=f"옮기기 {number}").click()
+    expect(page.get_by_role("status")).to_contain_text("옮기고 다시 계산했습니다.")
+    section = page.locator("section.route").filter(
+        has=page.get_by_role("heading", name=re.compile(crew.names[target]))
+    )
+    expect(section.locator("tbody tr").first).to_contain_text(number)
+    assert (target, 0, number) in plan_stops(live, plan_id)
+    browsing.shot("14-plan-stop-moved")
+
+    page.get_by_role("button", name="배포", exact=True).click()  # not confirmed yet
+    expect(page.locator("#confirm-error")).to_contain_text("확인란을 선택하세요")
+    page.get_by_label("이 계획을 집배원에게 배포합니다.").check()
+    page.get_by_role("button", name="배포", exact=True).click()
+    expect(page.locator(f"#plan-status-{plan_id}")).to_have_text("배포됨")
+    assert live.read(lambda: db.session.get(RoutePlan, plan_id).status) == "published"
+    browsing.shot("15-plan-published")
+
+    route = requests.get(
+        live.url(f"/api/v1/carrier/route?day={DAY.isoformat()}"),
+        headers={"Authorization": f"Bearer {crew.tokens[target]}"},
+        timeout=30,
+    )
+    assert route.status_code == 200, route.text
+    numbers = [stop["registered_number"] for stop in route.json()["stops"]]
+    assert numbers[0] == number
+    expected = [n for carrier, _, n in plan_stops(live, plan_id) if carrier == target]
+    assert numbers == expected
+
+
+def test_the_plan_page_on_a_tablet_and_the_phones_page(live, browsing, crew):
+    page = browsing.page
+    browsing.sign_in("dispatcher", "/dispatch/")
+    page.get_by_label("날짜", exact=True).fill(DAY.isoformat())
+    page.get_by_role("button", name="보기").click()
+    page.get_by_role("link", name=re.compile(r"계획 #\d+ 열기")).first.click()
+    expect(page.locator("#plan-map[data-ready='true']")).to_be_visible()
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.reload()
+    expect(page.locator("#plan-map[data-ready='true']")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    browsing.shot("16-plan-tablet")
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("link", name="집배원 기기").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("집배원 기기")
+    name = next(iter(crew.names.values()))
+    page.get_by_role("button", name=f"등록 코드 발급 {name}").click()
+    expect(page.locator("#enrolment-code")).to_have_text(re.compile(r"^[A-Z2-9]{5}-[A-Z2-9]{5}$"))
+    browsing.shot("17-phones-enrolment-code")
