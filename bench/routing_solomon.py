@@ -10,19 +10,31 @@ as in VROOM's format: no vehicle minimisation). --compare also runs PyVRP and VR
 the same instances with the same limit (optional benchmark dependencies: pip install pyvrp
 pyvroom). --set overrides a SearchConfig field for ablations (VALUE read as JSON, else a string).
 
-Measured (29 instances, 10 s, --jobs 1, load average 3-5 from other work on the 2 cores; the same
+Measured (29 instances, 10 s, --jobs 1, load average 2-4 from other work on the 2 cores; the same
 session, one run after the other), mean gap C1 / R1 / RC1 / all:
-- default (SAVINGS + GLS for 25 % of the time, then ruin and recreate, routing/search.py):
-  0.36 / 2.24 / 3.36 / 1.97 %;
-- ruin_share=0.5: 0.00 / 2.26 / 4.07 / 2.06 %;
-- ruin_share=0 (GLS alone, the previous default): 0.11 / 3.24 / 4.45 / 2.61 %.
-Screening on R102,R105,R107,R109,R111,RC101,RC103,RC105,RC107 (GLS alone 3.82 %): ruin and
-recreate with the Python insertion and a greedy descent per step 2.56-2.72 % (share 0.7-0.9);
-re-insertion left to OR-Tools' own operators instead 3.2-3.4 % (~60-130 steps in 7 s, each
-plan ~2 % worse than the one ruined); a short GLS (0.3-1 s) per step 3.3-4.3 %; removing whole
-routes 30-50 % of the time 2.95-3.96 %; 20 jobs per step 2.85 %; a cheap loop (insertion only,
-OR-Tools descent only on a new best) worse on R105. ls_operator_neighbors_ratio < 1 leaves
-OR-Tools 9.15 without a single accepted move on these models (also on a textbook VRPTW model).
+- default (SAVINGS, then OR-Tools' iterated local search: SISR ruin with c-bar 10, L_max 10,
+  alpha 0.01, LOCAL_CHEAPEST_INSERTION recreate, a greedy descent per step, simulated annealing
+  with automatic temperatures): 0.00 / 1.28 / 1.57 / 0.96 % (target met; worst RC104 3.69 %),
+  and 0.00 / 1.26 / 1.77 / 1.01 % in a second run right after (load 3.9): at the target's edge;
+- the same with use_multi_armed_bandit_concatenate_operators: 0.00 / 1.36 / 2.15 / 1.15 %;
+- the previous default (SAVINGS + GLS for 25 % of the time, then our Python SISR ruin and
+  recreate with a greedy descent per step, since removed): 0.33 / 2.14 / 3.57 / 1.97 %;
+- earlier: ruin_share 0.5 2.06 %, GLS alone 2.61 %.
+Screening on R102,R105,R107,R109,R111,RC101,RC103,RC105,RC107 (same session; previous default
+2.96 %, the default 1.55 % and 1.45 % in two runs): OR-Tools' iterated local search with its
+fixed temperatures (100 -> 0.01, tiny against costs of ~10^5) 2.31 %; LINEAR cooling 1.58 %;
+c-bar 5 2.99 %, c-bar 15 2.14 %; all local-search operators on 3.20 %; PARALLEL_CHEAPEST_INSERTION
+as recreate 2.84 % or as first solution 2.60 %; SISR and random walk (10 visits) one at random
+2.17 %; the iterated local search for half the time, then our Python loop 2.14 %. On
+R106,R107,R108,R109,R111,RC102,RC103,RC104,RC106: default 2.11 %, recreate in random order
+(insertion_sorting_properties SORTING_PROPERTY_RANDOM) 2.51 %, multi-armed bandit 1.91 %.
+The iterated local search under GLS never perturbs (GLS's own search takes all the time), and
+RoutingModel.SolveWithParameters ignores use_iterated_local_search: only
+SolveWithIteratedLocalSearch runs it. RC103 varies most between runs (2.2 % or 6-7 %).
+Before (GLS): ruin and recreate in Python with a greedy descent per step 2.56-2.72 % against 3.82 %
+for GLS alone; a short GLS per step 3.3-4.3 %; removing whole routes 2.95-3.96 %.
+ls_operator_neighbors_ratio < 1 leaves OR-Tools 9.15 without a single accepted move on these
+models (also on a textbook VRPTW model).
 Two `distance_only` references are below the proven optima (R109 1101.37 < 1146.9, RC103
 1249.86 < 1258.0): those two gaps cannot go below 4.6 % and 0.95 %.
 """

@@ -22,7 +22,7 @@ Conventions beyond VROOM's text:
 
 This is the only module of the project that imports ortools. Every solve builds one model;
 `solve_isolated` runs it in a fresh process (OR-Tools #5076: a second model in one process can
-crash it).
+crash it). The default search is OR-Tools' own iterated local search (SearchConfig).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from google.protobuf import text_format
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
-from routing import search
 from routing.matrix import PROFILES, MatrixError, OsrmTable, matrices_from_points
 
 logger = logging.getLogger(__name__)
@@ -182,8 +181,9 @@ class Problem:
 # Local-search operators (RoutingSearchParameters.local_search_operators, without `use_`) that the
 # default search leaves out: on the Solomon VRPTW benchmark (bench/routing_solomon.py, 10 s) they
 # cost more time per guided-local-search step than they find (mean gap on 8 hard instances
-# 6.7 % with them, 2.8 % without). The operators that re-insert dropped jobs stay on: plans can
-# have unassigned jobs.
+# 6.7 % with them, 2.8 % without), and per descent of the iterated local search too (9 hard
+# instances: 3.2 % with them, 1.5 % without). The operators that re-insert dropped jobs stay
+# on: plans can have unassigned jobs.
 LEAN_OPERATORS_OFF: tuple[str, ...] = (
     "cross",
     "lin_kernighan",
@@ -198,17 +198,27 @@ LEAN_OPERATORS_OFF: tuple[str, ...] = (
 )
 
 
+# SearchConfig.metaheuristic for OR-Tools' own iterated local search (no LocalSearchMetaheuristic).
+ITERATED_LOCAL_SEARCH = "ITERATED_LOCAL_SEARCH"
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """How OR-Tools searches: the one place to tune (names of routing_enums_pb2 values).
 
     Tuned on the Solomon type-1 instances with bench/routing_solomon.py (one configuration for
-    all instances; 10 s: mean gap 1.97 % with ruin and recreate, 2.61 % with GLS alone in the
-    same session); see that script for the figures.
+    all instances; 10 s, one core: mean gap 0.96 % with the iterated local search, 1.97 % with
+    the previous default, guided local search then a Python ruin and recreate, in the same
+    session); see that script for the figures.
     """
 
     first_solution: str = "SAVINGS"
-    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    # A LocalSearchMetaheuristic name, or ITERATED_LOCAL_SEARCH: OR-Tools' own iterated local
+    # search (RoutingModel.SolveWithIteratedLocalSearch), which ruins and recreates the plan
+    # (the ils_* settings) and brings each new plan to a local optimum with a greedy descent
+    # (its improvement step), until the time limit. It starts from its own first solution
+    # (`first_solution`), not from the vehicles' steps: see _Model.solve.
+    metaheuristic: str = ITERATED_LOCAL_SEARCH
     guided_local_search_lambda: float = 0.1
     # SAVINGS stores the savings of all pairs: with OR-Tools' 6 GB allowance that took 1.8 GB
     # at 1,000 stops; capped, it keeps the nearest neighbours only (685 MB in all at 2,000).
@@ -220,32 +230,41 @@ class SearchConfig:
     # Operator names as in RoutingSearchParameters.local_search_operators, without `use_`.
     operators_off: tuple[str, ...] = LEAN_OPERATORS_OFF
     operators_on: tuple[str, ...] = ()
-    # Share of the time limit for ruin and recreate (routing/search.py) after the first search;
-    # 0 turns it off. A descent (GREEDY_DESCENT) or a first-solution-only search skips it.
-    # Solomon screening at 10 s: 0.7-0.9 all within noise of each other (2.56-2.72 % against
-    # 3.82 % at 0); the C1 family, solved by GLS alone, lost a little (0.11 -> 0.36 %).
-    ruin_share: float = 0.75
-    # Jobs removed per step on average (SISR's c-bar), and the record-to-record margin above
-    # the best plan that a step may start from, shrinking to 0 by the time limit.
-    ruin_mean_removed: float = 10.0
-    ruin_threshold: float = 0.01
+    # The iterated local search's ruin: SISR's string removal (Christiaens and Vanden Berghe,
+    # 2020), `ils_removed` jobs on average per step (the paper's c-bar), strings of at most
+    # `ils_max_string` jobs (L_max), `ils_bypass_factor` (alpha) for the split strings; the
+    # paper's values (10, 10, 0.01). Then `ils_recreate` (a FirstSolutionStrategy name) puts
+    # the removed jobs back. A new plan replaces the current one by simulated annealing, with
+    # temperatures OR-Tools derives from the arc costs (automatic_temperatures).
+    ils_removed: int = 10
+    ils_max_string: int = 10
+    ils_bypass_factor: float = 0.01
+    ils_recreate: str = "LOCAL_CHEAPEST_INSERTION"
 
     def __post_init__(self) -> None:
-        if not 0 <= self.ruin_share < 1:
-            raise ValueError(f"SearchConfig: ruin_share must be in [0, 1), got {self.ruin_share}")
         self.search_parameters(1.0)  # fail at construction, not inside a solve
 
     def search_parameters(self, time_limit_s: float) -> Any:
         """Return RoutingSearchParameters for this configuration and time limit."""
         params = pywrapcp.DefaultRoutingSearchParameters()
+        ils = self.metaheuristic == ITERATED_LOCAL_SEARCH
+        enums = routing_enums_pb2
         try:
-            params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.Value.Value(
+            params.first_solution_strategy = enums.FirstSolutionStrategy.Value.Value(
                 self.first_solution
             )
             params.local_search_metaheuristic = (
-                routing_enums_pb2.LocalSearchMetaheuristic.Value.Value(self.metaheuristic)
+                _GREEDY_DESCENT
+                if ils
+                else enums.LocalSearchMetaheuristic.Value.Value(self.metaheuristic)
             )
-        except ValueError as exc:
+            recreate = enums.FirstSolutionStrategy.Value.Value(self.ils_recreate)
+            ruin_recreate = params.iterated_local_search_parameters.ruin_recreate_parameters
+            sisr = ruin_recreate.ruin_strategies.add().sisr
+            sisr.avg_num_removed_visits = self.ils_removed
+            sisr.max_removed_sequence_size = self.ils_max_string
+            sisr.bypass_factor = self.ils_bypass_factor
+        except ValueError as exc:  # also a negative count for an unsigned field
             raise ValueError(f"SearchConfig: {exc}") from exc
         params.guided_local_search_lambda_coefficient = self.guided_local_search_lambda
         operators = params.local_search_operators
@@ -255,10 +274,17 @@ class SearchConfig:
                     raise ValueError(f"SearchConfig: no local search operator {name!r}")
                 setattr(operators, f"use_{name}", BOOL_TRUE if value else BOOL_FALSE)
         params.savings_parameters.max_memory_usage_bytes = self.savings_max_memory_bytes
+        params.use_iterated_local_search = ils
+        ruin_recreate.recreate_strategy.heuristic = recreate
+        acceptance = params.iterated_local_search_parameters.reference_solution_acceptance_strategy
+        acceptance.simulated_annealing.automatic_temperatures = True
         params.log_search = self.log_search
         if self.parameters:
             text_format.Merge(self.parameters, params)
         params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+        error = pywrapcp.FindErrorInRoutingSearchParameters(params)
+        if error:
+            raise ValueError(f"SearchConfig: {error}")
         return params
 
 
@@ -756,7 +782,6 @@ class _Model:
             nodes[virtual, :] = 0
             nodes[:, virtual] = 0
             travel[profile] = nodes
-        self.travel = travel  # node-space travel per profile, for the ruin-and-recreate search
         # Matrices go to C++ once (RegisterTransitMatrix), never a Python callback per arc.
         # The time transit folds the service of the from-node into the travel.
         transit = {
@@ -898,23 +923,17 @@ class _Model:
         return breaks
 
     def solve(self, config: SearchConfig, time_limit_s: float) -> int:
-        """Search from the vehicles' steps when they are feasible, then ruin and recreate.
+        """Search from the vehicles' steps when they are feasible, or from a first solution.
 
-        Returns the status of the first search: the ruin-and-recreate phase only ever replaces
-        its plan with a better one.
+        The iterated local search cannot start from given routes: with steps, they are first
+        brought to a local optimum by a descent, and that plan stays unless the iterated local
+        search, from its own first solution in the time left, finds a better one.
         """
         deadline = time.monotonic() + time_limit_s
         params = config.search_parameters(time_limit_s)
-        # A descent asked for stops at its local optimum; a first-solution-only search at that.
-        ruin = (
-            config.ruin_share > 0
-            and params.local_search_metaheuristic != _GREEDY_DESCENT
-            and params.solution_limit == _NO_SOLUTION_LIMIT
-        )
-        if ruin:
-            params.time_limit.FromMilliseconds(
-                max(1, int(time_limit_s * (1 - config.ruin_share) * 1000))
-            )
+        # A first-solution-only search (solution_limit) stops there, as asked.
+        if params.solution_limit != _NO_SOLUTION_LIMIT:
+            params.use_iterated_local_search = False
         initial = None
         if any(v.steps for v in self.vehicles):
             self.routing.CloseModelWithParameters(params)
@@ -925,59 +944,32 @@ class _Model:
             ]
             # None when the steps break a constraint (e.g. a shift): then search from scratch.
             initial = self.routing.ReadAssignmentFromRoutes(routes, True)
-        if initial is None:
-            self.assignment = self.routing.SolveWithParameters(params)
-        else:
-            self.assignment = self.routing.SolveFromAssignmentWithParameters(initial, params)
-        status = self.routing.status()
-        if ruin and STATUS_RESULTS.get(status, (1, "")) is None:
-            # The same operators (fixed when the model closed), as a descent after each step.
-            params.local_search_metaheuristic = _GREEDY_DESCENT
-            settings = search.RuinRecreate(config.ruin_mean_removed, config.ruin_threshold)
-            self.assignment = search.improve(
-                self.routing, self.assignment, params, deadline, self._insertion_data(), settings
-            )
-        return status
-
-    def _insertion_data(self) -> search.Insertion:
-        """The model's times, amounts, vehicles and costs by routing index, for re-insertion."""
-        size = self.routing.Size() + len(self.vehicles)
-        nodes = np.array([self.manager.IndexToNode(i) for i in range(size)], dtype=np.intp)
-        cumuls = [self.time.CumulVar(i) for i in range(size)]
-        amounts = max(1, len(self.vehicles[0].capacity))
-        demand = np.zeros((size, amounts), dtype=np.int64)
-        for node, job in enumerate(self.jobs):
-            if job.delivery:
-                demand[self.manager.NodeToIndex(node)] = job.delivery
-        capacity = np.array(
-            [v.capacity or (MAX_INT,) * amounts for v in self.vehicles], dtype=np.int64
-        )
-        allowed = np.array(
-            [
-                [self.routing.VehicleVar(i).Contains(k) for k in range(len(self.vehicles))]
-                for i in range(size)
-            ],
-            dtype=bool,
-        )
-        # Vehicles alike but for id and current route (and the jobs they may serve) are one class.
-        classes: dict[tuple, int] = {}
-        kind_of = [
-            classes.setdefault((replace(v, id=0, steps=()), allowed[:, k].tobytes()), len(classes))
-            for k, v in enumerate(self.vehicles)
-        ]
-        profiles = sorted({v.profile for v in self.vehicles})
-        return search.Insertion(
-            node=nodes,
-            service=self.service[nodes],
-            lo=np.array([c.Min() for c in cumuls], dtype=np.int64),
-            hi=np.array([c.Max() for c in cumuls], dtype=np.int64),
-            demand=demand,
-            capacity=capacity,
-            allowed=allowed,
-            profile_of=[profiles.index(v.profile) for v in self.vehicles],
-            kind_of=kind_of,
-            travel=[self.travel[p] for p in profiles],
-        )
+        if not params.use_iterated_local_search:
+            if initial is None:
+                self.assignment = self.routing.SolveWithParameters(params)
+            else:
+                self.assignment = self.routing.SolveFromAssignmentWithParameters(initial, params)
+            return self.routing.status()
+        warm = None
+        if initial is not None:
+            descent = type(params)()
+            descent.CopyFrom(params)
+            descent.use_iterated_local_search = False
+            warm = self.routing.SolveFromAssignmentWithParameters(initial, descent)
+            status = self.routing.status()
+            if STATUS_RESULTS.get(status, (1, "")) is not None:
+                return status
+            warm = self.routing.solver().Assignment(warm)  # the next solve reuses the original
+        found = None
+        if (left := deadline - time.monotonic()) > 0.001:
+            params.time_limit.FromMilliseconds(max(1, int(left * 1000)))
+            # The best plan, or None; this search sets no status of its own.
+            found = self.routing.SolveWithIteratedLocalSearch(params)
+        if found is not None and (warm is None or found.ObjectiveValue() < warm.ObjectiveValue()):
+            self.assignment = found
+            return _STATUS.ROUTING_SUCCESS
+        self.assignment = warm
+        return _STATUS.ROUTING_FAIL if warm is None else status
 
     def routes(self) -> list[tuple[Vehicle, list[Job], dict[int, list[Break]]]]:
         """Each used vehicle with its jobs in order and its breaks by gap (0 = before the first)."""

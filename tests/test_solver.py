@@ -380,6 +380,8 @@ def test_every_search_status_has_an_answer():
 def test_search_config_is_checked_when_built():
     with pytest.raises(ValueError, match="SearchConfig"):
         SearchConfig(first_solution="CLEVEREST")
+    with pytest.raises(ValueError, match="SearchConfig: .*avg_num_removed_visits is 0"):
+        SearchConfig(ils_removed=0)
     tuned = SearchConfig(parameters="local_search_operators { use_or_opt: BOOL_FALSE }")
     assert tuned.search_parameters(2.5).time_limit.seconds == 2
 
@@ -692,6 +694,6 @@ DROPPED_IN_THE_MIDDLE = json.loads(
 
 def test_a_dropped_locked_job_does_not_free_its_neighbours_order():
     problem = copy.deepcopy(DROPPED_IN_THE_MIDDLE)
-    for share in (0.0, 0.75):
-        result = solve(problem, 1.0, SearchConfig(ruin_share=share))
+    for metaheuristic in ("GUIDED_LOCAL_SEARCH", "ITERATED_LOCAL_SEARCH"):
+        result = solve(problem, 1.0, SearchConfig(metaheuristic=metaheuristic))
         assert result["code"] == 0 and check(problem, result) == []
