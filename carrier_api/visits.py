@@ -59,8 +59,42 @@ OFFICE_STATUS = {
     Outcome.ADDRESSEE_DECEASED: "returned",
 }
 SIGNATURE_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
-# Routes newest first: a stop of today's plan wins over an older one of the same item.
-NEWEST = (RoutePlan.day.desc(), RoutePlan.published_at.desc())
+# The statements every upload runs, built once: composing them costs more Python time than
+# PostgreSQL spends answering them. Each item's stops on routes handed out (published or since
+# superseded), newest first (a stop of today's plan wins over an older one of the same item),
+# each marked whether it is the caller's.
+_NEWEST = (RoutePlan.day.desc(), RoutePlan.published_at.desc())
+_HANDED_OUT = (
+    sa.select(PlanStop, (Carrier.account_id == sa.bindparam("account_id")).label("own"))
+    .join(RoutePlan, RoutePlan.id == PlanStop.plan_id)
+    .join(Carrier, Carrier.id == PlanStop.carrier_id)
+    .where(RoutePlan.status.in_(("published", "superseded")))
+)
+_WELFARE_STOPS = (
+    _HANDED_OUT.add_columns(MailItem, Household.lon, Household.lat)
+    .join(MailItem, MailItem.id == PlanStop.mail_item_id)
+    .join(Household, Household.id == MailItem.household_id)
+    .where(
+        MailItem.registered_number == sa.bindparam("number"),
+        MailItem.office_id == sa.bindparam("office_id"),
+    )
+    .order_by(*_NEWEST)
+)
+_OFFICE_STOPS = (
+    _HANDED_OUT.add_columns(OfficeItem)
+    .join(OfficeItem, OfficeItem.id == PlanStop.office_item_id)
+    .where(
+        OfficeItem.registered_number == sa.bindparam("number"),
+        OfficeItem.office_id == sa.bindparam("office_id"),
+    )
+    .order_by(OfficeItem.day.desc(), *_NEWEST)
+)
+_STORED = sa.select(Visit).where(Visit.client_uuid == sa.bindparam("key"))
+_CLAIM = sa.select(
+    sa.func.pg_try_advisory_xact_lock(
+        sa.func.hashtextextended(sa.bindparam("key", type_=sa.String), 0)
+    )
+)
 # A phone clock this far ahead of the server is flagged, not trusted.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -97,7 +131,7 @@ def record_visit(principal: Principal, raw: dict[str, Any], data: dict[str, Any]
     """Store one visit (raw: as sent, for the fingerprint; data: as loaded) with its effects."""
     key, print_ = str(data["client_uuid"]), fingerprint(raw)
     _claim(key)
-    stored = db.session.scalar(sa.select(Visit).where(Visit.client_uuid == key))
+    stored = db.session.scalar(_STORED, {"key": key})
     if stored is not None:
         if stored.account_id != principal.account_id or stored.fingerprint != print_:
             raise KeyReused(fields={"client_uuid": [KeyReused.message]})
@@ -180,8 +214,7 @@ def _claim(key: str) -> None:
     """Hold the record's key for this transaction; 409 if another request holds it now."""
     if db.session.get_bind().dialect.name != "postgresql":
         return  # SQLite: BEGIN IMMEDIATE already serialises every writer
-    lock = sa.select(sa.func.pg_try_advisory_xact_lock(sa.func.hashtextextended(key, 0)))
-    if not db.session.scalar(lock):
+    if not db.session.scalar(_CLAIM, {"key": key}):
         raise InFlight()
 
 
@@ -222,17 +255,6 @@ def _target(principal: Principal, text: str) -> _Target:
     raise NotFound()  # never on a route handed out: nothing a carrier could have visited
 
 
-def _handed_out(principal: Principal) -> sa.Select:
-    """Stops on handed-out routes, each marked whether it is the caller's."""
-    own = (Carrier.account_id == principal.account_id).label("own")
-    return (
-        sa.select(PlanStop, own)
-        .join(RoutePlan, RoutePlan.id == PlanStop.plan_id)
-        .join(Carrier, Carrier.id == PlanStop.carrier_id)
-        .where(RoutePlan.status.in_(("published", "superseded")))
-    )
-
-
 def _on_routes(rows: list[sa.Row], **item: Any) -> _Target:
     """The caller's stop among an item's stops (newest first), else the newest."""
     mine = next((row.PlanStop for row in rows if row.own), None)
@@ -242,14 +264,7 @@ def _on_routes(rows: list[sa.Row], **item: Any) -> _Target:
 
 
 def _welfare_target(principal: Principal, number: str) -> _Target | None:
-    rows = db.session.execute(
-        _handed_out(principal)
-        .add_columns(MailItem, Household.lon, Household.lat)
-        .join(MailItem, MailItem.id == PlanStop.mail_item_id)
-        .join(Household, Household.id == MailItem.household_id)
-        .where(MailItem.registered_number == number, MailItem.office_id == principal.office_id)
-        .order_by(*NEWEST)
-    ).all()
+    rows = db.session.execute(_WELFARE_STOPS, _lookup(principal, number)).all()
     if not rows:
         return None
     first = rows[0]
@@ -259,22 +274,17 @@ def _welfare_target(principal: Principal, number: str) -> _Target | None:
 
 
 def _office_target(principal: Principal, number: str) -> _Target | None:
-    rows = db.session.execute(
-        _handed_out(principal)
-        .add_columns(OfficeItem)
-        .join(OfficeItem, OfficeItem.id == PlanStop.office_item_id)
-        .where(
-            OfficeItem.registered_number == number,
-            OfficeItem.office_id == principal.office_id,
-        )
-        .order_by(OfficeItem.day.desc(), *NEWEST)
-    ).all()
+    rows = db.session.execute(_OFFICE_STOPS, _lookup(principal, number)).all()
     if not rows:
         return None
     # A number can come back on another day as another office item: the newest one.
     item = rows[0].OfficeItem
     rows = [row for row in rows if row.OfficeItem is item]
     return _on_routes(rows, mail_item=None, office_item=item, position=(item.lon, item.lat))
+
+
+def _lookup(principal: Principal, number: str) -> dict[str, Any]:
+    return {"number": number, "office_id": principal.office_id, "account_id": principal.account_id}
 
 
 def _check_details(data: dict[str, Any]) -> None:

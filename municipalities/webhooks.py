@@ -122,13 +122,15 @@ def deliveries_of(principal: Principal, endpoint_id: int) -> sa.Select:
     )
 
 
+# Run for every tracking event: built once.
+_ACTIVE_ENDPOINTS = sa.select(WebhookEndpoint.id).where(
+    WebhookEndpoint.municipality_id == sa.bindparam("municipality_id"), WebhookEndpoint.is_active
+)
+
+
 def notify(municipality_id: int, event_type: str, data: dict) -> int:
     """Queue an event for every active endpoint of the municipality (sent after commit)."""
-    endpoints = db.session.scalars(
-        sa.select(WebhookEndpoint.id).where(
-            WebhookEndpoint.municipality_id == municipality_id, WebhookEndpoint.is_active
-        )
-    ).all()
+    endpoints = db.session.scalars(_ACTIVE_ENDPOINTS, {"municipality_id": municipality_id}).all()
     for endpoint_id in endpoints:
         enqueue(
             KIND,

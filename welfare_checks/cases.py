@@ -59,12 +59,13 @@ def _due_hours(municipality_id: int, severity: str) -> int:
 
 def open_case(report: CheckReport) -> Case | None:
     """Open a case for a report that needs action (in the caller's transaction)."""
-    policy = db.session.get(CasePolicy, report.municipality_id)
-    needs_action = report.severity in ("emergency", "urgent") or (
-        report.severity == "watch" and policy is not None and policy.open_on_watch
-    )
-    if not needs_action:
-        return None
+    if report.severity not in ("emergency", "urgent"):
+        # Only a watch may open a case, by policy (most reports are "none": no query for them).
+        if report.severity != "watch":
+            return None
+        policy = db.session.get(CasePolicy, report.municipality_id)
+        if policy is None or not policy.open_on_watch:
+            return None
     now = utcnow()
     case = Case(
         municipality_id=report.municipality_id,

@@ -21,14 +21,18 @@ from welfare_checks.models import CheckReport
 SEVERITY_ORDER = ("emergency", "urgent", "watch", "none")
 
 
+# Run for every welfare visit: built once.
+_LATEST_CONTACTS = (
+    sa.select(CheckReport.contact)
+    .where(CheckReport.household_id == sa.bindparam("household_id"))
+    .order_by(CheckReport.visited_at.desc(), CheckReport.id.desc())
+    .limit(20)
+)
+
+
 def previous_absences_in_a_row(household_id: int) -> int:
     """How many of the household's latest checks, back to the last contact, found nobody."""
-    contacts = db.session.scalars(
-        sa.select(CheckReport.contact)
-        .where(CheckReport.household_id == household_id)
-        .order_by(CheckReport.visited_at.desc(), CheckReport.id.desc())
-        .limit(20)
-    )
+    contacts = db.session.scalars(_LATEST_CONTACTS, {"household_id": household_id})
     count = 0
     for contact in contacts:
         if contact != survey.Contact.ABSENT:
