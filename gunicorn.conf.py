@@ -10,16 +10,17 @@ import os
 
 wsgi_app = "app:create_app()"
 bind = "127.0.0.1:8000"
-# Requests are mostly Python work between short database round trips: one process per core
-# (plus one to cover the waits), a few threads each.
-workers = (os.cpu_count() or 1) + 1
+# Requests are mostly Python work between short database round trips: two processes per core,
+# two threads each (bench/carrier_load.py on 2 cores: 4x2 and 5x2 served ~200-260 uploads/s,
+# 3x4 ~165-215/s: fewer threads per process contend less for the GIL).
+workers = 2 * (os.cpu_count() or 1)
 worker_class = "gthread"
-threads = 4
+threads = 2
 # A gthread worker accepts every connection that is waiting: without a cap, the first worker to
 # wake takes most of a burst of phones' keep-alive connections and the others stay idle
-# (measured with bench/carrier_load.py: one worker at 80 % CPU, two near 0 %). A cap of a few
-# connections per thread spreads them; the rest wait in the listen backlog.
-worker_connections = 4 * threads
+# (measured with bench/carrier_load.py: one worker at 80 % CPU, two near 0 %). A cap spreads
+# them; the rest wait in the listen backlog until a connection is idle for `keepalive` seconds.
+worker_connections = 16
 keepalive = 5
 timeout = 60
 graceful_timeout = 30

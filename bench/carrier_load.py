@@ -1,18 +1,24 @@
 """Carriers' phones against gunicorn and PostgreSQL on this machine (issue 5, must show).
 
-    .venv/bin/python bench/carrier_load.py [--carriers 40] [--stops 60] [--offline 0.3]
-        [--workers 3] [--threads 4] [--database-url postgresql+psycopg://postgres@127.0.0.1/postgres]
+    .venv/bin/python bench/carrier_load.py [--carriers 40] [--stops 150] [--rate 200]
+        [--offline 0.3] [--workers N] [--threads N]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1/postgres]
 
 Builds a fresh database (`welfare_load`, dropped afterwards), a published route of --stops items
 (a quarter welfare visits with their survey, the rest plain registered mail) for each of
---carriers carriers, and starts gunicorn on loopback. Then every carrier runs its round in its
-own thread: fetch the route (and once more with If-None-Match), scan a third of its items, and
-post each visit as it goes; an --offline share of the carriers instead keeps their visits and
-uploads them at the end in batches of 20, each batch twice (a retry after a lost answer), dated
-two hours earlier (records arriving late). Prints requests/s, visit uploads/s, p50/p95/p99
-latency per kind of request, errors (unexpected statuses), and from the database afterwards:
-lost records (sent, never stored) and duplicates (stored twice, or a replay answered
-differently). Target: >= 200 visit uploads/s, p95 <= 150 ms, 0 errors, 0 lost, 0 duplicates.
+--carriers carriers, enrols each carrier's phone (device tokens, as the app does) and starts
+gunicorn on loopback with the deployed settings (gunicorn.conf.py; --workers/--threads override
+them). Then every carrier runs its round in its own thread: fetch the route (and once more with
+If-None-Match), scan a third of its items, and post each visit as it goes; an --offline share of
+the carriers instead keeps their visits and uploads them at the end in batches of 20, each batch
+twice (a retry after a lost answer), dated two hours earlier (records arriving late). The phones
+together reach --rate doors a second (each phone on its own schedule, staggered; a phone that
+falls behind goes on at once and the worst lag is printed); --rate 0 sends without pause, which
+measures the most the server can take (latency is then mostly queueing). Prints requests/s,
+visit uploads/s, p50/p95/p99 latency per kind of request, errors (unexpected statuses), and from
+the database afterwards: lost records (sent, never stored) and duplicates (stored twice, or a
+replay answered differently). Target: >= 200 visit uploads/s, p95 <= 150 ms, 0 errors, 0 lost,
+0 duplicates.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import http.client
 import json
 import os
 import platform
+import runpy
 import signal
 import socket
 import subprocess
@@ -299,16 +306,16 @@ def _percentile(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--carriers", type=int, default=40)
-    parser.add_argument("--stops", type=int, default=60)
+    parser.add_argument("--stops", type=int, default=150)
     parser.add_argument("--offline", type=float, default=0.3)
     parser.add_argument(
         "--rate",
         type=float,
-        default=0,
+        default=200,
         help="doors reached per second by all phones together (0: no pause between doors)",
     )
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, help="default: gunicorn.conf.py's")
+    parser.add_argument("--threads", type=int, help="default: gunicorn.conf.py's")
     parser.add_argument(
         "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -318,12 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     rounds = _seed(url, args.carriers, args.stops)
     port = _free_port()
     env = os.environ | KEYS | {"DATABASE_URL": url}
+    deployed = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    workers = args.workers or deployed["workers"]
+    worker_threads = args.threads or deployed["threads"]
     server = subprocess.Popen(  # noqa: S603 - our own gunicorn
         [
             str(Path(sys.executable).parent / "gunicorn"),
             "--config", str(ROOT / "gunicorn.conf.py"),
-            "--workers", str(args.workers),
-            "--threads", str(args.threads),
+            "--workers", str(workers),
+            "--threads", str(worker_threads),
             "--bind", f"127.0.0.1:{port}",
             "--log-level", "warning",
         ],
@@ -373,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     requests_total = sum(len(v) for v in stats.latencies.values())
     cores = os.cpu_count()
-    print(f"\nmachine: {platform.machine()}, {cores} cores; gunicorn {args.workers}x{args.threads}")
+    print(f"\nmachine: {platform.machine()}, {cores} cores; gunicorn {workers}x{worker_threads}")
     print(f"carriers {args.carriers}, stops each {args.stops}, offline share {args.offline}")
     if args.rate:
         print(f"paced: {args.rate:g} doors/s offered; worst lag behind schedule {stats.lag:.2f} s")
