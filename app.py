@@ -72,6 +72,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from core.auth import pages
     from core.auth import views as auth_views
     from municipalities import mail, mail_views, production, webhooks
+    from municipalities import pages as registry_pages
     from municipalities import views as municipality_views
     from routing import delivery_views, plan_views, planning
     from routing import pages as routing_pages
@@ -84,6 +85,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(web.leaflet)
     register_pages(app)
+    registry_pages.register_pages(app)
     routing_pages.register_pages(app)
     device_pages.register_pages(app)
     blueprints = (

@@ -47,6 +47,11 @@ def numbers(**options: Any) -> fields.List:
     return fields.List(number(), error_messages=_MESSAGES, **options)
 
 
+def decimal(**options: Any) -> fields.Float:
+    """A decimal number (a coordinate); NaN and infinity are not numbers here."""
+    return fields.Float(error_messages=_MESSAGES | {"special": NOT_A_NUMBER}, **options)
+
+
 def day(**options: Any) -> fields.Date:
     """A date from a date field (YYYY-MM-DD)."""
     return fields.Date(error_messages=_MESSAGES | {"invalid": NOT_A_DATE}, **options)

@@ -6,12 +6,18 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 
 from core.auth.roles import ROLE_LABELS
 from core.i18n import PACKAGES, ROOT, translations
+from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 from welfare_checks.survey import OUTCOME_LABELS
 
 METHODS = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
 KEYWORDS = DEFAULT_KEYWORDS | {"_l": None, "lazy_gettext": None}
 #: Texts looked up by value (their Korean lives in data the API shares).
-LOOKED_UP = [*ROLE_LABELS.values(), *OUTCOME_LABELS.values()]
+LOOKED_UP = [
+    *ROLE_LABELS.values(),
+    *OUTCOME_LABELS.values(),
+    *HOUSEHOLD_TYPES.values(),
+    *RISK_SOURCES.values(),
+]
 
 
 def page_texts() -> set[str]:

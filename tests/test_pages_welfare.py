@@ -175,7 +175,7 @@ def test_another_municipality_sees_neither_the_report_nor_the_case(client, desk)
         form = {"csrf_token": token, "text": "남의 사례"}
         response = client.open(path, method=method, data=form, headers=HTML)
         assert response.status_code == 404, path
-        assert "찾을 수 없습니다" in response.text and "가구" not in response.text
+        assert "찾을 수 없습니다" in response.text and "가구" not in response.text.split("<main")[1]
     assert not db.session.scalar(sa.select(CaseEvent.id).where(CaseEvent.action == "note"))
 
 

@@ -100,6 +100,7 @@ def _people(desk) -> dict[str, dict[str, Any]]:
         "colleague": desk.colleague,
         "stranger": desk.world.b.accounts[Role.SOCIAL_WORKER],
         "dispatcher": desk.world.a.accounts[Role.DISPATCHER],
+        "municipal_admin": desk.world.a.accounts[Role.MUNICIPAL_ADMIN],
     }
     return {
         who: {

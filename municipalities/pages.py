@@ -1,0 +1,353 @@
+"""The household registry pages: list and search, add, edit, close, and the file import.
+
+Thin like the API views (municipalities/views.py), over the same services: tenancy, roles,
+versions and the access log come from them. Names are searched through a form POST, so a name
+never appears in a URL. Refusals a person can fix (Invalid, a stale version) are shown next to
+the field on the page they came from; the rest (404, 403) get the error page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from marshmallow import fields
+from werkzeug.datastructures import FileStorage, MultiDict
+
+from core.auth.pages import staff_page
+from core.auth.principal import Principal, current_principal
+from core.db import db, transaction
+from core.errors import ApiError, Invalid
+from core.forms import (
+    REQUIRED,
+    Answer,
+    PageForm,
+    choice,
+    decimal,
+    load_form,
+    load_page_number,
+    number,
+    submit,
+    text,
+)
+from core.nav import add_nav_link
+from municipalities import imports, services
+from municipalities.importing import MAX_ADDRESS_DETAIL, MAX_NAME, MAX_NOTE, MAX_ROAD_ADDRESS
+from municipalities.models import Household, Municipality
+from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
+
+bp = Blueprint("registry_pages", __name__, url_prefix="/registry", template_folder="templates")
+PER_PAGE = 50
+STATUSES = {"active": _l("관리 중"), "closed": _l("종결")}
+ASSIGNMENTS = {
+    "assigned": _l("집배구 배정"),
+    "outside_districts": _l("집배구 밖"),
+    "not_geocoded": _l("좌표 없음"),
+}
+CLOSE_REASONS = {
+    "moved": _l("전출"),
+    "deceased": _l("사망"),
+    "support_linked": _l("지원 연계"),
+    "no_longer_at_risk": _l("위기 해소"),
+    "duplicate": _l("중복 등록"),
+    "other": _l("기타"),
+}
+#: The import report names each column as the file's Korean header does ("" is the whole row).
+COLUMNS = {
+    "": _l("행 전체"),
+    "name": _l("성명"),
+    "road_address": _l("도로명주소"),
+    "address_detail": _l("상세주소"),
+    "postal_code": _l("우편번호"),
+    "phone": _l("전화번호"),
+    "household_type": _l("가구유형"),
+    "risk_sources": _l("위기요인"),
+    "lon": _l("경도"),
+    "lat": _l("위도"),
+    "location": _l("좌표"),
+    "note": _l("메모"),
+}
+OPTIONAL = ("address_detail", "postal_code", "phone", "note")
+BOTH_COORDINATES = "경도와 위도를 함께 적어 주세요. (Give both longitude and latitude.)"
+
+
+class FilterForm(PageForm):
+    address = text(100)
+    status = choice(STATUSES)
+    household_type = choice(HOUSEHOLD_TYPES)
+    risk_source = choice(RISK_SOURCES)
+    assignment_status = choice(ASSIGNMENTS)
+
+
+class SearchForm(FilterForm):
+    name = text(MAX_NAME)
+    page = number()
+
+
+class HouseholdForm(PageForm):
+    name = text(MAX_NAME, required=True)
+    road_address = text(MAX_ROAD_ADDRESS, required=True)
+    address_detail = text(MAX_ADDRESS_DETAIL)
+    postal_code = text(10)
+    phone = text(30)
+    household_type = choice(HOUSEHOLD_TYPES, required=True)
+    risk_sources = fields.List(choice(RISK_SOURCES))
+    lon = decimal()
+    lat = decimal()
+    note = text(MAX_NOTE)
+
+
+class EditForm(HouseholdForm):
+    version = number(required=True)
+
+
+class CloseForm(PageForm):
+    reason = choice(CLOSE_REASONS, required=True)
+
+
+class ImportForm(PageForm):
+    mode = choice(("check", "import"), required=True)
+
+
+def register_pages(app: Flask) -> None:
+    """Mount the pages and put the registry and the import in the municipal team's navigation."""
+    app.register_blueprint(bp)
+    add_nav_link(app, "registry_pages.households", _l("가구 명부"), services.READERS)
+    add_nav_link(app, "registry_pages.import_page", _l("가구 파일 가져오기"), services.WRITERS)
+
+
+@bp.context_processor
+def _words() -> dict:
+    return {
+        "statuses": STATUSES,
+        "assignments": ASSIGNMENTS,
+        "close_reasons": CLOSE_REASONS,
+        "household_types": HOUSEHOLD_TYPES,
+        "risk_sources": RISK_SOURCES,
+        "columns": COLUMNS,
+        "writer": getattr(g.get("principal"), "role", None) in services.WRITERS,
+    }
+
+
+# --- The list and the name search ---------------------------------------------------------------
+
+
+@bp.get("/")
+@staff_page(*services.READERS)
+def households() -> tuple[str, int]:
+    """The municipality's households with filters in the query (never a name) and pages."""
+    return _list_page(FilterForm, request.args, load_page_number(request.args))
+
+
+@bp.post("/search")
+@staff_page(*services.READERS)
+def search() -> tuple[str, int]:
+    """Find households by exact name (through its blind index) and the same filters."""
+    return _list_page(SearchForm, request.form, load_page_number(request.form), searching=True)
+
+
+def _list_page(
+    form: type[PageForm], given: Mapping[str, str], page_number: int, searching: bool = False
+) -> tuple[str, int]:
+    principal = current_principal()
+    error = None
+    try:
+        filters = load_form(form, given)
+    except Invalid as refused:
+        error, filters = refused, {}
+    filters.pop("page", None)
+    # What the pager carries to the next page: the filters as typed (by POST when a name is in).
+    kept = {
+        key: given[key] for key in form().fields if key != "page" and given.get(key, "").strip()
+    }
+    with transaction():  # every household listed is access-logged
+        query = services.search_households(principal, filters)
+        page = db.paginate(query, page=page_number, per_page=PER_PAGE, error_out=False)
+        services.log_listed(principal, page.items)
+        html = render_template(
+            "municipalities/households.html",
+            page=page,
+            form=given,
+            kept={} if error else kept,
+            searching=searching,
+            error=error,
+            errors=error.fields if error else {},
+        )
+    return html, error.status if error else 200
+
+
+# --- One household: add, read, edit, close -------------------------------------------------------
+
+
+@bp.get("/new")
+@staff_page(*services.WRITERS)
+def new_page() -> str:
+    """The form to register one household."""
+    return render_template("municipalities/new.html", form=MultiDict(), errors={}, error=None)
+
+
+@bp.post("/new")
+@staff_page(*services.WRITERS)
+def create() -> Answer:
+    """Register one household in the signed-in worker's municipality."""
+    principal = current_principal()
+
+    def refused(error: ApiError) -> tuple[str, int]:
+        html = render_template(
+            "municipalities/new.html", form=request.form, errors=error.fields, error=error
+        )
+        return html, error.status
+
+    return submit(
+        HouseholdForm,
+        lambda data: services.create_household(principal, household_values(data)),
+        refused,
+        gettext("가구를 등록했습니다."),
+        lambda household: url_for(".household", household_id=household.id),
+    )
+
+
+def household_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The form as the service takes it: blank fields clear, longitude and latitude go together."""
+    values = {key: data.get(key) for key in ("name", "road_address", "household_type", *OPTIONAL)}
+    values["risk_sources"] = data.get("risk_sources", [])
+    lon, lat = data.get("lon"), data.get("lat")
+    if (lon is None) != (lat is None):
+        raise Invalid(fields={"lat" if lat is None else "lon": [BOTH_COORDINATES]})
+    values["location"] = None if lon is None else [lon, lat]
+    return values
+
+
+def changed_values(household: Household, values: dict[str, Any]) -> dict[str, Any]:
+    """Only what the person changed: the access log names it, untouched coordinates stay."""
+    stored = {key: getattr(household, key) for key in values if key != "location"}
+    stored["location"] = None if household.lon is None else [household.lon, household.lat]
+    stored["risk_sources"] = sorted(household.risk_sources or [])
+    values["risk_sources"] = sorted(values["risk_sources"])
+    return {key: value for key, value in values.items() if value != stored[key]}
+
+
+@bp.get("/<int:household_id>")
+@staff_page(*services.READERS)
+def household(household_id: int) -> tuple[str, int]:
+    """One household with its edit and close forms (the read is access-logged)."""
+    return _household_page(current_principal(), household_id)
+
+
+def _household_page(
+    principal: Principal,
+    household_id: int,
+    error: ApiError | None = None,
+    form: Mapping[str, str] | None = None,
+) -> tuple[str, int]:
+    with transaction():
+        shown = services.get_household(principal, household_id)
+        html = render_template(
+            "municipalities/household.html",
+            household=shown,
+            error=error,
+            errors=error.fields if error else {},
+            form=form,
+        )
+    return html, error.status if error else 200
+
+
+def _act(household_id: int, form: type[PageForm], action, done: str) -> Answer:
+    principal = current_principal()
+    return submit(
+        form,
+        lambda data: action(principal, household_id, data),
+        lambda error: _household_page(principal, household_id, error, request.form),
+        done,
+        lambda _: url_for(".household", household_id=household_id),
+    )
+
+
+@bp.post("/<int:household_id>/edit")
+@staff_page(*services.WRITERS)
+def edit(household_id: int) -> Answer:
+    """Change a household; the version read with the form must still be the stored one."""
+
+    def update(principal: Principal, household_id: int, data: dict) -> Household:
+        current = services.get_household(principal, household_id, log_as="")
+        changes = changed_values(current, household_values(data))
+        return services.update_household(
+            principal, household_id, changes | {"version": data["version"]}
+        )
+
+    return _act(household_id, EditForm, update, gettext("가구 정보를 저장했습니다."))
+
+
+@bp.post("/<int:household_id>/close")
+@staff_page(*services.WRITERS)
+def close(household_id: int) -> Answer:
+    """Close a household with a reason; it stays on record until its retention ends."""
+
+    def close_with(principal: Principal, household_id: int, data: dict) -> Household:
+        return services.close_household(principal, household_id, data["reason"])
+
+    return _act(household_id, CloseForm, close_with, gettext("가구를 종결했습니다."))
+
+
+# --- The file import ---------------------------------------------------------------------------
+
+
+@bp.get("/import")
+@staff_page(*services.WRITERS)
+def import_page() -> str:
+    """Upload a household file: check it first, then import it (all or nothing)."""
+    return render_template("municipalities/import.html", report=None, error=None, errors={})
+
+
+@bp.post("/import")
+@staff_page(*services.WRITERS)
+def import_file() -> Answer:
+    """Check a file row by row (nothing written), or import it: every row or none."""
+    principal = current_principal()
+    try:
+        dry_run = load_form(ImportForm, request.form)["mode"] == "check"
+        upload = _uploaded(request.files.get("file"))
+        with transaction():
+            municipality = db.session.get(Municipality, principal.municipality_id)
+            report = imports.import_file(
+                principal.account_id, municipality, upload.read(), upload.filename, dry_run=dry_run
+            )
+        if not report.accepted and not dry_run:
+            return _import_page(report, imports.ImportRefused(report))
+    except Invalid as error:
+        return _import_page(None, error)
+    if dry_run:
+        return _import_page(report)
+    flash(
+        gettext(
+            "%(created)s가구를 가져왔습니다. 집배구 배정 %(assigned)s, 집배구 밖 %(outside)s, "
+            "좌표 없음 %(missing)s.",
+            created=report.created,
+            assigned=report.assigned,
+            outside=report.outside_districts,
+            missing=report.not_geocoded,
+        ),
+        "notice",
+    )
+    return redirect(url_for(".households"))
+
+
+def _uploaded(upload: FileStorage | None) -> FileStorage:
+    if upload is None or not upload.filename:
+        raise Invalid(fields={"file": [REQUIRED]})
+    return upload
+
+
+def _import_page(
+    report: imports.ImportReport | None, error: ApiError | None = None
+) -> tuple[str, int]:
+    html = render_template(
+        "municipalities/import.html",
+        report=report,
+        error=error,
+        errors=error.fields if error else {},
+    )
+    return html, error.status if error else 200

@@ -1,0 +1,98 @@
+"""A municipal admin in a real browser: a file with errors and its row report, then a clean
+import; and a household found by name, added and edited."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from core.db import db
+from municipalities.models import Household
+from tests.household_files import bad_cp949_file, to_xlsx, valid_rows
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+pytestmark = pytest.mark.no_db_rollback
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def households(live) -> int:
+    return live.read(lambda: db.session.scalar(sa.select(sa.func.count(Household.id))))
+
+
+def choose_file(page, name: str, mime: str, content: bytes) -> None:
+    page.get_by_label("가구 파일", exact=True).set_input_files(
+        files=[{"name": name, "mimeType": mime, "buffer": content}]
+    )
+
+
+def test_a_file_with_errors_shows_the_row_report_then_a_clean_file_imports(live, browsing):
+    page = browsing.page
+    browsing.sign_in("municipal_admin", "/registry/import")
+    expect(page.get_by_role("heading", level=1)).to_have_text("가구 파일 가져오기")
+    before = households(live)
+
+    data, expected = bad_cp949_file()
+    choose_file(page, "가구명부.csv", "text/csv", data)
+    page.get_by_role("button", name="검사만 하기").click()
+    report = page.locator("#import-report")
+    expect(report.locator("#report-verdict")).to_contain_text(f"{len(expected)}건의 문제")
+    rows = report.locator("table.errors tbody tr")
+    shown = {int(cell) for cell in rows.locator("td:first-child").all_inner_texts()}
+    assert shown == set(expected)
+    expect(report).to_contain_text("전화번호")
+    expect(report).to_contain_text("행 전체")
+    browsing.shot("10-import-row-report")
+
+    choose_file(page, "가구명부.csv", "text/csv", data)
+    page.get_by_role("button", name="가져오기", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("아무것도 가져오지 않았습니다")
+    assert households(live) == before
+
+    clean = to_xlsx(valid_rows(6, seed=11))
+    choose_file(page, "가구명부.xlsx", XLSX, clean)
+    page.get_by_role("button", name="검사만 하기").click()
+    expect(page.locator("#report-verdict")).to_contain_text("문제 없음: 6행")
+    browsing.shot("11-import-clean-check")
+    choose_file(page, "가구명부.xlsx", XLSX, clean)
+    page.get_by_role("button", name="가져오기", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/registry/$"))
+    expect(page.get_by_role("status")).to_contain_text("6가구를 가져왔습니다.")
+    assert households(live) == before + 6
+    browsing.shot("12-registry-after-import")
+
+
+def test_a_household_is_found_by_name_added_and_edited(live, browsing):
+    page = browsing.page
+    browsing.sign_in("social_worker", "/registry/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("가구 명부")
+    page.get_by_role("link", name="가구 등록").click()
+    page.get_by_label("성명").fill("박보람")
+    page.get_by_label("도로명주소").fill("서울특별시 시험구 보람길 12")
+    page.get_by_label("가구유형").select_option("single_elderly")
+    page.get_by_label("전기요금 체납").check()
+    page.get_by_label("경도").fill("126.952")
+    browsing.shot("13-household-new")
+    page.get_by_role("button", name="등록").click()
+    expect(page.locator("#lat-error")).to_contain_text("경도와 위도를 함께")
+    page.get_by_label("위도").fill("37.503")
+    page.get_by_role("button", name="등록").click()
+    expect(page.get_by_role("status")).to_contain_text("가구를 등록했습니다.")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("박보람")
+
+    page.get_by_role("link", name="가구 명부로").click()
+    page.get_by_label("성명 (정확히)").fill("박보람")
+    page.get_by_role("button", name="찾기").click()
+    expect(page).to_have_url(re.compile(r"/registry/search$"))  # no name in the address
+    expect(page.locator("table.households tbody tr")).to_have_count(1)
+    browsing.shot("14-registry-search")
+    page.get_by_role("link", name="박보람").click()
+
+    page.get_by_label("전화번호").fill("010-2345-6789")
+    page.get_by_role("button", name="저장").click()
+    expect(page.get_by_role("status")).to_contain_text("가구 정보를 저장했습니다.")
+    expect(page.locator(".facts")).to_contain_text("+82")
+    browsing.shot("15-household-edited")
+    assert not any("박보람" in url or "%EB%B0%95" in url for url in browsing.requested)
