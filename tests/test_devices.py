@@ -162,3 +162,20 @@ def test_a_municipal_admin_enrols_a_social_workers_phone_for_alerts(client, worl
         headers=world.a.headers(Role.MUNICIPAL_ADMIN),
     )
     assert other.status_code == 404
+
+
+def test_enrolment_and_refresh_are_rate_limited_per_address(app, client):
+    # Guessing codes or refresh tokens from one address runs into the limit (wrong ones count).
+    previous = app.config["RATELIMIT_DEVICE_AUTH"]
+    app.config["RATELIMIT_DEVICE_AUTH"] = "3 per minute"
+    refresh = {"refresh_token": "wpr_guess"}
+    try:
+        enrolments = [enrol(client, f"WRONG-{n:05d}").status_code for n in range(4)]
+        refreshes = [
+            client.post("/api/v1/devices/refresh", json=refresh).status_code for _ in range(4)
+        ]
+    finally:
+        app.config["RATELIMIT_DEVICE_AUTH"] = previous
+    # Each endpoint has its own budget.
+    assert enrolments == [401, 401, 401, 429]
+    assert refreshes == [401, 401, 401, 429]
