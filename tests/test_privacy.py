@@ -35,6 +35,7 @@ from tests.household_files import to_csv, valid_rows
 from tests.scratch import Scratch, scratch_database
 from welfare_checks.models import Case, CaseEvent, CheckReport
 from welfare_checks.retention import PURGED, purge
+from welfare_checks.statistics import figures
 
 PASSWORD = "privacy horse battery staple 42"
 
@@ -387,8 +388,13 @@ def test_retention_destroys_closed_households_personal_data_and_keeps_the_counts
                 db.session.add(
                     AccessLog(at=now - timedelta(days=800), action="view", subject_type="household")
                 )
+            reader = Principal(scratch.account_id, "auditor", Role.AUDITOR, scratch.municipality_id)
+            period = ((now - timedelta(days=420)).date(), (now - timedelta(days=300)).date())
+            counted = figures(reader, *period)
             with transaction():
                 purged = purge(now)
+            assert figures(reader, *period) == counted  # the statistics outlive the people
+            assert counted["checks_by_severity"]["urgent"] == 1
             every = db.session.scalar(sa.select(sa.func.count(Household.id)))
             assert purged.households == every  # all closed long ago, their cases too
             assert purged.access_logs == 1
