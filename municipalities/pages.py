@@ -1,4 +1,5 @@
-"""The household registry pages: list and search, add, edit, close, and the file import.
+"""The household registry pages: list and search, add, edit, close, the file import, and
+tracking a mail item by its registered number.
 
 Thin like the API views (municipalities/views.py), over the same services: tenancy, roles,
 versions and the access log come from them. Names are searched through a form POST, so a name
@@ -34,9 +35,10 @@ from core.forms import (
     text,
 )
 from core.nav import add_nav_link
-from municipalities import imports, services
+from municipalities import imports, mail, services
 from municipalities.importing import MAX_ADDRESS_DETAIL, MAX_NAME, MAX_NOTE, MAX_ROAD_ADDRESS
 from municipalities.models import Household, Municipality
+from municipalities.tracking import EVENT_LABELS, STATUS_LABELS
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 
 bp = Blueprint("registry_pages", __name__, url_prefix="/registry", template_folder="templates")
@@ -117,6 +119,7 @@ def register_pages(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav_link(app, "registry_pages.households", _l("가구 명부"), services.READERS)
     add_nav_link(app, "registry_pages.import_page", _l("가구 파일 가져오기"), services.WRITERS)
+    add_nav_link(app, "registry_pages.tracking", _l("등기 조회"), services.READERS)
 
 
 @bp.context_processor
@@ -350,4 +353,33 @@ def _import_page(
         error=error,
         errors=error.fields if error else {},
     )
+    return html, error.status if error else 200
+
+
+# --- Tracking an item ---------------------------------------------------------------------------
+
+
+@bp.get("/items")
+@staff_page(*services.READERS)
+def tracking() -> tuple[str, int]:
+    """A mail item's status and events by registered number (the read is access-logged)."""
+    number = request.args.get("number", "").strip()
+    item, events, error = None, [], None
+    with transaction():
+        if number:
+            try:
+                item = mail.item_by_number(current_principal(), number)
+                events = mail.events_of(item)
+            except ApiError as refused:  # a mistyped number, or none of this municipality's
+                error = refused
+        html = render_template(
+            "municipalities/tracking.html",
+            number=number,
+            item=item,
+            events=events,
+            event_labels=EVENT_LABELS,
+            status_labels=STATUS_LABELS,
+            error=error,
+            errors=error.fields if error else {},
+        )
     return html, error.status if error else 200

@@ -6,6 +6,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 
 from core.auth.roles import ROLE_LABELS
 from core.i18n import PACKAGES, ROOT, translations
+from municipalities.tracking import EVENT_LABELS, STATUS_LABELS
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 from welfare_checks.survey import OUTCOME_LABELS
 
@@ -17,6 +18,8 @@ LOOKED_UP = [
     *OUTCOME_LABELS.values(),
     *HOUSEHOLD_TYPES.values(),
     *RISK_SOURCES.values(),
+    *EVENT_LABELS.values(),
+    *STATUS_LABELS.values(),
 ]
 
 

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from core.audit import AccessLog
 from core.auth.roles import Role
 from core.db import db
-from municipalities.models import Household
+from municipalities.mail import events_of
+from municipalities.models import Household, MailItem
 from tests.desk import HTML, Desk, csrf_of, post_form, set_up_desk, sign_in
 from tests.household_files import bad_cp949_file, to_csv, to_xlsx, valid_rows
 
@@ -296,3 +297,26 @@ def test_the_registry_has_its_english(client, desk):
     assert "Import households" in html and "Check only" in html and "가구 파일" not in html
     listed = client.get("/registry/").text
     assert "Household type" in listed and "가구유형" not in listed
+
+
+def test_an_item_is_tracked_by_its_number_with_its_history(client, desk):
+    number = desk.numbers[0]
+    item = db.session.scalar(sa.select(MailItem).where(MailItem.registered_number == number))
+    sign_in(client, desk.social_worker)
+    typed = f"{number[:3]}-{number[3:7]} {number[7:]}"  # as people type it
+    html = client.get("/registry/items", query_string={"number": typed}).text
+    assert number in html and 'id="item-status">배달준비<' in html
+    assert html.count("<tr>") == 1 + len(events_of(item))  # the header and every event
+    assert item.household_id in logged(desk.social_worker.id, "view")
+
+    typo = number[:-1] + str((int(number[-1]) + 1) % 10)
+    wrong = client.get("/registry/items", query_string={"number": typo})
+    assert wrong.status_code == 422 and 'aria-invalid="true"' in wrong.text
+
+    client.get("/language/en?next=/registry/items")
+    english = client.get("/registry/items", query_string={"number": number}).text
+    assert "Out for delivery" in english and "Delivery history" in english
+
+    sign_in(client, desk.world.b.accounts[Role.SOCIAL_WORKER])
+    other = client.get("/registry/items", query_string={"number": number})
+    assert other.status_code == 404 and f"#{item.household_id}" not in other.text
