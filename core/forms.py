@@ -63,10 +63,12 @@ def choice(values: Iterable[str], **options: Any) -> fields.String:
     return fields.String(validate=one_of, error_messages=_MESSAGES, **options)
 
 
-def text(max_length: int, **options: Any) -> fields.String:
-    """Free text of at most max_length characters."""
+def text(max_length: int, min_length: int = 1, **options: Any) -> fields.String:
+    """Free text of min_length to max_length characters."""
     length = validate.Length(
-        min=1, max=max_length, error=f"1~{max_length}자로 적어 주세요. (1 to {max_length} chars.)"
+        min=min_length,
+        max=max_length,
+        error=f"{min_length}~{max_length}자로 적어 주세요. ({min_length} to {max_length} chars.)",
     )
     return fields.String(validate=length, error_messages=_MESSAGES, **options)
 

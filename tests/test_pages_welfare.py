@@ -7,7 +7,9 @@ import sqlalchemy as sa
 
 from core.audit import AccessLog
 from core.auth.roles import Role
+from core.auth.services import principal_for
 from core.db import db
+from municipalities.mail import seoul_today
 from tests.desk import (
     COLLEAGUE,
     HTML,
@@ -22,6 +24,7 @@ from tests.desk import (
 from welfare_checks import labels
 from welfare_checks.cases import NEXT, OUTCOMES
 from welfare_checks.models import Alert, Case, CaseEvent
+from welfare_checks.statistics import figures
 
 
 @pytest.fixture
@@ -262,3 +265,56 @@ def test_the_english_switch_keeps_the_page_and_translates_it(client, desk):
 def test_every_code_shown_has_words_in_both_languages():
     assert set(labels.CASE_STATUSES) == set(NEXT)
     assert set(labels.CASE_OUTCOMES) == set(OUTCOMES)
+
+
+def test_statistics_show_the_period_s_figures_as_bars(client, desk):
+    upload(client, desk, desk.numbers[0])  # an emergency
+    upload(client, desk, desk.numbers[1], emergency=False)  # an urgent check
+    sign_in(client, desk.social_worker)
+    today = seoul_today()
+    html = client.get("/welfare/statistics").text  # this month so far
+    principal = principal_for(desk.social_worker)
+    expected = figures(principal, today.replace(day=1), today)
+    checks = html[html.index('id="check-figures"') :]
+    for code in ("emergency", "urgent", "watch", "none"):
+        label = str(labels.SEVERITIES[code])
+        row = checks[checks.index(label) :]
+        count = expected["checks_by_severity"][code]
+        assert row.index(f'<td class="count">{count}</td>') < row.index("</tr>")
+    assert expected["checks_by_severity"]["emergency"] == 1
+    assert '<meter min="0" max="1" value="1"' in checks
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"from": "2026-13-01"}, "from"),
+        ({"from": "2026-05-02", "to": "2026-05-01"}, "to"),
+        ({"from": "2024-01-01", "to": "2026-01-01"}, "to"),  # longer than a year
+    ],
+)
+def test_a_bad_period_is_named(client, desk, query, field):
+    sign_in(client, desk.social_worker)
+    response = client.get("/welfare/statistics", query_string=query)
+    assert response.status_code == 422
+    marked = f'id="{field}" name="{field}"'
+    assert marked in response.text and 'aria-invalid="true"' in response.text
+
+
+def test_an_export_needs_a_reason_and_the_reason_is_logged(client, desk):
+    upload(client, desk, desk.numbers[0])
+    sign_in(client, desk.social_worker)
+    page = "/welfare/statistics"
+    form = {"kind": "check_reports", "format": "csv"}
+    refused = post_form(client, page, f"{page}/export", form | {"reason": "짧음"})
+    assert refused.status_code == 422 and "5~300자" in refused.text
+    exports = sa.select(AccessLog).where(AccessLog.action == "export")
+    assert db.session.scalars(exports).all() == []
+
+    reason = "긴급 사례 월간 보고"
+    done = post_form(client, page, f"{page}/export", form | {"reason": reason})
+    assert done.status_code == 200 and "attachment" in done.headers["Content-Disposition"]
+    rows = done.data.decode("utf-8-sig").splitlines()
+    assert rows[0].startswith("report_id,household_id") and len(rows) == 2
+    (logged,) = db.session.scalars(exports).all()
+    assert reason in logged.detail and logged.account_id == desk.social_worker.id

@@ -41,6 +41,11 @@ CASE_ACTIONS = {
     "note": _l("기록"),
     "reopened": _l("다시 열림"),
 }
+EXPORT_KINDS = {
+    "statistics": _l("통계"),
+    "check_reports": _l("안부 확인 보고"),
+    "cases": _l("사례"),
+}
 TIMELINE_KINDS = {
     "mailing": _l("발송"),
     "tracking": _l("배달 추적"),

@@ -1,4 +1,5 @@
-"""The social worker's pages: the inbox of check reports with open alerts, the case page.
+"""The social worker's pages: the inbox of check reports with open alerts, the case page, and
+the statistics of a period with their export.
 
 Thin like the API views, over the same services: tenancy, roles and the access log come from
 them. Refusals a person can fix (Invalid, a stale version) are shown next to the field on the
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
@@ -19,12 +22,23 @@ from werkzeug.wrappers import Response
 from core.auth.pages import staff_page
 from core.auth.principal import Principal, current_principal
 from core.db import db, transaction
-from core.errors import ApiError
-from core.forms import Answer, PageForm, choice, load_page_number, number, submit, text
+from core.errors import ApiError, Invalid
+from core.forms import (
+    Answer,
+    PageForm,
+    choice,
+    day,
+    load_form,
+    load_page_number,
+    number,
+    submit,
+    text,
+)
 from core.i18n import page_language
 from core.nav import add_nav_link
+from municipalities.mail import seoul_today
 from municipalities.services import get_household
-from welfare_checks import alerts, cases, labels, reports, survey, timeline
+from welfare_checks import alerts, cases, labels, reports, statistics, survey, timeline
 from welfare_checks.access import READERS, account_names, colleagues
 from welfare_checks.models import Alert, Case, CheckReport
 
@@ -48,10 +62,22 @@ class NoteForm(PageForm):
     text = text(4000, required=True)
 
 
+class PeriodForm(PageForm):
+    from_ = day(data_key="from")
+    to = day()
+
+
+class ExportForm(PeriodForm):
+    kind = choice(labels.EXPORT_KINDS, required=True)
+    format = choice(("csv", "xlsx"), required=True)
+    reason = text(300, min_length=5, required=True)
+
+
 def register_pages(app: Flask) -> None:
-    """Mount the pages and put the inbox in the navigation of the welfare team."""
+    """Mount the pages and put the inbox and statistics in the welfare team's navigation."""
     app.register_blueprint(bp)
     add_nav_link(app, "welfare_pages.inbox", _l("받은 보고"), READERS)
+    add_nav_link(app, "welfare_pages.statistics_page", _l("통계"), READERS)
 
 
 def _cases_of(principal: Principal, report_ids: list[int]) -> dict[int, Case]:
@@ -210,3 +236,83 @@ def add_note(case_id: int) -> Answer:
         cases.add_note(principal, case_id, data["text"])
 
     return _act(case_id, NoteForm, note, gettext("기록을 남겼습니다."))
+
+
+# --- Statistics and export ----------------------------------------------------------------------
+
+
+@bp.get("/statistics")
+@staff_page(*READERS)
+def statistics_page() -> tuple[str, int]:
+    """The municipality's figures for a period (this month so far unless asked)."""
+    return _statistics_page(current_principal(), request.args)
+
+
+@bp.post("/statistics/export")
+@staff_page(*READERS)
+def export() -> Response | tuple[str, int]:
+    """Download the period's statistics, check reports or cases; the reason is access-logged."""
+    principal = current_principal()
+    try:
+        data = load_form(ExportForm, request.form)
+        first, last = _period(data)
+        with transaction():
+            body, media, name = statistics.export(principal, data | {"from": first, "to": last})
+    except Invalid as error:
+        return _statistics_page(principal, request.form, error)
+    disposition = f'attachment; filename="{name}"'
+    return Response(body, mimetype=media, headers={"Content-Disposition": disposition})
+
+
+def _period(data: dict[str, Any]) -> tuple[date, date]:
+    """The asked period; by default this month so far (Seoul)."""
+    last = data.get("to") or seoul_today()
+    return data.get("from_") or last.replace(day=1), last
+
+
+def _statistics_page(
+    principal: Principal, form: Mapping[str, str], error: ApiError | None = None
+) -> tuple[str, int]:
+    figures = None
+    try:
+        first, last = _period(load_form(PeriodForm, form))
+        figures = statistics.figures(principal, first, last)
+    except Invalid as refused:  # a bad or too long period: shown next to its field
+        error = error or refused
+    html = render_template(
+        "welfare_checks/statistics.html",
+        figures=figures,
+        charts=_charts(figures) if figures else None,
+        labels=labels,
+        form=form,
+        error=error,
+        errors=error.fields if error else {},
+    )
+    return html, error.status if error else 200
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A bar chart's rows (label, count) and the largest count (the bars' full length)."""
+
+    rows: list[tuple[str, int]]
+
+    @property
+    def top(self) -> int:
+        return max([1, *(count for _, count in self.rows)])
+
+
+def _charts(figures: dict[str, Any]) -> dict[str, Chart]:
+    severity, outcomes = figures["checks_by_severity"], figures["cases_by_outcome"]
+    mail = [
+        (gettext("발송"), figures["mailed"]),
+        (gettext("배달완료"), figures["delivered"]),
+        (gettext("본인 대면 배달"), figures["delivered_in_person"]),
+        (gettext("부재"), figures["absent"]),
+        (gettext("반송"), figures["returned"]),
+    ]
+    checks = [(str(label), severity.get(code, 0)) for code, label in labels.SEVERITIES.items()]
+    # A case still open counts under its status; a closed one under its outcome.
+    named = labels.CASE_OUTCOMES | labels.CASE_STATUSES
+    cases_ = [(str(named.get(code, code)), count) for code, count in sorted(outcomes.items())]
+    return {"mail": Chart(mail), "checks": Chart(checks), "cases": Chart(cases_)}
