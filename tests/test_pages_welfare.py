@@ -112,6 +112,12 @@ def test_a_case_is_assigned_noted_moved_and_closed_through_the_forms(client, des
     html = client.get(page).text
     assert "종결된 사례입니다." in html and "긴급복지지원" in html
 
+    reopened = post_form(client, page, f"{page}/reopen", {"version": "5"})
+    assert reopened.status_code == 302 and fresh(case).status == "in_progress"
+    assert fresh(case).closed_at is None and "다시 열림" in client.get(page).text
+    again = post_form(client, page, f"{page}/reopen", {"version": "6"})
+    assert again.status_code == 409 and "닫힌 사례만 다시 엽니다" in again.text
+
 
 @pytest.mark.parametrize(
     ("action", "form", "field", "message"),

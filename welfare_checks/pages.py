@@ -47,13 +47,15 @@ PER_PAGE = 50
 OPEN_ALERTS_SHOWN = 20
 
 
-class AssignForm(PageForm):
+class VersionForm(PageForm):
     version = number(required=True)
+
+
+class AssignForm(VersionForm):
     owner_id = number(required=True)
 
 
-class StatusForm(PageForm):
-    version = number(required=True)
+class StatusForm(VersionForm):
     status = choice(cases.NEXT, required=True)
     outcome = choice(cases.OUTCOMES)
 
@@ -225,6 +227,13 @@ def assign(case_id: int) -> Answer:
 def change_status(case_id: int) -> Answer:
     """Move the case to its next status, with the outcome code where the status needs one."""
     return _act(case_id, StatusForm, cases.update_case, gettext("상태를 바꿨습니다."))
+
+
+@bp.post("/cases/<int:case_id>/reopen")
+@staff_page(*READERS)
+def reopen(case_id: int) -> Answer:
+    """Reopen a closed case: back in progress, due again by its severity."""
+    return _act(case_id, VersionForm, cases.reopen, gettext("사례를 다시 열었습니다."))
 
 
 @bp.post("/cases/<int:case_id>/notes")
