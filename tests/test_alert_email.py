@@ -114,7 +114,8 @@ def test_an_emergency_emails_each_on_duty_worker_with_an_address_and_no_personal
         assert body.index("등급: 긴급") < body.index("Severity: emergency")  # Korean first
         assert f"가구 번호: {household.id}" in body
         assert "absent_smell_lights_mail, observations_three_or_more" in body
-        assert f"{PUBLIC_URL}/api/v1/check-reports/{report.id}" in body
+        assert f"{PUBLIC_URL}/welfare/reports/{report.id}" in body  # the staff pages
+        assert f"{PUBLIC_URL}/welfare/\n" in body
         for private in (household.name, household.phone, household.road_address, household.note):
             assert private not in body and private not in message["Subject"]
         for answer in EMERGENCY:  # no survey answers either

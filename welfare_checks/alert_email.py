@@ -14,7 +14,7 @@ from core.auth.models import Account
 from core.db import db
 from core.email import email_enabled, enqueue_email
 from municipalities.mail import SEOUL
-from welfare_checks.models import Alert, CheckReport
+from welfare_checks.models import CheckReport
 
 LABELS = {"emergency": "긴급", "urgent": "시급"}
 
@@ -23,13 +23,14 @@ def _link(path: str) -> str:
     return current_app.config["PUBLIC_URL"].rstrip("/") + path
 
 
-def compose(report: CheckReport, alert: Alert, *, escalated: bool) -> tuple[str, str]:
+def compose(report: CheckReport, *, escalated: bool) -> tuple[str, str]:
     """The subject and plain-text body of the alert e-mail about a report."""
     label = LABELS[report.severity]
     visited = report.visited_at.astimezone(SEOUL).strftime("%Y-%m-%d %H:%M KST")
     rules = ", ".join(report.fired) or "-"
-    report_url = _link(f"/api/v1/check-reports/{report.id}")
-    acknowledge_url = _link(f"/api/v1/alerts/{alert.id}/acknowledge")
+    # The staff pages (welfare_checks/pages.py): a person reads and acknowledges in a browser.
+    report_url = _link(f"/welfare/reports/{report.id}")
+    inbox_url = _link("/welfare/")
     minutes = current_app.config["ALERT_ESCALATE_MINUTES"]
     if escalated:
         subject = f"[복지등기] 미확인 {label} 보고 #{report.id} ({report.severity}, escalated)"
@@ -47,7 +48,7 @@ def compose(report: CheckReport, alert: Alert, *, escalated: bool) -> tuple[str,
 방문 시각: {visited}
 해당 규칙: {rules}
 보고 보기: {report_url}
-알림 확인 처리: POST {acknowledge_url}
+알림 확인(받은 보고): {inbox_url}
 
 이 메일에는 개인정보를 담지 않습니다. 가구 정보는 로그인해서 확인하세요.
 
@@ -60,16 +61,14 @@ Household id: {report.household_id}
 Visited at: {visited}
 Rules fired: {rules}
 Open: {report_url}
-Acknowledge: POST {acknowledge_url}
+Acknowledge (inbox): {inbox_url}
 
 This e-mail carries no personal data; sign in to see the household.
 """
     return subject, body
 
 
-def email_alert(
-    account_ids: list[int], report: CheckReport, alert: Alert, *, escalated: bool
-) -> None:
+def email_alert(account_ids: list[int], report: CheckReport, *, escalated: bool) -> None:
     """Queue the alert e-mail to those of the accounts that have a work address."""
     if not email_enabled() or not account_ids:
         return
@@ -78,6 +77,6 @@ def email_alert(
         .where(Account.id.in_(account_ids), Account.email.is_not(None))
         .order_by(Account.id)
     )
-    subject, body = compose(report, alert, escalated=escalated)
+    subject, body = compose(report, escalated=escalated)
     for account_id in with_address:
         enqueue_email(account_id, subject, body)

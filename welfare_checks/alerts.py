@@ -64,7 +64,7 @@ def raise_alert(report: CheckReport) -> Alert | None:
     team = on_duty(report.municipality_id)
     for account_id in team:
         enqueue_push(account_id, "check_alert", data)
-    email_alert(team, report, alert, escalated=False)
+    email_alert(team, report, escalated=False)
     webhooks.notify(report.municipality_id, "check_report.alert", data)
     return alert
 
@@ -116,7 +116,7 @@ def escalate_overdue(now: datetime | None = None) -> int:
         admins = active_accounts(alert.municipality_id, Role.MUNICIPAL_ADMIN)
         for account_id in admins:
             enqueue_push(account_id, "check_alert_escalated", data)
-        email_alert(admins, report, alert, escalated=True)
+        email_alert(admins, report, escalated=True)
         webhooks.notify(alert.municipality_id, "check_report.escalated", data)
     db.session.flush()
     return len(overdue)
