@@ -131,3 +131,32 @@ def sign_in(client, account: Account) -> None:
     token = csrf_of(client.get("/login").text)
     form = {"username": account.username, "password": PASSWORD, "csrf_token": token}
     assert client.post("/login", data=form).status_code == 302
+
+
+def page_routes(app, *blueprints: str) -> list[tuple[str, str]]:
+    """Every page route of the blueprints with its method, integer arguments filled with 1."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        blueprint, _, name = rule.endpoint.partition(".")
+        if blueprint in blueprints and name != "static":
+            path = re.sub(r"<int:\w+>", "1", rule.rule)
+            found += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return found
+
+
+def assert_pages_refused(client, routes, outsiders: list[Account], links: tuple[str, ...]) -> None:
+    """Anonymous visitors are sent to sign in (a post has no CSRF token: refused first); each
+    outsider gets 403 on every route and none of the pages' links in the navigation."""
+    assert all("<" not in path for _, path in routes)
+    for method, path in routes:
+        anonymous = client.open(path, method=method, data={}, headers=HTML)
+        assert anonymous.status_code == (302 if method == "GET" else 400), path
+    for account in outsiders:
+        sign_in(client, account)
+        token = csrf_of(client.get("/").text)
+        for method, path in routes:
+            response = client.open(path, method=method, data={"csrf_token": token}, headers=HTML)
+            assert response.status_code == 403, (account.role, method, path)
+        home = client.get("/").text
+        assert not [link for link in links if link in home]
+        client.post("/logout", data={"csrf_token": token})

@@ -18,7 +18,7 @@ from core.outbox import deliver_due
 from core.web import tile_sources
 from municipalities.mail import next_working_day, seoul_today
 from routing.models import PlanStop, RoutePlan
-from tests.desk import HTML, csrf_of, post_form, sign_in
+from tests.desk import HTML, assert_pages_refused, csrf_of, page_routes, post_form, sign_in
 from tests.factories import auth, build_world, make_carrier, make_district, make_due_item, square
 
 DAY = next_working_day(seoul_today() + timedelta(days=1))
@@ -343,33 +343,12 @@ def test_another_office_sees_neither_the_office_nor_its_plans_or_phones(client, 
     assert not db.session.scalar(sa.select(EnrolmentCode.id))
 
 
-def dispatch_rules(app) -> list[tuple[str, str]]:
-    """Every dispatcher page route with its method, arguments filled with 1."""
-    found = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.split(".")[0] in ("routing_pages", "device_pages"):
-            if rule.endpoint.endswith(".static"):
-                continue
-            path = re.sub(r"<int:\w+>", "1", rule.rule)
-            found += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
-    return found
-
-
 def test_every_dispatcher_page_is_for_dispatchers_only(app, client, dispatch):
-    routes = dispatch_rules(app)
-    assert len(routes) >= 12 and all("<" not in path for _, path in routes)
-    for method, path in routes:
-        anonymous = client.open(path, method=method, data={}, headers=HTML)
-        assert anonymous.status_code == (302 if method == "GET" else 400), path
-    for role in (Role.SOCIAL_WORKER, Role.CARRIER, Role.MUNICIPAL_ADMIN, Role.AUDITOR):
-        sign_in(client, dispatch.world.a.accounts[role])
-        token = csrf_of(client.get("/").text)
-        for method, path in routes:
-            response = client.open(path, method=method, data={"csrf_token": token}, headers=HTML)
-            assert response.status_code == 403, (role, method, path)
-        home = client.get("/").text
-        assert "배달 계획" not in home and "집배원 기기" not in home
-        client.post("/logout", data={"csrf_token": token})
+    routes = page_routes(app, "routing_pages", "device_pages")
+    assert len(routes) >= 12
+    roles = (Role.SOCIAL_WORKER, Role.CARRIER, Role.MUNICIPAL_ADMIN, Role.AUDITOR)
+    outsiders = [dispatch.world.a.accounts[role] for role in roles]
+    assert_pages_refused(client, routes, outsiders, ("배달 계획", "집배원 기기"))
 
 
 def test_phones_get_a_one_time_code_and_are_revoked(signed_in, dispatch):

@@ -12,7 +12,16 @@ from core.auth.roles import Role
 from core.db import db
 from municipalities.mail import events_of
 from municipalities.models import Household, MailItem
-from tests.desk import HTML, Desk, csrf_of, post_form, set_up_desk, sign_in
+from tests.desk import (
+    HTML,
+    Desk,
+    assert_pages_refused,
+    csrf_of,
+    page_routes,
+    post_form,
+    set_up_desk,
+    sign_in,
+)
 from tests.household_files import bad_cp949_file, to_csv, to_xlsx, valid_rows
 
 NEW = {
@@ -243,30 +252,11 @@ def test_another_municipality_s_household_is_not_found(client, desk):
     assert fresh(household.id).status == "active"
 
 
-def registry_rules(app) -> list[tuple[str, str]]:
-    """Every registry page route with its method, the household id filled with 1."""
-    found = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("registry_pages."):
-            path = rule.rule.replace("<int:household_id>", "1")
-            found += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
-    return found
-
-
 def test_every_registry_page_is_for_the_municipal_team_only(app, client, desk):
-    routes = registry_rules(app)
-    assert len(routes) >= 8 and all("<" not in path for _, path in routes)
-    for method, path in routes:
-        anonymous = client.open(path, method=method, data={}, headers=HTML)
-        assert anonymous.status_code == (302 if method == "GET" else 400), path
-    for role in (Role.DISPATCHER, Role.CARRIER):
-        sign_in(client, desk.world.a.accounts[role])
-        token = csrf_of(client.get("/").text)
-        for method, path in routes:
-            response = client.open(path, method=method, data={"csrf_token": token}, headers=HTML)
-            assert response.status_code == 403, (role, method, path)
-        assert "가구 명부" not in client.get("/").text
-        client.post("/logout", data={"csrf_token": token})
+    routes = page_routes(app, "registry_pages")
+    assert len(routes) >= 8
+    outsiders = [desk.world.a.accounts[role] for role in (Role.DISPATCHER, Role.CARRIER)]
+    assert_pages_refused(client, routes, outsiders, ("가구 명부",))
 
 
 def test_an_auditor_reads_the_registry_but_changes_nothing(client, desk):

@@ -14,8 +14,10 @@ from tests.desk import (
     COLLEAGUE,
     HTML,
     Desk,
+    assert_pages_refused,
     carrier_headers,
     csrf_of,
+    page_routes,
     post_form,
     set_up_desk,
     sign_in,
@@ -188,32 +190,11 @@ def test_another_municipality_sees_neither_the_report_nor_the_case(client, desk)
     assert not db.session.scalar(sa.select(CaseEvent.id).where(CaseEvent.action == "note"))
 
 
-def welfare_rules(app) -> list[tuple[str, str]]:
-    """Every welfare page route with its method, arguments filled with 1."""
-    found = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("welfare_pages."):
-            path = rule.rule.replace("<int:alert_id>", "1").replace("<int:case_id>", "1")
-            path = path.replace("<int:report_id>", "1")
-            found += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
-    return found
-
-
 def test_every_welfare_page_is_for_the_municipal_team_only(app, client, desk):
-    routes = welfare_rules(app)
-    assert len(routes) >= 7 and all("<" not in path for _, path in routes)
-    for method, path in routes:
-        anonymous = client.open(path, method=method, data={}, headers=HTML)
-        # A post without a session has no CSRF token either: refused before anything else.
-        assert anonymous.status_code == (302 if method == "GET" else 400), path
-    for role in (Role.DISPATCHER, Role.CARRIER):
-        sign_in(client, desk.world.a.accounts[role])
-        token = csrf_of(client.get("/").text)
-        for method, path in routes:
-            response = client.open(path, method=method, data={"csrf_token": token}, headers=HTML)
-            assert response.status_code == 403, (role, method, path)
-        assert "받은 보고" not in client.get("/").text  # not in their navigation
-        client.post("/logout", data={"csrf_token": token})
+    routes = page_routes(app, "welfare_pages")
+    assert len(routes) >= 7
+    outsiders = [desk.world.a.accounts[role] for role in (Role.DISPATCHER, Role.CARRIER)]
+    assert_pages_refused(client, routes, outsiders, ("받은 보고",))  # not in their navigation
 
 
 def test_an_auditor_reads_but_does_not_work_a_case(client, desk):
