@@ -101,6 +101,7 @@ def _people(desk) -> dict[str, dict[str, Any]]:
         "stranger": desk.world.b.accounts[Role.SOCIAL_WORKER],
         "dispatcher": desk.world.a.accounts[Role.DISPATCHER],
         "municipal_admin": desk.world.a.accounts[Role.MUNICIPAL_ADMIN],
+        "system_admin": desk.world.admin,
     }
     return {
         who: {

@@ -7,6 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from core.audit import AccessLog
 from core.db import db
 from welfare_checks.models import Alert, Case, CaseEvent
 
@@ -155,3 +156,56 @@ def test_a_form_without_its_csrf_token_is_refused_and_logout_ends_the_session(li
     browsing.shot("10-signed-out")
     page.goto(live.url(f"/welfare/cases/{case_id}"))
     expect(page).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_tracking_an_item_and_the_statistics_with_a_download(live, browsing):
+    live.upload_emergency()
+    page, number = browsing.page, live.numbers[0]
+    browsing.sign_in("social_worker", "/registry/items")
+    page.get_by_label("등기번호").fill(number[:-1] + str((int(number[-1]) + 1) % 10))
+    page.get_by_role("button", name="조회").click()
+    expect(page.locator("main")).to_contain_text("등기번호가 올바르지 않습니다")
+    page.get_by_label("등기번호").fill(number)
+    page.get_by_role("button", name="조회").click()
+    expect(page.get_by_role("heading", level=2)).to_contain_text(number)
+    expect(page.locator("#events tbody tr")).not_to_have_count(0)
+    browsing.shot("11-tracking")
+
+    page.get_by_role("navigation", name="주 메뉴").get_by_role("link", name="통계").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("통계")
+    expect(page.locator("meter").first).to_be_visible()
+    browsing.shot("12-statistics")
+
+    page.get_by_label("자료").select_option("check_reports")
+    page.get_by_label("내려받는 이유").fill("분기 보고서 작성")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="내려받기").click()
+    body = download.value.path().read_text(encoding="utf-8-sig")
+    assert len(body.splitlines()) >= 2  # the header and the emergency report
+    reasons = live.read(
+        lambda: db.session.scalars(
+            sa.select(AccessLog.detail).where(
+                AccessLog.account_id == live.people["social_worker"]["id"],
+                AccessLog.action == "export",
+            )
+        ).all()
+    )
+    assert any("분기 보고서 작성" in (reason or "") for reason in reasons)
+
+
+def test_an_idle_session_is_signed_out(live, browsing):
+    page = browsing.page
+    browsing.sign_in("social_worker", "/welfare/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("받은 보고")
+    idle = live.app.config["SESSION_IDLE_MINUTES"]
+    live.app.config["SESSION_IDLE_MINUTES"] = 1 / 60  # one second, instead of 30 minutes
+    try:
+        page.wait_for_timeout(1_500)
+        page.reload()
+    finally:
+        live.app.config["SESSION_IDLE_MINUTES"] = idle
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    expect(page.locator("main")).to_contain_text("오래 사용하지 않았거나 세션이 끝나 로그아웃")
+    browsing.shot("13-idle-signed-out")
+    browsing.sign_in("social_worker", "/welfare/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("받은 보고")
