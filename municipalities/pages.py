@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from marshmallow import fields
+from marshmallow import ValidationError, fields
 from werkzeug.datastructures import FileStorage, MultiDict
 
 from core.auth.pages import staff_page
@@ -38,10 +38,17 @@ from core.nav import add_nav_link
 from municipalities import imports, mail, services
 from municipalities.importing import MAX_ADDRESS_DETAIL, MAX_NAME, MAX_NOTE, MAX_ROAD_ADDRESS
 from municipalities.models import Household, Municipality
+from municipalities.schemas import _hours_range as check_hours
 from municipalities.tracking import EVENT_LABELS, STATUS_LABELS
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 
-bp = Blueprint("registry_pages", __name__, url_prefix="/registry", template_folder="templates")
+bp = Blueprint(
+    "registry_pages",
+    __name__,
+    url_prefix="/registry",
+    template_folder="templates",
+    static_folder="static",
+)
 PER_PAGE = 50
 STATUSES = {"active": _l("관리 중"), "closed": _l("종결")}
 ASSIGNMENTS = {
@@ -74,6 +81,10 @@ COLUMNS = {
 }
 OPTIONAL = ("address_detail", "postal_code", "phone", "note")
 BOTH_COORDINATES = "경도와 위도를 함께 적어 주세요. (Give both longitude and latitude.)"
+#: Preferred visiting hours: as many from/to rows as the API takes (hours_1_from, hours_1_to, ...).
+HOURS_ROWS = 4
+ENDS = ("from", "to")
+BOTH_ENDS = "시작과 끝을 함께 적어 주세요. (Give both the start and the end.)"
 
 
 class FilterForm(PageForm):
@@ -89,7 +100,14 @@ class SearchForm(FilterForm):
     page = number()
 
 
-class HouseholdForm(PageForm):
+#: The time fields of the preferred hours; checked as pairs by `preferred_hours`.
+_HoursForm = PageForm.from_dict(
+    {f"hours_{row}_{end}": fields.String() for row in range(1, HOURS_ROWS + 1) for end in ENDS},
+    name="HoursForm",
+)
+
+
+class HouseholdForm(_HoursForm):
     name = text(MAX_NAME, required=True)
     road_address = text(MAX_ROAD_ADDRESS, required=True)
     address_detail = text(MAX_ADDRESS_DETAIL)
@@ -115,11 +133,16 @@ class ImportForm(PageForm):
 
 
 def register_pages(app: Flask) -> None:
-    """Mount the pages and put the registry and the import in the municipal team's navigation."""
+    """Mount the registry, mailing and webhook pages and put them in the staff navigation."""
+    # The mailing and webhook pages build on this module's forms: imported once it is loaded.
+    from municipalities import mail_pages, webhook_pages
+
     app.register_blueprint(bp)
     add_nav_link(app, "registry_pages.households", _l("가구 명부"), services.READERS)
     add_nav_link(app, "registry_pages.import_page", _l("가구 파일 가져오기"), services.WRITERS)
     add_nav_link(app, "registry_pages.tracking", _l("등기 조회"), services.READERS)
+    mail_pages.register_pages(app)
+    webhook_pages.register_pages(app)
 
 
 @bp.context_processor
@@ -131,6 +154,7 @@ def _words() -> dict:
         "household_types": HOUSEHOLD_TYPES,
         "risk_sources": RISK_SOURCES,
         "columns": COLUMNS,
+        "hours_rows": HOURS_ROWS,
         "writer": getattr(g.get("principal"), "role", None) in services.WRITERS,
     }
 
@@ -221,7 +245,35 @@ def household_values(data: dict[str, Any]) -> dict[str, Any]:
     if (lon is None) != (lat is None):
         raise Invalid(fields={"lat" if lat is None else "lon": [BOTH_COORDINATES]})
     values["location"] = None if lon is None else [lon, lat]
+    values["preferred_hours"] = preferred_hours(data)
     return values
+
+
+def preferred_hours(data: dict[str, Any]) -> list[str]:
+    """The filled from/to rows as the API's "HH:MM-HH:MM" texts; a bad row is named (hours_N)."""
+    hours, problems = [], {}
+    for row in range(1, HOURS_ROWS + 1):
+        start, end = (data.get(f"hours_{row}_{side}", "").strip() for side in ENDS)
+        if not start and not end:
+            continue
+        span = f"{start}-{end}"
+        try:
+            check_hours(span)  # the API's rule: HH:MM-HH:MM, the end after the start
+        except ValidationError as error:
+            problems[f"hours_{row}"] = error.messages if start and end else [BOTH_ENDS]
+        hours.append(span)
+    if problems:
+        raise Invalid(fields=problems)
+    return hours
+
+
+def hours_fields(hours: list[list[str]] | None) -> dict[str, str]:
+    """Stored preferred hours as the edit form's from/to fields."""
+    return {
+        f"hours_{row}_{side}": value
+        for row, span in enumerate(hours or [], start=1)
+        for side, value in zip(ENDS, span, strict=True)
+    }
 
 
 def changed_values(household: Household, values: dict[str, Any]) -> dict[str, Any]:
@@ -229,6 +281,7 @@ def changed_values(household: Household, values: dict[str, Any]) -> dict[str, An
     stored = {key: getattr(household, key) for key in values if key != "location"}
     stored["location"] = None if household.lon is None else [household.lon, household.lat]
     stored["risk_sources"] = sorted(household.risk_sources or [])
+    stored["preferred_hours"] = [f"{start}-{end}" for start, end in household.preferred_hours or []]
     values["risk_sources"] = sorted(values["risk_sources"])
     return {key: value for key, value in values.items() if value != stored[key]}
 
@@ -254,6 +307,7 @@ def _household_page(
             error=error,
             errors=error.fields if error else {},
             form=form,
+            stored_hours=hours_fields(shown.preferred_hours),
         )
     return html, error.status if error else 200
 

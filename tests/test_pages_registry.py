@@ -164,6 +164,9 @@ def test_a_household_is_added_edited_and_closed_through_the_forms(client, desk):
         ({"lon": "139.69", "lat": "35.68"}, "location", "범위"),
         ({"postal_code": "AB123"}, "postal_code", "우편번호"),
         ({"note": "a\x00b"}, "note", "NUL"),
+        ({"hours_1_from": "25:00", "hours_1_to": "26:00"}, "hours_1", "HH:MM-HH:MM"),
+        ({"hours_2_from": "14:00", "hours_2_to": "09:00"}, "hours_2", "끝이 시작보다 늦어야"),
+        ({"hours_4_from": "09:00"}, "hours_4", "시작과 끝을 함께"),
     ],
 )
 def test_bad_input_is_shown_next_to_its_field(client, desk, form, field, message):
@@ -310,3 +313,55 @@ def test_an_item_is_tracked_by_its_number_with_its_history(client, desk):
     sign_in(client, desk.world.b.accounts[Role.SOCIAL_WORKER])
     other = client.get("/registry/items", query_string={"number": number})
     assert other.status_code == 404 and f"#{item.household_id}" not in other.text
+
+
+def test_preferred_hours_are_edited_as_from_to_rows_and_shown(client, desk):
+    sign_in(client, desk.social_worker)
+    household = ours(desk)
+    version, page = household.version, f"/registry/{household.id}"
+    assert 'id="preferred-hours">-<' in client.get(page).text
+    hours = {"hours_1_from": "09:00", "hours_1_to": "12:00"}
+    hours |= {"hours_3_from": "14:00", "hours_3_to": "18:00"}  # a blank row in between is skipped
+    saved = post_form(client, page, f"{page}/edit", edit_form(household, **hours))
+    assert saved.status_code == 302
+    changed = fresh(household.id)
+    assert changed.preferred_hours == [["09:00", "12:00"], ["14:00", "18:00"]]
+    assert changed.version == version + 1
+    detail = db.session.scalar(
+        sa.select(AccessLog.detail)
+        .where(AccessLog.action == "update")
+        .order_by(AccessLog.id.desc())
+    )
+    assert detail == "fields=preferred_hours"
+    html = client.get(page).text
+    assert 'id="preferred-hours">09:00–12:00, 14:00–18:00<' in html
+    for field, value in (("hours_1_from", "09:00"), ("hours_2_to", "18:00")):
+        assert f'name="{field}" value="{value}"' in html  # the form shows them packed
+
+    earlier = {"version": str(version), "hours_1_from": "08:00", "hours_1_to": "12:00"}
+    stale = post_form(client, page, f"{page}/edit", edit_form(household, **earlier))
+    assert stale.status_code == 409 and fresh(household.id).preferred_hours[0] == ["09:00", "12:00"]
+    cleared = edit_form(fresh(household.id), hours_1_from="", hours_1_to="")
+    cleared |= {"hours_2_from": "", "hours_2_to": ""}
+    assert post_form(client, page, f"{page}/edit", cleared).status_code == 302
+    assert fresh(household.id).preferred_hours == []
+
+
+def test_a_new_household_keeps_its_preferred_hours_and_a_refusal_keeps_the_typed_rows(client, desk):
+    sign_in(client, desk.social_worker)
+    typed = NEW | {"hours_1_from": "10:00", "hours_1_to": "11:30", "hours_2_from": "16:00"}
+    refused = post_form(client, "/registry/new", "/registry/new", typed)
+    assert refused.status_code == 422 and 'id="hours_2-error"' in refused.text
+    assert 'name="hours_1_to" value="11:30"' in refused.text
+    added = post_form(client, "/registry/new", "/registry/new", typed | {"hours_2_to": "17:00"})
+    assert added.status_code == 302
+    household = fresh(int(added.headers["Location"].rsplit("/", 1)[1]))
+    assert household.preferred_hours == [["10:00", "11:30"], ["16:00", "17:00"]]
+
+
+def test_preferred_hours_have_their_english(client, desk):
+    sign_in(client, desk.social_worker)
+    page = f"/registry/{ours(desk).id}"
+    client.get(f"/language/en?next={page}")
+    html = client.get(page).text
+    assert "Preferred visiting hours" in html and "Slot 1 from" in html and "시간대" not in html
