@@ -26,7 +26,7 @@ from core.errors import ApiError
 from core.forms import REQUIRED, Answer, PageForm, day, load_form, number, numbers, submit
 from core.nav import add_nav_link
 from municipalities.mail import seoul_today
-from routing import planning
+from routing import admin_pages, planning
 from routing.models import DeliveryOffice, RoutePlan
 from routing.services import carriers_of, dispatchers_office, districts_of
 
@@ -102,6 +102,7 @@ def register_pages(app: Flask) -> None:
     """Mount the pages and put the plans in the dispatchers' navigation."""
     app.register_blueprint(bp)
     add_nav_link(app, "routing_pages.start_page", _l("배달 계획"), PLANNERS)
+    admin_pages.register_pages(app)
 
 
 @bp.context_processor
