@@ -352,11 +352,11 @@ def preview_pdf(mailing_id: int) -> Response:
 @staff_page(*mail.READERS)
 def batch_letters(batch_id: int) -> Response:
     """A batch's print-ready letters (the download is access-logged, as in the API)."""
-    return mail_views._batch_file(batch_id, "pdf_path", "application/pdf", "letters-{}.pdf")
+    return mail_views.batch_file(batch_id, "letters")
 
 
 @bp.get("/batches/<int:batch_id>/manifest.csv")
 @staff_page(*mail.READERS)
 def batch_manifest(batch_id: int) -> Response:
     """A batch's CSV manifest for the printing office (access-logged, as in the API)."""
-    return mail_views._batch_file(batch_id, "manifest_path", "text/csv", "manifest-{}.csv")
+    return mail_views.batch_file(batch_id, "manifest")

@@ -157,7 +157,16 @@ class BatchItem(MethodView):
         return mail.get_batch(current_principal(), batch_id)
 
 
-def _batch_file(batch_id: int, attribute: str, mimetype: str, name: str):
+#: A batch's downloads: the attribute holding its file, the media type and the file name.
+BATCH_FILES = {
+    "letters": ("pdf_path", "application/pdf", "letters-{}.pdf"),
+    "manifest": ("manifest_path", "text/csv", "manifest-{}.csv"),
+}
+
+
+def batch_file(batch_id: int, kind: str):
+    """Send one of a batch's files ("letters" or "manifest"); the download is access-logged."""
+    attribute, mimetype, name = BATCH_FILES[kind]
     with transaction():
         batch = mail.get_batch(current_principal(), batch_id)
         production.log_batch_download(current_principal(), batch, attribute)
@@ -173,7 +182,7 @@ class BatchPdf(MethodView):
     @require_login
     def get(self, batch_id: int):
         """The print-ready letters of the batch (download is access-logged)."""
-        return _batch_file(batch_id, "pdf_path", "application/pdf", "letters-{}.pdf")
+        return batch_file(batch_id, "letters")
 
 
 @blp.route("/letter-batches/<int:batch_id>/manifest.csv")
@@ -182,7 +191,7 @@ class BatchManifest(MethodView):
     @require_login
     def get(self, batch_id: int):
         """The batch's CSV manifest for the printing office (download is access-logged)."""
-        return _batch_file(batch_id, "manifest_path", "text/csv", "manifest-{}.csv")
+        return batch_file(batch_id, "manifest")
 
 
 @blp.route("/mail-items")

@@ -38,7 +38,7 @@ from core.nav import add_nav_link
 from municipalities import imports, mail, services
 from municipalities.importing import MAX_ADDRESS_DETAIL, MAX_NAME, MAX_NOTE, MAX_ROAD_ADDRESS
 from municipalities.models import Household, Municipality
-from municipalities.schemas import _hours_range as check_hours
+from municipalities.schemas import check_hours_range
 from municipalities.tracking import EVENT_LABELS, STATUS_LABELS
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 
@@ -258,7 +258,7 @@ def preferred_hours(data: dict[str, Any]) -> list[str]:
             continue
         span = f"{start}-{end}"
         try:
-            check_hours(span)  # the API's rule: HH:MM-HH:MM, the end after the start
+            check_hours_range(span)  # the API's rule: HH:MM-HH:MM, the end after the start
         except ValidationError as error:
             problems[f"hours_{row}"] = error.messages if start and end else [BOTH_ENDS]
         hours.append(span)

@@ -72,7 +72,8 @@ class HouseholdSchema(Schema):
         return [f"{start}-{end}" for start, end in household.preferred_hours or []]
 
 
-def _hours_range(text: str) -> None:
+def check_hours_range(text: str) -> None:
+    """Refuse a preferred-hours range that is not HH:MM-HH:MM with the end after the start."""
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", text):
         raise ValidationError("HH:MM-HH:MM 형식이어야 합니다. (Must be HH:MM-HH:MM.)")
     start, end = text.split("-")
@@ -94,7 +95,7 @@ class _HouseholdFields(StrictSchema):
     location = LonLat(allow_none=True)
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
     preferred_hours = fields.List(
-        fields.String(validate=_hours_range),
+        fields.String(validate=check_hours_range),
         validate=validate.Length(max=4),
         metadata={"description": "hours the household prefers visits, e.g. 14:00-17:00"},
     )

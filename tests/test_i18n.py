@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.pofile import read_po
 
 from core.auth.roles import ROLE_LABELS
-from core.i18n import PACKAGES, ROOT, translations
+from core.i18n import PACKAGES, ROOT, catalog_files, translations
 from municipalities.tracking import EVENT_LABELS, STATUS_LABELS
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 from welfare_checks.survey import OUTCOME_LABELS
@@ -46,3 +47,15 @@ def test_every_page_text_has_its_english():
 def test_korean_is_the_message_id_itself():
     assert translations("ko").gettext("받은 보고") == "받은 보고"
     assert translations("en").gettext("받은 보고") == "Inbox"
+
+
+def test_packages_agree_on_a_text_they_both_translate():
+    # The catalogs are merged into one: a text translated twice must mean the same everywhere.
+    english: dict[str, dict[str, str]] = {}
+    for path in catalog_files("en"):
+        with path.open("rb") as file:
+            for message in read_po(file, locale="en"):
+                if message.id and message.string:
+                    english.setdefault(message.id, {})[path.parent.parent.name] = message.string
+    disagree = {text: seen for text, seen in english.items() if len(set(seen.values())) > 1}
+    assert not disagree
