@@ -1,7 +1,6 @@
 /* The districts page: draw the office's districts (and a checked file's) on the map, colour the
- * table's swatches to match, and refuse a file over the upload limit before sending it.
- * Served by the app; Leaflet comes from /static/leaflet/ (XStatic-Leaflet). The base map's
- * tiles are requested only when the server names a tile URL. */
+ * table's swatches to match, and refuse a file over the upload limit before sending it (the map
+ * with map.js). */
 (function () {
   "use strict";
 
@@ -13,7 +12,6 @@
   }
 
   function drawMap(holder, data) {
-    // Layers are gathered first: Leaflet can only draw them once the map has a view.
     var drawn = L.featureGroup();
     data.districts.forEach(function (district, index) {
       L.geoJSON(district.geometry, {
@@ -25,18 +23,9 @@
         style: { color: "#111827", weight: 2, dashArray: "6 4", fillOpacity: 0 }
       }).bindTooltip(district.label).addTo(drawn);
     });
-    L.circleMarker([data.depot[1], data.depot[0]],
-      { radius: 8, color: "#111827", fillColor: "#fff", fillOpacity: 1 })
-      .bindTooltip(holder.dataset.depotLabel || "")
-      .addTo(drawn);
-    var map = L.map(holder, { attributionControl: Boolean(data.tiles.url) });
+    WelfareMap.depot(data.depot, holder.dataset.depotLabel).addTo(drawn);
     // The depot alone has no extent: show the streets around it rather than one point.
-    map.fitBounds(drawn.getBounds().pad(0.05), { maxZoom: 15 });
-    if (data.tiles.url) {
-      L.tileLayer(data.tiles.url, { attribution: data.tiles.attribution, maxZoom: 19 }).addTo(map);
-    }
-    drawn.addTo(map);
-    holder.dataset.ready = "true";
+    WelfareMap.show(holder, drawn, data.tiles, { maxZoom: 15 });
   }
 
   function limitSize(input) {
@@ -52,7 +41,7 @@
     swatch.style.backgroundColor = colour(Number(swatch.dataset.index));
   });
   var holder = document.getElementById("districts-map");
-  if (holder && window.L) {
+  if (holder && window.L && window.WelfareMap) {
     drawMap(holder, JSON.parse(document.getElementById("districts-map-data").textContent));
   }
   var file = document.getElementById("file");

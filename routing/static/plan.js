@@ -1,6 +1,5 @@
-/* The plan page: follow the solver's progress, colour the route swatches, draw the map.
- * Served by the app; Leaflet comes from /static/leaflet/ (XStatic-Leaflet). The base map's
- * tiles are requested only when the server names a tile URL. */
+/* The plan page: follow the solver's progress, colour the route swatches, draw the map
+ * (with map.js). */
 (function () {
   "use strict";
 
@@ -22,9 +21,7 @@
     window.setTimeout(poll, 1000);
   }
 
-  function latLng(location) {
-    return [location[1], location[0]];
-  }
+  var latLng = window.WelfareMap && window.WelfareMap.latLng;
 
   function numbered(number, colour) {
     var label = document.createElement("span");
@@ -34,7 +31,6 @@
   }
 
   function drawMap(holder, data) {
-    // Layers are gathered first: Leaflet can only draw them once the map has a view.
     var drawn = L.featureGroup();
     data.districts.forEach(function (district) {
       L.geoJSON(district.geometry, {
@@ -42,9 +38,7 @@
       }).bindTooltip(district.name).addTo(drawn);
     });
     var depot = latLng(data.depot);
-    L.circleMarker(depot, { radius: 8, color: "#111827", fillColor: "#fff", fillOpacity: 1 })
-      .bindTooltip(holder.dataset.depotLabel || "")
-      .addTo(drawn);
+    WelfareMap.depot(data.depot, holder.dataset.depotLabel).addTo(drawn);
     data.routes.forEach(function (route) {
       var points = route.stops.map(function (stop) { return latLng(stop.location); });
       if (!points.length) {
@@ -64,13 +58,7 @@
         .bindTooltip(stop.label)
         .addTo(drawn);
     });
-    var map = L.map(holder, { attributionControl: Boolean(data.tiles.url) });
-    map.fitBounds(drawn.getBounds().pad(0.05));
-    if (data.tiles.url) {
-      L.tileLayer(data.tiles.url, { attribution: data.tiles.attribution, maxZoom: 19 }).addTo(map);
-    }
-    drawn.addTo(map);
-    holder.dataset.ready = "true";
+    WelfareMap.show(holder, drawn, data.tiles);
   }
 
   var bar = document.getElementById("plan-progress");
@@ -81,7 +69,7 @@
     swatch.style.backgroundColor = swatch.dataset.colour;
   });
   var holder = document.getElementById("plan-map");
-  if (holder && window.L) {
+  if (holder && window.L && window.WelfareMap) {
     drawMap(holder, JSON.parse(document.getElementById("plan-map-data").textContent));
   }
 })();
