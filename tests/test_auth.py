@@ -12,9 +12,23 @@ from core.auth.roles import Role
 from core.db import db, utcnow
 from tests.factories import PASSWORD, auth, make_account
 
+NEW_PASSWORD = "seven amber kites over busan"
+
 
 def login(client, username: str, password: str = PASSWORD):
     return client.post("/api/v1/auth/token", json={"username": username, "password": password})
+
+
+def lock_out(client, app, account: Account) -> None:
+    """Fail the account's sign-in until it is locked."""
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert login(client, account.username, "not the password!").status_code == 401
+
+
+def actions_of(account_id: int) -> list[str]:
+    """The account's permission events' actions, oldest first."""
+    query = sa.select(PermissionEvent.action).where(PermissionEvent.account_id == account_id)
+    return list(db.session.scalars(query.order_by(PermissionEvent.id)))
 
 
 def test_login_returns_a_working_token_and_logout_revokes_it(client, world):
@@ -39,8 +53,7 @@ def test_unknown_user_and_wrong_password_look_the_same(client, world):
 
 def test_lockout_after_repeated_failures_even_with_the_right_password(client, world, app):
     account = world.a.accounts[Role.DISPATCHER]
-    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
-        assert login(client, account.username, "not the password!").status_code == 401
+    lock_out(client, app, account)
     assert login(client, account.username).status_code == 401
     db.session.refresh(account)
     assert account.locked_until is not None and account.locked_until > utcnow()
@@ -167,6 +180,135 @@ def test_password_change_ends_other_tokens(client, world):
     assert response.status_code == 204
     assert client.get("/api/v1/auth/me", headers=auth(old_token)).status_code == 401
     assert login(client, account.username, "another long passphrase 2026").status_code == 201
+
+
+def test_an_admin_unlocks_an_account_and_it_signs_in_at_once(client, world, app):
+    worker = world.a.accounts[Role.SOCIAL_WORKER]
+    admin = world.a.accounts[Role.MUNICIPAL_ADMIN]
+    lock_out(client, app, worker)
+    assert login(client, worker.username).status_code == 401
+    path = f"/api/v1/accounts/{worker.id}"
+    headers = world.a.headers(Role.MUNICIPAL_ADMIN)
+    assert client.get(path, headers=headers).json["locked_until"] is not None
+
+    unlocked = client.post(f"{path}/unlock", headers=headers)
+    assert unlocked.status_code == 200 and unlocked.json["locked_until"] is None
+    db.session.refresh(worker)
+    assert (worker.locked_until, worker.failed_logins) == (None, 0)
+    assert login(client, worker.username).status_code == 201
+    events = client.get(f"{path}/permission-events", headers=headers).json["items"]
+    assert [(e["action"], e["actor_id"]) for e in events] == [("unlock", admin.id)]
+    # Lifting a lock that is not there changes nobody's access: nothing more is recorded.
+    assert client.post(f"{path}/unlock", headers=headers).status_code == 200
+    assert actions_of(worker.id) == ["unlock"]
+
+
+def test_an_unlock_clears_the_failures_counted_so_far(client, world, app):
+    dispatcher = world.a.accounts[Role.DISPATCHER]
+    login(client, dispatcher.username, "not the password!")
+    path = f"/api/v1/accounts/{dispatcher.id}/unlock"
+    assert client.post(path, headers=world.admin_headers()).status_code == 200
+    db.session.refresh(dispatcher)
+    assert dispatcher.failed_logins == 0
+    # A full series of failures is needed again before the next lock.
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] - 1):
+        login(client, dispatcher.username, "not the password!")
+    assert login(client, dispatcher.username).status_code == 201
+
+
+def test_an_admin_sets_a_new_password_and_every_session_ends(app, client, world):
+    worker = world.a.accounts[Role.SOCIAL_WORKER]
+    token = world.a.tokens[Role.SOCIAL_WORKER]
+    browser = app.test_client()
+    csrf = _csrf(browser.get("/login").text)
+    form = {"username": worker.username, "password": PASSWORD, "csrf_token": csrf}
+    assert browser.post("/login", data=form).status_code == 302
+    assert browser.get("/").status_code == 200
+
+    reset = client.post(
+        f"/api/v1/accounts/{worker.id}/password",
+        json={"password": NEW_PASSWORD},
+        headers=world.a.headers(Role.MUNICIPAL_ADMIN),
+    )
+    assert reset.status_code == 204, reset.json
+    assert client.get("/api/v1/auth/me", headers=auth(token)).status_code == 401
+    assert browser.get("/").status_code == 302
+    assert login(client, worker.username).status_code == 401
+    assert login(client, worker.username, NEW_PASSWORD).status_code == 201
+    assert actions_of(worker.id) == ["reset_password"]
+    db.session.refresh(worker)
+    assert worker.password_hash.startswith("$argon2id$") and worker.is_active
+
+
+def test_a_password_reset_forces_nothing_else(client, world, app):
+    dispatcher = world.a.accounts[Role.DISPATCHER]
+    lock_out(client, app, dispatcher)
+    path = f"/api/v1/accounts/{dispatcher.id}/password"
+    body = {"password": NEW_PASSWORD}
+    assert client.post(path, json=body, headers=world.admin_headers()).status_code == 204
+    # The lock is lifted only by its own, separately recorded action.
+    assert login(client, dispatcher.username, NEW_PASSWORD).status_code == 401
+    assert actions_of(dispatcher.id) == ["reset_password"]
+
+
+def test_unlock_and_password_reset_keep_to_the_admin_s_scope(client, world):
+    body = {"password": NEW_PASSWORD}
+    municipal = world.a.headers(Role.MUNICIPAL_ADMIN)
+    out_of_scope = (
+        world.b.accounts[Role.SOCIAL_WORKER],
+        world.b.accounts[Role.MUNICIPAL_ADMIN],
+        world.a.accounts[Role.DISPATCHER],
+        world.admin,
+    )
+    for account in out_of_scope:
+        path = f"/api/v1/accounts/{account.id}"
+        assert client.post(f"{path}/unlock", headers=municipal).status_code == 404
+        assert client.post(f"{path}/password", json=body, headers=municipal).status_code == 404
+    target = world.a.accounts[Role.SOCIAL_WORKER]
+    path = f"/api/v1/accounts/{target.id}"
+    for role in (Role.AUDITOR, Role.SOCIAL_WORKER, Role.DISPATCHER, Role.CARRIER):
+        headers = world.a.headers(role)
+        assert client.post(f"{path}/unlock", headers=headers).status_code == 403, role
+        reset = client.post(f"{path}/password", json=body, headers=headers)
+        assert reset.status_code == 403, role
+    for account in (target, *out_of_scope):
+        assert actions_of(account.id) == []
+    assert login(client, target.username).status_code == 201
+
+
+def test_an_admin_may_not_reset_their_own_password(client, world):
+    body = {"password": NEW_PASSWORD}
+    for admin, headers in (
+        (world.admin, world.admin_headers()),
+        (world.a.accounts[Role.MUNICIPAL_ADMIN], world.a.headers(Role.MUNICIPAL_ADMIN)),
+    ):
+        refused = client.post(f"/api/v1/accounts/{admin.id}/password", json=body, headers=headers)
+        assert refused.status_code == 403
+        assert "현재 비밀번호" in refused.json["error"]["message"]
+        assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+        assert login(client, admin.username).status_code == 201
+        assert actions_of(admin.id) == []
+
+
+def test_a_weak_or_missing_new_password_is_refused_at_its_field(client, world):
+    target = world.a.accounts[Role.AUDITOR]
+    path = f"/api/v1/accounts/{target.id}/password"
+    headers = world.admin_headers()
+    for body, message in (
+        ({"password": "short1!"}, "12자 이상"),
+        ({"password": "password1234"}, "너무 흔한 비밀번호"),
+        ({"password": f"my-{target.username}-again"}, "아이디를 넣을 수 없습니다"),
+        ({"password": ""}, "12자 이상"),
+        ({}, "Missing data"),
+    ):
+        refused = client.post(path, json=body, headers=headers)
+        assert refused.status_code == 422, body
+        assert message in " ".join(refused.json["error"]["fields"]["password"]), body
+    forged = client.post(path, json={"password": NEW_PASSWORD, "unlock": True}, headers=headers)
+    assert forged.status_code == 422 and "unlock" in forged.json["error"]["fields"]
+    assert client.get("/api/v1/auth/me", headers=world.a.headers(Role.AUDITOR)).status_code == 200
+    assert login(client, target.username).status_code == 201
+    assert actions_of(target.id) == []
 
 
 def test_errors_have_one_shape(client, world):

@@ -12,7 +12,7 @@ from core.auth.models import Account, PermissionEvent
 from core.auth.roles import Role
 from core.db import db, utcnow
 from tests.desk import HTML, assert_pages_refused, csrf_of, page_routes, post_form, sign_in
-from tests.factories import World, auth
+from tests.factories import PASSWORD, World, auth
 
 NEW = {
     "username": "kim.bokji",
@@ -62,10 +62,27 @@ def edit(client, account: Account, **changes):
     return post_form(client, page, f"{page}/edit", edit_form(account, **changes))
 
 
+def press(client, account: Account, action: str, form: dict | None = None):
+    """Post one of the account page's forms: `action` is the path after the account's."""
+    page = f"/admin/accounts/{account.id}"
+    return post_form(client, page, f"{page}/{action}", form or {})
+
+
 def sign_out_everywhere(client, account: Account):
     """Press the account page's sign-out-everywhere button."""
-    page = f"/admin/accounts/{account.id}"
-    return post_form(client, page, f"{page}/revoke-sessions", {})
+    return press(client, account, "revoke-sessions")
+
+
+def lock(account: Account) -> None:
+    """Lock the account as repeated failed sign-ins do."""
+    account.locked_until = utcnow() + timedelta(minutes=10)
+    db.session.commit()
+
+
+def api_login(client, account: Account, password: str = PASSWORD) -> int:
+    """The status of a sign-in through the API."""
+    body = {"username": account.username, "password": password}
+    return client.post("/api/v1/auth/token", json=body).status_code
 
 
 def rows(html: str) -> str:
@@ -312,6 +329,78 @@ def test_sign_out_everywhere_ends_every_session_and_token(client, world):
     assert events(worker.id) == ["revoke_tokens"]
 
 
+def test_a_locked_account_is_unlocked_from_its_page_and_signs_in_at_once(client, world):
+    worker = world.a.accounts[Role.SOCIAL_WORKER]
+    sign_in(client, municipal_admin(world))
+    page = f"/admin/accounts/{worker.id}"
+    assert f'action="{page}/unlock"' not in client.get(page).text
+    lock(worker)
+    assert api_login(client, worker) == 401
+    locked = client.get(page).text
+    assert f'action="{page}/unlock"' in locked and "잠금 해제</button>" in locked
+
+    done = press(client, worker, "unlock")
+    assert done.status_code == 302 and done.headers["Location"] == page
+    after = client.get(page).text
+    assert "잠금을 풀었습니다." in after and f'action="{page}/unlock"' not in after
+    assert fresh(worker.id).locked_until is None
+    assert events(worker.id) == ["unlock"]
+    assert api_login(client, worker) == 201
+
+
+def test_a_new_password_is_set_from_the_account_page_and_ends_every_session(client, world):
+    worker = world.a.accounts[Role.SOCIAL_WORKER]
+    token = world.a.tokens[Role.SOCIAL_WORKER]
+    sign_in(client, municipal_admin(world))
+    done = press(client, worker, "password", {"password": NEW["password"]})
+    assert done.status_code == 302 and done.headers["Location"] == f"/admin/accounts/{worker.id}"
+    assert "새 비밀번호를 설정했습니다." in client.get(done.headers["Location"]).text
+    assert client.get("/api/v1/auth/me", headers=auth(token)).status_code == 401
+    assert api_login(client, worker) == 401
+    assert api_login(client, worker, NEW["password"]) == 201
+    assert events(worker.id) == ["reset_password"]
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("", "필수 항목입니다"),
+        ("short", "12자 이상"),
+        ("password1234", "너무 흔한 비밀번호"),
+        ("{username}-is-me-again", "아이디를 넣을 수 없습니다"),
+    ],
+)
+def test_a_weak_new_password_is_shown_at_its_field_and_nothing_changes(
+    client, world, password, message
+):
+    worker = world.a.accounts[Role.SOCIAL_WORKER]
+    password = password.format(username=worker.username)
+    sign_in(client, world.admin)
+    refused = press(client, worker, "password", {"password": password})
+    assert refused.status_code == 422, refused.text
+    field = refused.text.split('id="password"')[1].split("</form>")[0]
+    assert 'aria-describedby="password-error"' in field
+    assert message in field.split('id="password-error"')[1].split("</p>")[0]
+    # The page comes back without the password typed into it.
+    assert not password or password not in refused.text
+    assert api_login(client, worker) == 201
+    assert events(worker.id) == []
+
+
+def test_an_admin_sets_no_new_password_for_themselves_here(client, world):
+    admin = municipal_admin(world)
+    sign_in(client, admin)
+    page = f"/admin/accounts/{admin.id}"
+    assert f'action="{page}/password"' not in client.get(page).text
+    token = csrf_of(client.get(page).text)
+    forged = client.post(
+        f"{page}/password", data={"password": NEW["password"], "csrf_token": token}, headers=HTML
+    )
+    assert forged.status_code == 403 and "현재 비밀번호" in forged.text
+    assert api_login(client, admin) == 201
+    assert events(admin.id) == []
+
+
 def test_the_permission_history_is_newest_first_and_names_only_visible_actors(client, world):
     worker = world.a.accounts[Role.SOCIAL_WORKER]
     admin = municipal_admin(world)
@@ -352,8 +441,11 @@ def test_another_tenant_s_account_is_not_found(client, world):
             ("GET", f"/admin/accounts/{account.id}/history"),
             ("POST", f"/admin/accounts/{account.id}/edit"),
             ("POST", f"/admin/accounts/{account.id}/revoke-sessions"),
+            ("POST", f"/admin/accounts/{account.id}/unlock"),
+            ("POST", f"/admin/accounts/{account.id}/password"),
         ):
-            form = {"csrf_token": token} | edit_form(account, display_name="남의 계정")
+            form = {"csrf_token": token, "password": NEW["password"]}
+            form |= edit_form(account, display_name="남의 계정")
             response = client.open(path, method=method, data=form, headers=HTML)
             assert response.status_code == 404, (account.username, path)
             assert account.username not in response.text
@@ -365,7 +457,7 @@ def test_another_tenant_s_account_is_not_found(client, world):
 
 def test_the_account_pages_are_for_admins_only(app, client, world):
     routes = page_routes(app, "account_pages")
-    assert len(routes) == 7
+    assert len(routes) == 9
     outsiders = [
         world.a.accounts[role]
         for role in (Role.SOCIAL_WORKER, Role.AUDITOR, Role.DISPATCHER, Role.CARRIER)
@@ -396,6 +488,15 @@ def test_the_account_pages_have_their_english(client, world):
     assert "Initial password" in new and "Create" in new
     page = client.get(f"/admin/accounts/{worker.id}").text
     assert "Sign out everywhere" in page and "Social worker" in page
+    assert "Set a new password" in page and "New password" in page and "Unlock" not in page
+    weak = press(client, worker, "password", {"password": "short"})
+    assert "Passwords need at least 12 characters" in weak.text.split('id="password-error"')[1]
+    lock(worker)
+    assert "Unlock</button>" in client.get(f"/admin/accounts/{worker.id}").text
+    press(client, worker, "unlock")
+    press(client, worker, "password", {"password": NEW["password"]})
     sign_out_everywhere(client, worker)
     history = client.get(f"/admin/accounts/{worker.id}/history").text
     assert "Permission history" in history and "권한 기록" not in history
+    listed = rows(history)
+    assert "Password reset by an administrator" in listed and "Unlock" in listed

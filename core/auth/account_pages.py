@@ -1,5 +1,6 @@
 """The admins' account pages: the accounts of their scope, adding one, editing its role, tenant,
-name, e-mail and active flag, signing it out everywhere, and its permission history.
+name, e-mail and active flag, signing it out everywhere, lifting a sign-in lock, setting a new
+password for it, and its permission history.
 
 Thin like the API views (core/auth/views.py), over the same services: the scope (a system admin
 manages every account, a municipal admin the staff of their municipality), the password policy
@@ -58,6 +59,8 @@ ACTIONS = {
     "disable": _l("사용 중지"),
     "enable": _l("다시 사용"),
     "revoke_tokens": _l("모든 기기에서 로그아웃"),
+    "unlock": _l("잠금 해제"),
+    "reset_password": _l("비밀번호 재설정"),
 }
 _REQUIRED = {"required": REQUIRED, "null": REQUIRED}
 
@@ -78,12 +81,21 @@ class AccountForm(PageForm):
     office_id = number()
 
 
-class NewForm(AccountForm):
-    username = fields.String(required=True, validate=USERNAME, error_messages=_REQUIRED)
-    password = fields.String(
+def new_password() -> fields.String:
+    """A new password typed into a form; the policy is checked by the service."""
+    return fields.String(
         required=True, validate=validate.Length(max=1024), error_messages=_REQUIRED
     )
+
+
+class NewForm(AccountForm):
+    username = fields.String(required=True, validate=USERNAME, error_messages=_REQUIRED)
+    password = new_password()
     role = choice(Role, required=True)
+
+
+class PasswordForm(PageForm):
+    password = new_password()
 
 
 class EditForm(AccountForm):
@@ -248,7 +260,7 @@ def _without_password(form: Mapping[str, str]) -> dict[str, str]:
     return {key: value for key, value in form.items() if key != "password"}
 
 
-# --- One account: read, edit, sign out everywhere ----------------------------------------------
+# --- One account: read, edit, sign out everywhere, unlock, new password ------------------------
 
 
 def _account_page(
@@ -264,6 +276,7 @@ def _account_page(
         roles=grantable_roles(principal),
         names=names,
         choices=choosable(principal, names),
+        min_length=current_app.config["PASSWORD_MIN_LENGTH"],
         form=form,
         error=error,
         errors=error.fields if error else {},
@@ -274,7 +287,7 @@ def _account_page(
 @bp.get("/<int:account_id>")
 @staff_page(*ADMINS)
 def account(account_id: int) -> tuple[str, int]:
-    """One account with its edit form and the sign-out-everywhere button."""
+    """One account with its edit, new-password and unlock forms and the sign-out button."""
     return _account_page(account_id)
 
 
@@ -283,7 +296,7 @@ def _act(account_id: int, form: type[PageForm], action, done: str) -> Answer:
     return submit(
         form,
         lambda data: action(principal, account_id, data),
-        lambda error: _account_page(account_id, error, request.form),
+        lambda error: _account_page(account_id, error, _without_password(request.form)),
         done,
         lambda _: url_for(".account", account_id=account_id),
     )
@@ -321,6 +334,32 @@ def revoke_sessions(account_id: int) -> Answer:
         PageForm,
         lambda principal, account_id, _: services.revoke_sessions(principal, account_id),
         gettext("모든 기기에서 로그아웃시켰습니다."),
+    )
+
+
+@bp.post("/<int:account_id>/unlock")
+@staff_page(*ADMINS)
+def unlock(account_id: int) -> Answer:
+    """Lift the lock after failed sign-ins: the account may sign in again at once."""
+    return _act(
+        account_id,
+        PageForm,
+        lambda principal, account_id, _: services.unlock_account(principal, account_id),
+        gettext("잠금을 풀었습니다."),
+    )
+
+
+@bp.post("/<int:account_id>/password")
+@staff_page(*ADMINS)
+def reset_password(account_id: int) -> Answer:
+    """Set a new password for another account; it is signed out everywhere."""
+    return _act(
+        account_id,
+        PasswordForm,
+        lambda principal, account_id, data: services.reset_password(
+            principal, account_id, data["password"]
+        ),
+        gettext("새 비밀번호를 설정했습니다. 그 계정은 모든 기기에서 로그아웃되었습니다."),
     )
 
 

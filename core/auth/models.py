@@ -61,7 +61,7 @@ class PermissionEvent(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
-    #: grant | change | revoke | disable | enable | revoke_tokens
+    #: grant | change | revoke | disable | enable | revoke_tokens | unlock | reset_password
     action: Mapped[str] = mapped_column(sa.String(32))
     old_role: Mapped[str | None] = mapped_column(sa.String(32))
     new_role: Mapped[str | None] = mapped_column(sa.String(32))

@@ -55,6 +55,8 @@ class AccountSchema(Schema):
     office_id = fields.Integer(allow_none=True)
     email = fields.String(allow_none=True)
     is_active = fields.Boolean()
+    #: Sign-in refused until then after repeated failures (an admin may lift it at once).
+    locked_until = fields.DateTime(allow_none=True)
     last_login_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
 
@@ -92,6 +94,10 @@ class MeUpdateSchema(StrictSchema):
 class PasswordChangeSchema(StrictSchema):
     current_password = fields.String(required=True, validate=validate.Length(max=1024))
     new_password = fields.String(required=True, validate=validate.Length(max=1024))
+
+
+class PasswordResetSchema(StrictSchema):
+    password = fields.String(required=True, validate=validate.Length(max=1024))
 
 
 class AccountQuerySchema(StrictSchema):

@@ -310,6 +310,13 @@ def get_account(actor: Principal, account_id: int) -> Account:
     return account
 
 
+def _managed_account(actor: Principal, account_id: int) -> Account:
+    """An account the actor manages: 404 out of sight, 403 if visible but not theirs to manage."""
+    account = get_account(actor, account_id)
+    _check_may_manage(actor, Role(account.role), account.municipality_id)
+    return account
+
+
 def update_account(
     actor: Principal,
     account_id: int,
@@ -322,8 +329,7 @@ def update_account(
     email: str | None | _Unchanged = UNCHANGED,
 ) -> Account:
     """Change an account's role, tenant, name, e-mail or active flag; access changes recorded."""
-    account = get_account(actor, account_id)
-    _check_may_manage(actor, Role(account.role), account.municipality_id)
+    account = _managed_account(actor, account_id)
     old = (account.role, _scope(account.role, account.municipality_id, account.office_id))
     if role is not None:
         new_municipality = municipality_id if role in MUNICIPAL_ROLES else None
@@ -369,6 +375,37 @@ def revoke_sessions(actor: Principal, account_id: int) -> Account:
         _check_may_manage(actor, Role(account.role), account.municipality_id)
     _end_sessions(account)
     record_permission(actor, account, "revoke_tokens", old=(account.role, None))
+    db.session.flush()
+    return account
+
+
+def unlock_account(actor: Principal, account_id: int) -> Account:
+    """Lift a sign-in lockout at once: the lock and the failure count are cleared."""
+    account = _managed_account(actor, account_id)
+    locked = account.locked_until is not None and account.locked_until > utcnow()
+    # Nothing to lift (no lock, or one run out) is no action: the record keeps changes only.
+    if locked or account.failed_logins:
+        account.locked_until = None
+        account.failed_logins = 0
+        record_permission(actor, account, "unlock", old=(account.role, None))
+    db.session.flush()
+    return account
+
+
+def reset_password(actor: Principal, account_id: int, password: str) -> Account:
+    """Set a new password for an account one manages; its sessions and tokens end."""
+    account = _managed_account(actor, account_id)
+    if account.id == actor.account_id:
+        # One's own password needs the current one (change_password), not admin rights.
+        raise Forbidden(
+            "자신의 비밀번호는 현재 비밀번호를 넣고 바꿔야 합니다. "
+            "(Change your own password with your current password.)"
+        )
+    check_new_password(password, account.username)
+    account.password_hash = hash_password(password)
+    account.password_changed_at = utcnow()
+    _end_sessions(account)
+    record_permission(actor, account, "reset_password", old=(account.role, None))
     db.session.flush()
     return account
 

@@ -19,6 +19,7 @@ from core.auth.schemas import (
     LoginSchema,
     MeUpdateSchema,
     PasswordChangeSchema,
+    PasswordResetSchema,
     PermissionEventSchema,
     TokenSchema,
 )
@@ -141,6 +142,27 @@ class AccountSessions(MethodView):
         """End every session and token of the account at once."""
         with transaction():
             return services.revoke_sessions(current_principal(), account_id)
+
+
+@blp.route("/accounts/<int:account_id>/unlock")
+class AccountUnlock(MethodView):
+    @blp.response(200, AccountSchema)
+    @require_role(*ADMINS)
+    def post(self, account_id: int):
+        """Lift the lock after failed sign-ins at once; the account may sign in again."""
+        with transaction():
+            return services.unlock_account(current_principal(), account_id)
+
+
+@blp.route("/accounts/<int:account_id>/password")
+class AccountPassword(MethodView):
+    @blp.arguments(PasswordResetSchema)
+    @blp.response(204)
+    @require_role(*ADMINS)
+    def post(self, data: dict, account_id: int):
+        """Set a new password for another account; its sessions and tokens end."""
+        with transaction():
+            services.reset_password(current_principal(), account_id, data["password"])
 
 
 @blp.route("/accounts/<int:account_id>/permission-events")
