@@ -367,6 +367,26 @@ def test_staff_login_page_with_csrf_and_idle_timeout(app, client, world):
     assert expired.status_code == 302 and expired.headers["Location"].endswith("/login")
 
 
+def test_the_login_page_locks_an_account_out_as_the_api_does(app, client, world):
+    account = make_account(Role.SOCIAL_WORKER, municipality_id=world.a.municipality.id)
+    db.session.commit()
+
+    def page_login(password: str):
+        token = _csrf(client.get("/login").text)
+        form = {"username": account.username, "password": password, "csrf_token": token}
+        return client.post("/login", data=form)
+
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        failed = page_login("not the password!")
+        assert failed.status_code == 401 and "아이디 또는 비밀번호" in failed.text
+    locked = page_login(PASSWORD)
+    # The same words as a wrong password: the page does not tell whether an account exists.
+    assert locked.status_code == 401 and "아이디 또는 비밀번호" in locked.text
+    assert client.get("/").status_code == 302
+    db.session.refresh(account)
+    assert account.locked_until is not None and account.locked_until > utcnow()
+
+
 def test_disabling_an_account_ends_its_page_session(client, world):
     account = make_account(Role.SOCIAL_WORKER, municipality_id=world.a.municipality.id)
     db.session.commit()
