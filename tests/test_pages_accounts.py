@@ -3,6 +3,7 @@ everywhere, the permission history, and every refusal."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from core.auth.models import Account, PermissionEvent
 from core.auth.roles import Role
 from core.db import db, utcnow
 from tests.desk import HTML, assert_pages_refused, csrf_of, page_routes, post_form, sign_in
-from tests.factories import PASSWORD, World, auth
+from tests.factories import PASSWORD, World, auth, make_account
 
 NEW = {
     "username": "kim.bokji",
@@ -107,6 +108,20 @@ def test_a_system_admin_lists_every_account_and_filters_them(client, world):
     assert rows(office).count("<tr>") == 1
     none = client.get("/admin/accounts/?role=carrier&municipality_id=1").text
     assert "조건에 맞는 계정이 없습니다." in none
+
+
+def test_a_long_list_is_paged_and_the_pages_keep_the_filter(client, world):
+    municipality = world.a.municipality.id
+    made_here = [make_account(Role.SOCIAL_WORKER, municipality_id=municipality) for _ in range(55)]
+    sign_in(client, world.admin)
+    first = client.get(f"/admin/accounts/?role=social_worker&municipality_id={municipality}")
+    link = re.search(r'<a href="([^"]+)">다음</a>', first.text).group(1).replace("&amp;", "&")
+    assert "role=social_worker" in link and f"municipality_id={municipality}" in link
+    second = client.get(link)
+    assert "1 / 2" in first.text and "2 / 2" in second.text and ">이전</a>" in second.text
+    listed = rows(first.text) + rows(second.text)
+    assert all(f">{account.username}</a>" in listed for account in made_here)
+    assert f">{world.b.accounts[Role.SOCIAL_WORKER].username}</a>" not in listed
 
 
 def test_a_municipal_admin_lists_only_their_municipality_s_staff(client, world):
