@@ -169,12 +169,12 @@ def test_tracking_an_item_and_the_statistics_with_a_download(live, browsing):
     page.get_by_role("button", name="조회").click()
     expect(page.get_by_role("heading", level=2)).to_contain_text(number)
     expect(page.locator("#events tbody tr")).not_to_have_count(0)
-    browsing.shot("11-tracking")
+    browsing.shot("20-tracking")
 
     page.get_by_role("navigation", name="주 메뉴").get_by_role("link", name="통계").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("통계")
     expect(page.locator("meter").first).to_be_visible()
-    browsing.shot("12-statistics")
+    browsing.shot("21-statistics")
 
     page.get_by_label("자료").select_option("check_reports")
     page.get_by_label("내려받는 이유").fill("분기 보고서 작성")
@@ -206,6 +206,6 @@ def test_an_idle_session_is_signed_out(live, browsing):
         live.app.config["SESSION_IDLE_MINUTES"] = idle
     expect(page).to_have_url(re.compile(r"/login\?next="))
     expect(page.locator("main")).to_contain_text("오래 사용하지 않았거나 세션이 끝나 로그아웃")
-    browsing.shot("13-idle-signed-out")
+    browsing.shot("22-idle-signed-out")
     browsing.sign_in("social_worker", "/welfare/")
     expect(page.get_by_role("heading", level=1)).to_have_text("받은 보고")
