@@ -69,7 +69,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from carrier_api import push as carrier_push
     from carrier_api import views as carrier_views
     from core import email, push, web
-    from core.auth import account_pages, pages
+    from core.auth import account_pages, my_account, pages
     from core.auth import views as auth_views
     from municipalities import mail, mail_views, production, webhooks
     from municipalities import pages as registry_pages
@@ -84,6 +84,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
 
     app.register_blueprint(pages.bp)
     account_pages.register_pages(app)
+    my_account.register_pages(app)
     app.register_blueprint(web.leaflet)
     register_pages(app)
     registry_pages.register_pages(app)

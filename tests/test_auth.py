@@ -172,6 +172,12 @@ def test_municipal_admin_cannot_grant_post_roles_or_other_municipalities(client,
 def test_password_change_ends_other_tokens(client, world):
     account = world.a.accounts[Role.AUDITOR]
     old_token = world.a.tokens[Role.AUDITOR]
+    weak = client.post(
+        "/api/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": "short"},
+        headers=auth(old_token),
+    )
+    assert weak.status_code == 422 and list(weak.json["error"]["fields"]) == ["new_password"]
     response = client.post(
         "/api/v1/auth/password",
         json={"current_password": PASSWORD, "new_password": "another long passphrase 2026"},

@@ -245,11 +245,11 @@ def _check_may_manage(actor: Principal, role: Role, municipality_id: int | None)
     raise Forbidden()
 
 
-def check_new_password(password: str, username: str) -> None:
-    """Raise WeakPassword naming every problem with a new password."""
+def check_new_password(password: str, username: str, field: str = "password") -> None:
+    """Raise WeakPassword naming every problem with a new password (under `field`)."""
     problems = password_problems(password, username, current_app.config["PASSWORD_MIN_LENGTH"])
     if problems:
-        raise WeakPassword(fields={"password": problems})
+        raise WeakPassword(fields={field: problems})
 
 
 def create_account(
@@ -426,7 +426,7 @@ def change_password(account: Account, current: str, new: str) -> None:
     """Change one's own password; every other session ends."""
     if not verify_password(account.password_hash, current):
         raise Invalid(fields={"current_password": ["비밀번호가 틀립니다. (Wrong password.)"]})
-    check_new_password(new, account.username)
+    check_new_password(new, account.username, "new_password")
     account.password_hash = hash_password(new)
     account.password_changed_at = utcnow()
     _end_sessions(account)
