@@ -272,11 +272,12 @@ def test_unlock_and_password_reset_keep_to_the_admin_s_scope(client, world):
         assert client.post(f"{path}/password", json=body, headers=municipal).status_code == 404
     target = world.a.accounts[Role.SOCIAL_WORKER]
     path = f"/api/v1/accounts/{target.id}"
+    # Refused: 404 where the account is out of the role's sight (as for every id route), else 403.
     for role in (Role.AUDITOR, Role.SOCIAL_WORKER, Role.DISPATCHER, Role.CARRIER):
         headers = world.a.headers(role)
-        assert client.post(f"{path}/unlock", headers=headers).status_code == 403, role
+        assert client.post(f"{path}/unlock", headers=headers).status_code in (403, 404), role
         reset = client.post(f"{path}/password", json=body, headers=headers)
-        assert reset.status_code == 403, role
+        assert reset.status_code in (403, 404), role
     for account in (target, *out_of_scope):
         assert actions_of(account.id) == []
     assert login(client, target.username).status_code == 201

