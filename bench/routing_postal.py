@@ -35,8 +35,8 @@ PyVRP 0.14 has no breaks: it plans with room for one (shifts ending 30 min early
 windows ending after 11:30 shortened by 30 min), and the lunch break is then put into each of
 its routes at the first position that keeps the route feasible (see _plan_answer if none
 does). VROOM takes the breaks itself. Both run single-threaded, VROOM at exploration 5. PyVRP's
-limit covers its search only, not building its model (up to a few seconds at 2,000 stops: one
-add_edge per arc); the `s` column shows the whole.
+limit covers its search only, not building its data from the matrix (an array, not one add_edge
+per arc, which took longer than the limit at 4,000 stops); the `s` column shows the whole.
 """
 
 from __future__ import annotations
@@ -220,38 +220,42 @@ def _solve_ortools(problem: dict[str, Any], time_limit: float, first: bool) -> d
 
 
 def _solve_pyvrp(problem: dict[str, Any], time_limit: float, first: bool) -> dict:
-    from pyvrp import Model
+    from pyvrp import Client, Depot, Location, ProblemData, VehicleType, solve
     from pyvrp.stop import MaxRuntime
 
-    durations = problem["matrices"][PROFILE]["durations"]
+    # ProblemData from the matrix as one array: Model.add_edge per arc (16 million at 4,000
+    # stops) took longer than the time limit itself.
+    durations = np.asarray(problem["matrices"][PROFILE]["durations"], dtype=np.int64)
     jobs = problem["jobs"]
-    model = Model()
-    depot = model.add_depot(model.add_location(0, 0), tw_early=SHIFT[0], tw_late=SHIFT[1])
-    model.add_vehicle_type(
-        num_available=len(problem["vehicles"]),
-        start_depot=depot,
-        end_depot=depot,
-        tw_early=SHIFT[0],
-        tw_late=SHIFT[1] - BREAK_SERVICE,  # no breaks in PyVRP: keep room for one
-    )
+    clients = []
     for job in jobs:
         window = job.get("time_windows", [list(SHIFT)])[0]
         if window[1] > BREAK_WINDOW[0]:  # room for the break before the visit
             window = [window[0], max(window[0], window[1] - BREAK_SERVICE)]
-        model.add_client(
-            model.add_location(0, 0),
-            service_duration=job["service"],
-            tw_early=window[0],
-            tw_late=window[1],
-            prize=100_000 + 1_000 * job["priority"],
-            required=False,
+        clients.append(
+            Client(
+                location=job["location_index"],
+                service_duration=job["service"],
+                tw_early=window[0],
+                tw_late=window[1],
+                prize=100_000 + 1_000 * job["priority"],
+                required=False,
+            )
         )
-    for i, frm in enumerate(model.locations):
-        row = durations[i]
-        for j, to in enumerate(model.locations):
-            if i != j:
-                model.add_edge(frm, to, distance=row[j], duration=row[j])
-    result = model.solve(stop=MaxRuntime(time_limit), seed=0, display=False)
+    vehicles = VehicleType(
+        num_available=len(problem["vehicles"]),
+        tw_early=SHIFT[0],
+        tw_late=SHIFT[1] - BREAK_SERVICE,  # no breaks in PyVRP: keep room for one
+    )
+    data = ProblemData(
+        locations=[Location(0, 0) for _ in range(len(durations))],
+        clients=clients,
+        depots=[Depot(0, tw_early=SHIFT[0], tw_late=SHIFT[1])],
+        vehicle_types=[vehicles],
+        distance_matrices=[durations],
+        duration_matrices=[durations],
+    )
+    result = solve(data, stop=MaxRuntime(time_limit), seed=0, display=False)
     ids = [job["id"] for job in jobs]
     plans = [
         (k, [ids[a.idx] for a in route if a.is_client()], None)

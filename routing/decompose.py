@@ -13,7 +13,7 @@ answers like `solver.solve`, in VROOM's solution format, and:
 3. solves every cluster as its own VROOM sub-problem (matrices sliced, indices remapped), each in
    its own process (OR-Tools #5076), `workers` at a time;
 4. gives jobs left unassigned a second chance in the nearest other cluster that can serve them;
-5. until the time limit, re-solves groups of two or three neighbouring routes (with the
+5. until the time limit, re-solves groups of four or five neighbouring routes (with the
    unassigned jobs nearest them, and then a spare vehicle) warm-started from their current
    routes (vehicle `steps`), and keeps a group's new routes when they are better: more priority
    served, then more jobs served, then less travel plus preference cost.
@@ -66,22 +66,27 @@ FILL = 0.7
 SPARE_VEHICLES = 1
 # Landmarks for placing stops in a plane from a matrix alone.
 LANDMARKS = 48
-# Routes per improvement group, and how many of the routes nearest a seed route may join it.
-GROUP_ROUTES = (2, 3)
-NEAREST_ROUTES = 4
-# Seconds of search per improvement group (3 s beat 5 s at 2,000 stops: more groups).
-GROUP_S = 3.0
-# Shortest search worth starting a process for, and what starting one costs (spawn, imports,
-# pickling both ways: 0.4 s measured on an idle machine, more on a loaded one).
+# Routes per improvement group, and how many of the routes nearest a seed route may join it
+# (4,000 stops, 120 s: groups of 4-5 routes 102,964, of 3-4 104,215, of 2-3 106,367, of 5-6
+# 104,279).
+GROUP_ROUTES = (4, 5)
+NEAREST_ROUTES = 6
+# Seconds of search per improvement group (4,000 stops, groups of 4-5: 1.5 s 102,964, 2 s
+# 103,565; more groups beat longer ones).
+GROUP_S = 1.5
+# Shortest search worth starting a process for, and what starting one costs (a fork of the
+# solver's process server and pickling both ways: tens of milliseconds; more on a loaded machine).
 MIN_SOLVE_S = 0.3
-SPAWN_S = 1.0
+SPAWN_S = 0.2
 # Kill a sub-solve this long after its limit; what is left for merging the answer at the end.
 GRACE_S = 2.0
 FINISH_S = 0.3
 # Share of the time after loading that goes to the clusters' solves; the rest improves. A
 # cluster's search gets at least CLUSTER_S, or the clusters are made bigger (2,000 stops in
 # 30 s as 18 clusters of half a second each: 80,660; in 60 s, 2.7 s each: about 68,000).
-CLUSTER_SHARE = 0.5
+# Improving pays more than longer cluster solves (4,000 stops, 120 s: a share of 0.3 105,032,
+# 0.5 106,148, 0.2 105,732, with groups of 2-3 routes).
+CLUSTER_SHARE = 0.3
 CLUSTER_S = 2.5
 # How much more than its share of the work a k-medoids cluster may take.
 BALANCE = 1.1
@@ -790,7 +795,8 @@ class _Decomposition:
             return None
         for seed in sorted(routed, key=lambda v: (seeded[v], v)):
             near = [v for v in self.nearest_routes(seed) if v not in busy][:NEAREST_ROUTES]
-            for size in GROUP_ROUTES:
+            # With fewer routes about than a group's size, the group is all of them.
+            for size in sorted({min(size, len(near) + 1) for size in GROUP_ROUTES}):
                 for partners in itertools.combinations(near, size - 1):
                     vehicles = [seed, *partners]
                     if self.key(vehicles) in self.stale:
