@@ -44,7 +44,7 @@ def test_a_file_with_errors_shows_the_row_report_then_a_clean_file_imports(live,
     assert shown == set(expected)
     expect(report).to_contain_text("전화번호")
     expect(report).to_contain_text("행 전체")
-    browsing.shot("10-import-row-report")
+    browsing.shot("50-import-row-report")
 
     choose_file(page, "가구명부.csv", "text/csv", data)
     page.get_by_role("button", name="가져오기", exact=True).click()
@@ -55,13 +55,13 @@ def test_a_file_with_errors_shows_the_row_report_then_a_clean_file_imports(live,
     choose_file(page, "가구명부.xlsx", XLSX, clean)
     page.get_by_role("button", name="검사만 하기").click()
     expect(page.locator("#report-verdict")).to_contain_text("문제 없음: 6행")
-    browsing.shot("11-import-clean-check")
+    browsing.shot("51-import-clean-check")
     choose_file(page, "가구명부.xlsx", XLSX, clean)
     page.get_by_role("button", name="가져오기", exact=True).click()
     expect(page).to_have_url(re.compile(r"/registry/$"))
     expect(page.get_by_role("status")).to_contain_text("6가구를 가져왔습니다.")
     assert households(live) == before + 6
-    browsing.shot("12-registry-after-import")
+    browsing.shot("52-registry-after-import")
 
 
 def test_a_household_is_found_by_name_added_and_edited(live, browsing):
@@ -74,7 +74,7 @@ def test_a_household_is_found_by_name_added_and_edited(live, browsing):
     page.get_by_label("가구유형").select_option("single_elderly")
     page.get_by_label("전기요금 체납").check()
     page.get_by_label("경도").fill("126.952")
-    browsing.shot("13-household-new")
+    browsing.shot("53-household-new")
     page.get_by_role("button", name="등록").click()
     expect(page.locator("#lat-error")).to_contain_text("경도와 위도를 함께")
     page.get_by_label("위도").fill("37.503")
@@ -87,12 +87,12 @@ def test_a_household_is_found_by_name_added_and_edited(live, browsing):
     page.get_by_role("button", name="찾기").click()
     expect(page).to_have_url(re.compile(r"/registry/search$"))  # no name in the address
     expect(page.locator("table.households tbody tr")).to_have_count(1)
-    browsing.shot("14-registry-search")
+    browsing.shot("54-registry-search")
     page.get_by_role("link", name="박보람").click()
 
     page.get_by_label("전화번호").fill("010-2345-6789")
     page.get_by_role("button", name="저장").click()
     expect(page.get_by_role("status")).to_contain_text("가구 정보를 저장했습니다.")
     expect(page.locator(".facts")).to_contain_text("+82")
-    browsing.shot("15-household-edited")
+    browsing.shot("55-household-edited")
     assert not any("박보람" in url or "%EB%B0%95" in url for url in browsing.requested)
