@@ -25,7 +25,8 @@ tests/vrp_checker.py.
 The sub-problems search with guided local search (decompose.SUBPROBLEM_CONFIG), not with the
 default SearchConfig's iterated local search, which wins on Solomon but not here (seed 7, 30 s,
 cost at 300 / 1,000 stops, one run each in the same session: GLS 18,485 / 43,419; iterated local
-search with all operators 18,683 / 43,951, with the default's lean operators 20,203 / 48,139).
+search with all operators 18,683 / 43,951, with the default's lean operators 20,203 / 48,139),
+plus OR-Tools' close-nodes LNS operators (off in OR-Tools by default; see decompose.py).
 
 "First plan": a separate run of ours with `solution_limit: 1` (each cluster stops at the first
 complete assignment its first-solution heuristic builds, and nothing is improved after): the
