@@ -1,17 +1,27 @@
 """Solomon VRPTW type-1 benchmark: our OR-Tools solver's distance gap to the best known.
 
     .venv/bin/python bench/routing_solomon.py [--time-limit 10] [--instances C101,R101,...]
-        [--jobs 2] [--compare] [--set FIELD=VALUE ...]
+        [--workers 2] [--jobs 1] [--compare] [--set FIELD=VALUE ...]
 
-Every instance is solved in a fresh process (OR-Tools #5076), one core per solve, up to --jobs
-solves at a time. Each plan is checked by tests/vrp_checker.py and its distance re-evaluated at
-full precision; the gap is to the `distance_only` best known (the objective is distance only,
-as in VROOM's format: no vehicle minimisation). --compare also runs PyVRP and VROOM (pyvroom) on
-the same instances with the same limit (optional benchmark dependencies: pip install pyvrp
-pyvroom). --set overrides a SearchConfig field for ablations (VALUE read as JSON, else a string).
+Ours runs as the planner runs it (decompose.solve_large): a 100-customer problem is solved whole,
+with --workers 2 (the default) by two searches at once, each in its own process on its own core,
+from SAVINGS and from decompose.ALT_FIRST_SOLUTION, keeping the better plan; --workers 1 is one
+search on one core. --jobs instances are solved at a time (default 1, so ours has both cores).
+Each plan is checked by tests/vrp_checker.py and its distance re-evaluated at full precision;
+the gap is to the `distance_only` best known (the objective is distance only, as in VROOM's
+format: no vehicle minimisation). --compare also runs PyVRP and VROOM (pyvroom) on the same
+instances with the same limit, one core each (optional benchmark dependencies: pip install
+pyvrp pyvroom). --set overrides a SearchConfig field for ablations (VALUE read as JSON, else a
+string).
 
-Measured (29 instances, 10 s, --jobs 1, load average 2-4 from other work on the 2 cores; the same
-session, one run after the other), mean gap C1 / R1 / RC1 / all:
+Measured on a quiet machine, one run after the other (29 instances, 10 s): one search on one core
+0.00 / 1.43 / 2.33 / 1.23 % (RC103 6.17 %), the better of two searches at once (SAVINGS and
+PARALLEL_CHEAPEST_INSERTION, one core each) 0.00 / 1.12 / 1.26 / 0.81 %, the single search
+1.18 % in that same run: one search sits at the target's edge (RC103 swings between 2 % and 7 %),
+two meet it.
+
+Earlier (29 instances, 10 s, one search, --jobs 1, load average 2-4 from other work on the 2
+cores; the same session, one run after the other), mean gap C1 / R1 / RC1 / all:
 - default (SAVINGS, then OR-Tools' iterated local search: SISR ruin with c-bar 10, L_max 10,
   alpha 0.01, LOCAL_CHEAPEST_INSERTION recreate, a greedy descent per step, simulated annealing
   with automatic temperatures): 0.00 / 1.28 / 1.57 / 0.96 % (target met; worst RC104 3.69 %),
@@ -70,8 +80,6 @@ from bench.solomon import (  # noqa: E402
 FAMILIES = ("C1", "R1", "RC1")
 TARGET_MEAN, TARGET_FAMILY = 1.0, 2.0
 SOLVERS = ("ortools", "pyvrp", "vroom")
-# --both-cores: a second OR-Tools search per instance, run at the same time on the other core.
-ALT_FIRST = "PARALLEL_CHEAPEST_INSERTION"
 
 
 def family(name: str) -> str:
@@ -103,18 +111,18 @@ def _plan_answer(problem: dict[str, Any], orders: list[list[int]]) -> dict[str, 
     return solver._answer(parsed, parsed.matrices, routes, unassigned, 0, 0)
 
 
-def _solve_ortools(problem: dict[str, Any], time_limit: float, overrides: dict) -> dict:
-    from routing.solver import SearchConfig, solve
+def _solve_ortools(
+    problem: dict[str, Any], time_limit: float, overrides: dict, workers: int
+) -> dict:
+    """Ours as the planner runs it: a 100-customer problem is solved whole, with two workers
+    by two searches at once (decompose.ALT_FIRST_SOLUTION), the better plan kept."""
+    from routing.decompose import solve_large
+    from routing.solver import SearchConfig
 
-    return solve(problem, time_limit, SearchConfig(**overrides))
+    return solve_large(problem, time_limit, config=SearchConfig(**overrides), workers=workers)
 
 
-def _solve_ortools_alt(problem: dict[str, Any], time_limit: float, overrides: dict) -> dict:
-    """The second search of --both-cores: another first solution, for diversity."""
-    return _solve_ortools(problem, time_limit, {**overrides, "first_solution": ALT_FIRST})
-
-
-def _solve_pyvrp(problem: dict[str, Any], time_limit: float, overrides: dict) -> dict:
+def _solve_pyvrp(problem: dict[str, Any], time_limit: float, overrides: dict, _: int) -> dict:
     from pyvrp import Model
     from pyvrp.stop import MaxRuntime
 
@@ -151,7 +159,7 @@ def _solve_pyvrp(problem: dict[str, Any], time_limit: float, overrides: dict) ->
     return _plan_answer(problem, orders)
 
 
-def _solve_vroom(problem: dict[str, Any], time_limit: float, overrides: dict) -> dict:
+def _solve_vroom(problem: dict[str, Any], time_limit: float, overrides: dict, _: int) -> dict:
     solution = solve_with_vroom(problem, time_limit)
     frame = solution.routes
     orders = []
@@ -160,22 +168,21 @@ def _solve_vroom(problem: dict[str, Any], time_limit: float, overrides: dict) ->
     return _plan_answer(problem, orders)
 
 
-def run_one(task: tuple[str, str, float, dict]) -> dict[str, Any]:
+def run_one(task: tuple[str, str, float, dict, int]) -> dict[str, Any]:
     """Solve one instance with one solver (in its own process); check and score the plan."""
-    solver_name, name, time_limit, overrides = task
+    solver_name, name, time_limit, overrides, workers = task
     from tests.vrp_checker import check
 
     instance = read_instance(DATA_DIR / "solomon" / f"{name}.txt")
     problem = to_vroom(instance)
     solve_fn = {
         "ortools": _solve_ortools,
-        "ortools-alt": _solve_ortools_alt,
         "pyvrp": _solve_pyvrp,
         "vroom": _solve_vroom,
     }
     began = time.perf_counter()
     try:
-        result = solve_fn[solver_name](problem, time_limit, overrides)
+        result = solve_fn[solver_name](problem, time_limit, overrides, workers)
     except Exception as exc:  # a comparison solver that fails is reported, not fatal
         result = {"code": 1, "error": f"{type(exc).__name__}: {exc}"}
     seconds = time.perf_counter() - began
@@ -218,12 +225,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument("--instances", default="", help="comma-separated names (default: all)")
-    parser.add_argument("--jobs", type=int, default=2, help="solves run in parallel (default 2)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="instances solved at a time (default 1: ours uses 2 cores)",
+    )
     parser.add_argument("--compare", action="store_true", help="also run PyVRP and VROOM")
     parser.add_argument(
-        "--both-cores",
-        action="store_true",
-        help=f"also run a search from {ALT_FIRST} per instance alongside; keep the better",
+        "--workers",
+        type=int,
+        default=2,
+        help="ours: 2 = two searches at once, one per core (as the planner runs); 1 = one search",
     )
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--json", type=Path, help="write the raw rows to this file")
@@ -246,15 +259,16 @@ def main(argv: list[str] | None = None) -> int:
     names = [n.strip() for n in args.instances.split(",") if n.strip()] or type1_instances()
     bks = read_bks(DATA_DIR / "solomon_bks.csv")
     solvers = list(SOLVERS if args.compare else SOLVERS[:1])
-    # With --both-cores, each instance's two OR-Tools searches are consecutive tasks, so that
-    # (with --jobs 2) they run at the same time.
-    runs = ["ortools", "ortools-alt", *solvers[1:]] if args.both_cores else solvers
-    tasks = [(s, n, args.time_limit, overrides) for n in names for s in runs]
+    tasks = [(s, n, args.time_limit, overrides, args.workers) for n in names for s in solvers]
 
     load_before = os.getloadavg()
-    print(f"Solomon type-1, {len(names)} instances, {args.time_limit:g} s per solve, one core per")
-    print(f"solve, {args.jobs} solves in parallel on {os.cpu_count()} cores (parallel solves share")
-    print(f"the machine's memory bandwidth and caches); load average before: {load_before[0]:.2f}")
+    print(f"Solomon type-1, {len(names)} instances, {args.time_limit:g} s per solve; ours with")
+    print(
+        f"{args.workers} search(es) at once, one core each, PyVRP and VROOM one core; {args.jobs}"
+    )
+    print(
+        f"solve(s) at a time on {os.cpu_count()} cores; load average before: {load_before[0]:.2f}"
+    )
     print(f"SearchConfig: {asdict(config)}")
     began = time.perf_counter()
     context = multiprocessing.get_context("spawn")
@@ -265,16 +279,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
-    if args.both_cores:
-        # One solve on two cores: the better of the two searches that ran side by side.
-        solvers.insert(1, "ortools-2core")
-        for name in names:
-            pair = [r for r in rows if r["instance"] == name and r["solver"].startswith("ortools")]
-            ok = [r for r in pair if r.get("feasible")]
-            best = min(ok, key=lambda r: r["distance"]) if ok else pair[0]
-            rows.append({**best, "solver": "ortools-2core"})
-        print("ortools-2core: the better of `ortools` and the same search started from")
-        print(f"{ALT_FIRST}, run at the same time, one core each (ortools: one core alone).")
     summaries = {s: summarise(rows, bks, s) for s in solvers}
     by_key = {(r["solver"], r["instance"]): r for r in rows}
     header = f"{'instance':9} {'BKS':>8}"

@@ -4,7 +4,8 @@ A monolithic OR-Tools model is competitive up to a few hundred stops and falls a
 thousand (../shared/reference/routing.md, "A synthetic delivery-office day"). `solve_large`
 answers like `solver.solve`, in VROOM's solution format, and:
 
-1. sends a small problem straight to `solver.solve_isolated`;
+1. solves a small problem whole: with two workers, by two searches at once (one per core) from
+   different first solutions, keeping the better plan;
 2. otherwise splits the jobs into clusters of about one route's work: sectors around the post
    office when most vehicles start there (routes from one depot are petals), else balanced
    k-medoids on the travel times. A cluster gets the vehicles its work needs and one more; a job
@@ -38,7 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -111,6 +112,11 @@ SUBPROBLEM_CONFIG = SearchConfig(
     operators_off=(),
     operators_on=CLOSE_NODES_LNS,
 )
+
+# A small problem's second search (on the second worker) starts from another first solution:
+# the iterated local search's outcome varies with its start, and the better of two is steadier
+# (Solomon type-1, 10 s, same session: 0.81 % mean gap with both, 1.18 % with the first alone).
+ALT_FIRST_SOLUTION = "PARALLEL_CHEAPEST_INSERTION"
 
 # Reasons that no other cluster can change: the jobs are not given a second chance.
 FINAL_REASONS = frozenset({solver.REASON_SKILLS, solver.REASON_CAPACITY, solver.REASON_LOCKED})
@@ -865,6 +871,38 @@ def _first_only(config: SearchConfig) -> bool:
     return config.search_parameters(1.0).solution_limit < default
 
 
+def _solve_whole(
+    problem: object,
+    parsed: solver.Problem,
+    time_limit_s: float,
+    config: SearchConfig,
+    osrm_url: str | None,
+    workers: int,
+) -> dict[str, Any]:
+    """Solve a problem as one model; with two workers, two searches at once, the better wins."""
+    searches = [config]
+    alternative = replace(config, first_solution=ALT_FIRST_SOLUTION)
+    if workers > 1 and not _first_only(config) and alternative != config:
+        searches.append(alternative)
+    with ThreadPoolExecutor(len(searches)) as pool:
+        answers = list(
+            pool.map(
+                lambda c: solver.solve_isolated(problem, time_limit_s, config=c, osrm_url=osrm_url),
+                searches,
+            )
+        )
+    priority = {job.id: job.priority for job in parsed.jobs}
+
+    def rank(answer: dict[str, Any]) -> tuple:
+        # A plan first, then as VROOM ranks plans: dropped priority, dropped jobs, cost.
+        if answer.get("code") != 0:
+            return (1,)
+        dropped = [priority[u["id"]] for u in answer["unassigned"]]
+        return (0, sum(dropped), len(dropped), answer["summary"]["cost"])
+
+    return min(answers, key=rank)
+
+
 def solve_large(
     problem: object,
     time_limit_s: float,
@@ -886,7 +924,9 @@ def solve_large(
     except ProblemError as exc:
         return {"code": 2, "error": str(exc)}
     if len(parsed.jobs) < SMALL_JOBS or len(parsed.vehicles) < 2:
-        return solver.solve_isolated(problem, time_limit_s, config=config, osrm_url=osrm_url)
+        return _solve_whole(
+            problem, parsed, time_limit_s, config or SearchConfig(), osrm_url, workers
+        )
     config = config or SUBPROBLEM_CONFIG
     try:
         office = office_of(problem, parsed)

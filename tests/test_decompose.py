@@ -150,17 +150,51 @@ def test_malformed_problems_get_code_2_naming_the_field():
         decompose.solve_large(problem, 0)
 
 
-def test_small_problems_are_solved_whole(monkeypatch):
+def test_small_problems_are_solved_whole_by_two_searches_keeping_the_better(monkeypatch):
     problem = office_day(60, seed=8)
     calls = []
+    # By first solution: the alternative start finds the cheaper plan, serving every job.
+    costs = {"SAVINGS": 900, decompose.ALT_FIRST_SOLUTION: 800}
 
     def whole(problem_: object, time_limit_s: float, **kwargs: object) -> dict:
-        calls.append(problem_)
-        return {"code": 0}
+        config = kwargs["config"]
+        calls.append((problem_, config.first_solution))
+        return {"code": 0, "unassigned": [], "summary": {"cost": costs[config.first_solution]}}
 
     monkeypatch.setattr(solver, "solve_isolated", whole)
-    assert decompose.solve_large(problem, 3) == {"code": 0}
-    assert calls == [problem]
+    assert decompose.solve_large(problem, 3)["summary"]["cost"] == 800
+    assert sorted(calls) == sorted([(problem, "SAVINGS"), (problem, decompose.ALT_FIRST_SOLUTION)])
+
+    calls.clear()
+    assert decompose.solve_large(problem, 3, workers=1)["summary"]["cost"] == 900
+    assert calls == [(problem, "SAVINGS")]
+
+
+def test_of_two_whole_searches_serving_more_priority_beats_a_lower_cost(monkeypatch):
+    problem = office_day(60, seed=8)
+    low, high = problem["jobs"][:2]
+    low["priority"], high["priority"] = 10, 90
+    answers = {
+        "SAVINGS": {"code": 0, "unassigned": [{"id": high["id"]}], "summary": {"cost": 100}},
+        decompose.ALT_FIRST_SOLUTION: {
+            "code": 0,
+            "unassigned": [{"id": low["id"]}],
+            "summary": {"cost": 500},
+        },
+    }
+    monkeypatch.setattr(
+        solver, "solve_isolated", lambda p, t, **kw: answers[kw["config"].first_solution]
+    )
+    assert decompose.solve_large(problem, 3)["unassigned"] == [{"id": low["id"]}]
+    # A search that failed never beats one with a plan.
+    answers["SAVINGS"] = {"code": 1, "error": "solver process crashed"}
+    answers[decompose.ALT_FIRST_SOLUTION]["unassigned"] = [{"id": high["id"]}]
+    assert decompose.solve_large(problem, 3)["code"] == 0
+
+
+def test_a_small_problem_solved_by_two_searches_is_a_feasible_plan():
+    problem = office_day(60, seed=8)
+    served_once(problem, solved_large(problem, 2.0))
 
 
 def test_a_job_goes_where_a_vehicle_can_serve_it():
