@@ -891,14 +891,17 @@ def _solve_whole(
                 searches,
             )
         )
-    priority = {job.id: job.priority for job in parsed.jobs}
+    if len(answers) == 1:
+        return answers[0]
+    plan = _Plan(office_of(problem, parsed))
 
     def rank(answer: dict[str, Any]) -> tuple:
-        # A plan first, then as VROOM ranks plans: dropped priority, dropped jobs, cost.
+        # A plan first, then as the improvement phase ranks plans (preference costs included).
         if answer.get("code") != 0:
             return (1,)
-        dropped = [priority[u["id"]] for u in answer["unassigned"]]
-        return (0, sum(dropped), len(dropped), answer["summary"]["cost"])
+        office = plan.office
+        routes = {office.vehicle_of[r["vehicle"]]: r for r in answer["routes"]}
+        return (0, *plan.score(routes, (office.job_of[u["id"]] for u in answer["unassigned"])))
 
     return min(answers, key=rank)
 

@@ -150,6 +150,12 @@ def test_malformed_problems_get_code_2_naming_the_field():
         decompose.solve_large(problem, 0)
 
 
+def answer(problem: dict, cost: int, unassigned: list[dict]) -> dict:
+    """A solver answer with one route of that cost (no jobs in it: ranking reads the cost)."""
+    route = {"vehicle": problem["vehicles"][0]["id"], "cost": cost, "steps": []}
+    return {"code": 0, "routes": [route], "unassigned": unassigned, "summary": {"cost": cost}}
+
+
 def test_small_problems_are_solved_whole_by_two_searches_keeping_the_better(monkeypatch):
     problem = office_day(60, seed=8)
     calls = []
@@ -159,7 +165,7 @@ def test_small_problems_are_solved_whole_by_two_searches_keeping_the_better(monk
     def whole(problem_: object, time_limit_s: float, **kwargs: object) -> dict:
         config = kwargs["config"]
         calls.append((problem_, config.first_solution))
-        return {"code": 0, "unassigned": [], "summary": {"cost": costs[config.first_solution]}}
+        return answer(problem, costs[config.first_solution], [])
 
     monkeypatch.setattr(solver, "solve_isolated", whole)
     assert decompose.solve_large(problem, 3)["summary"]["cost"] == 800
@@ -175,12 +181,8 @@ def test_of_two_whole_searches_serving_more_priority_beats_a_lower_cost(monkeypa
     low, high = problem["jobs"][:2]
     low["priority"], high["priority"] = 10, 90
     answers = {
-        "SAVINGS": {"code": 0, "unassigned": [{"id": high["id"]}], "summary": {"cost": 100}},
-        decompose.ALT_FIRST_SOLUTION: {
-            "code": 0,
-            "unassigned": [{"id": low["id"]}],
-            "summary": {"cost": 500},
-        },
+        "SAVINGS": answer(problem, 100, [{"id": high["id"]}]),
+        decompose.ALT_FIRST_SOLUTION: answer(problem, 500, [{"id": low["id"]}]),
     }
     monkeypatch.setattr(
         solver, "solve_isolated", lambda p, t, **kw: answers[kw["config"].first_solution]
@@ -190,6 +192,25 @@ def test_of_two_whole_searches_serving_more_priority_beats_a_lower_cost(monkeypa
     answers["SAVINGS"] = {"code": 1, "error": "solver process crashed"}
     answers[decompose.ALT_FIRST_SOLUTION]["unassigned"] = [{"id": high["id"]}]
     assert decompose.solve_large(problem, 3)["code"] == 0
+
+
+def test_of_two_whole_searches_a_cheaper_plan_that_ignores_preferences_loses(monkeypatch):
+    problem = office_day(60, seed=8)
+    problem["vehicles"].append({**problem["vehicles"][0], "id": 99})
+    job = problem["jobs"][0]
+    mine, other = (v["id"] for v in problem["vehicles"][:2])
+    job.update(preferred_vehicles=[mine], preference_cost=900)
+
+    def served_by(vehicle: int, cost: int) -> dict:
+        steps = [{"type": "job", "id": job["id"]}]
+        route = {"vehicle": vehicle, "cost": cost, "steps": steps}
+        return {"code": 0, "routes": [route], "unassigned": [], "summary": {"cost": cost}}
+
+    answers = {"SAVINGS": served_by(other, 100), decompose.ALT_FIRST_SOLUTION: served_by(mine, 500)}
+    monkeypatch.setattr(
+        solver, "solve_isolated", lambda p, t, **kw: answers[kw["config"].first_solution]
+    )
+    assert decompose.solve_large(problem, 3)["routes"][0]["vehicle"] == mine
 
 
 def test_a_small_problem_solved_by_two_searches_is_a_feasible_plan():
