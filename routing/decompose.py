@@ -880,19 +880,16 @@ def _solve_whole(
     workers: int,
 ) -> dict[str, Any]:
     """Solve a problem as one model; with two workers, two searches at once, the better wins."""
-    searches = [config]
     alternative = replace(config, first_solution=ALT_FIRST_SOLUTION)
-    if workers > 1 and not _first_only(config) and alternative != config:
-        searches.append(alternative)
-    with ThreadPoolExecutor(len(searches)) as pool:
+    if workers < 2 or _first_only(config) or alternative == config:
+        return solver.solve_isolated(problem, time_limit_s, config=config, osrm_url=osrm_url)
+    with ThreadPoolExecutor(2) as pool:
         answers = list(
             pool.map(
                 lambda c: solver.solve_isolated(problem, time_limit_s, config=c, osrm_url=osrm_url),
-                searches,
+                (config, alternative),
             )
         )
-    if len(answers) == 1:
-        return answers[0]
     plan = _Plan(office_of(problem, parsed))
 
     def rank(answer: dict[str, Any]) -> tuple:
