@@ -20,10 +20,12 @@ class Municipality(db.Model):
     #: 행정표준코드 of the si/gun/gu (5 digits).
     code: Mapped[str] = mapped_column(sa.String(10), unique=True)
     name: Mapped[str] = mapped_column(sa.String(100))
-    #: The return address and phone printed on letters.
+    #: The sender identity printed on letters: department, return address, phone, contact.
+    department: Mapped[str | None] = mapped_column(sa.String(100))
     road_address: Mapped[str | None] = mapped_column(sa.String(200))
     postal_code: Mapped[str | None] = mapped_column(sa.String(5))
     phone: Mapped[str | None] = mapped_column(sa.String(20))
+    contact_person: Mapped[str | None] = mapped_column(sa.String(50))
     #: none | pending | active | suspended | ended
     agreement_status: Mapped[str] = mapped_column(sa.String(16), default="none")
     agreement_start: Mapped[date | None]

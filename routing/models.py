@@ -21,6 +21,10 @@ class DeliveryOffice(db.Model):
     name: Mapped[str] = mapped_column(sa.String(100))
     road_address: Mapped[str] = mapped_column(sa.String(200))
     postal_code: Mapped[str | None] = mapped_column(sa.String(5))
+    #: Weekdays the office delivers on (Monday 0 ... Sunday 6); Korean public holidays never.
+    delivery_weekdays: Mapped[list[int]] = mapped_column(
+        sa.JSON, default=lambda: [0, 1, 2, 3, 4], server_default=sa.text("'[0, 1, 2, 3, 4]'")
+    )
     depot_lon: Mapped[float]
     depot_lat: Mapped[float]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -94,6 +98,9 @@ class RoutePlan(db.Model):
     day: Mapped[date] = mapped_column(index=True)
     #: queued | solving | ready | failed | published | superseded
     status: Mapped[str] = mapped_column(sa.String(12), default="queued", index=True)
+    #: A search of a published plan under way (queued | solving): the plan keeps serving its
+    #: carriers as published until the search's answer replaces its routes.
+    job_status: Mapped[str | None] = mapped_column(sa.String(12))
     #: Bumped by every change; edits must name the version they saw.
     version: Mapped[int] = mapped_column(default=1)
     time_limit_s: Mapped[int]
@@ -135,6 +142,24 @@ class PlanStop(db.Model):
     """One stop of a plan: a welfare item or an office item, on a route or unassigned."""
 
     __tablename__ = "plan_stops"
+    __table_args__ = (
+        # An item is on at most one open plan (not superseded, its day not over): the database
+        # refuses a second claim whatever path inserts it.
+        sa.Index(
+            "uq_plan_stops_claimed_mail_item",
+            "mail_item_id",
+            unique=True,
+            sqlite_where=sa.text("claimed"),
+            postgresql_where=sa.text("claimed"),
+        ),
+        sa.Index(
+            "uq_plan_stops_claimed_office_item",
+            "office_item_id",
+            unique=True,
+            sqlite_where=sa.text("claimed"),
+            postgresql_where=sa.text("claimed"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(sa.ForeignKey("route_plans.id"), index=True)
@@ -159,3 +184,30 @@ class PlanStop(db.Model):
     waiting_s: Mapped[int | None]
     late: Mapped[bool] = mapped_column(default=False)
     unassigned_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    #: True while the plan is open (not superseded, its day not over); None once released.
+    claimed: Mapped[bool | None] = mapped_column(default=True)
+
+
+class RouteHandout(db.Model):
+    """An item handed to a carrier on a published plan version: who may record its visit.
+
+    Written when a plan is published and whenever a published plan's routes change; never
+    updated or deleted, so a stop moved to a colleague while the phone was offline is still
+    known to have been the first carrier's.
+    """
+
+    __tablename__ = "route_handouts"
+    __table_args__ = (
+        sa.Index("ix_route_handouts_carrier_mail_item", "carrier_id", "mail_item_id"),
+        sa.Index("ix_route_handouts_carrier_office_item", "carrier_id", "office_item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(sa.ForeignKey("route_plans.id"), index=True)
+    stop_id: Mapped[int] = mapped_column(sa.ForeignKey("plan_stops.id"))
+    carrier_id: Mapped[int] = mapped_column(sa.ForeignKey("carriers.id"))
+    mail_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mail_items.id"))
+    office_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("office_items.id"))
+    #: The plan version that handed it out.
+    version: Mapped[int]
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
