@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.db import db, utcnow
     from core.outbox import OutboxMessage, deliver_due
     from municipalities.models import WebhookEndpoint
+    from routing import planning
     from routing.models import PlanRoute, PlanStop, RoutePlan
     from tests.factories import (
         Tenant,
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )  # fmt: skip
                 numbers.append(item.registered_number)
+            db.session.flush()
+            planning.hand_out(plan, None)
             token = issue_token(db.session.get(Account, carrier.account_id))
             db.session.commit()
         client = app.test_client()

@@ -154,6 +154,7 @@ def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str
     from core.auth.services import principal_for
     from core.db import db
     from municipalities.registered_numbers import make_number
+    from routing import planning
     from routing.models import OfficeItem, PlanRoute, PlanStop, RoutePlan
     from tests.factories import (
         Tenant,
@@ -224,6 +225,8 @@ def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str
             # Each phone enrols as the app does: a dispatcher's one-time code for device tokens.
             code, _ = issue_enrolment_code(dispatcher, carrier.id)
             out.append((enrol(code, "bench phone", "android").access_token, items))
+        db.session.flush()
+        planning.hand_out(plan, None)
         db.session.commit()
     return out
 

@@ -33,7 +33,7 @@ from municipalities.mail import EventRefused, checked_number, events_of, record_
 from municipalities.models import Household, MailItem
 from municipalities.registered_numbers import SERVICE_WELFARE
 from municipalities.tracking import EventCode, absence_count
-from routing.models import Carrier, OfficeItem, PlanStop, RoutePlan
+from routing.models import Carrier, OfficeItem, PlanStop, RouteHandout, RoutePlan
 from welfare_checks import survey
 from welfare_checks.reports import file_report
 from welfare_checks.survey import Outcome
@@ -62,7 +62,8 @@ SIGNATURE_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\x
 # The statements every upload runs, built once: composing them costs more Python time than
 # PostgreSQL spends answering them. Each item's stops on routes handed out (published or since
 # superseded), newest first (a stop of today's plan wins over an older one of the same item),
-# each marked whether it is the caller's.
+# each marked whether it is the caller's now, and whether any published version ever gave the
+# item to the caller (route_handouts): only then may the caller record its visit.
 _NEWEST = (RoutePlan.day.desc(), RoutePlan.published_at.desc())
 _HANDED_OUT = (
     sa.select(PlanStop, (Carrier.account_id == sa.bindparam("account_id")).label("own"))
@@ -70,8 +71,26 @@ _HANDED_OUT = (
     .join(Carrier, Carrier.id == PlanStop.carrier_id)
     .where(RoutePlan.status.in_(("published", "superseded")))
 )
+_CALLER = (
+    sa.select(Carrier.id).where(Carrier.account_id == sa.bindparam("account_id")).scalar_subquery()
+)
+
+
+def _handed_to_caller(item_column: Any, item_id: Any) -> sa.Label[bool]:
+    return (
+        sa.exists()
+        .where(item_column == item_id, RouteHandout.carrier_id == _CALLER)
+        .label("handed")
+    )
+
+
 _WELFARE_STOPS = (
-    _HANDED_OUT.add_columns(MailItem, Household.lon, Household.lat)
+    _HANDED_OUT.add_columns(
+        MailItem,
+        Household.lon,
+        Household.lat,
+        _handed_to_caller(RouteHandout.mail_item_id, MailItem.id),
+    )
     .join(MailItem, MailItem.id == PlanStop.mail_item_id)
     .join(Household, Household.id == MailItem.household_id)
     .where(
@@ -81,7 +100,9 @@ _WELFARE_STOPS = (
     .order_by(*_NEWEST)
 )
 _OFFICE_STOPS = (
-    _HANDED_OUT.add_columns(OfficeItem)
+    _HANDED_OUT.add_columns(
+        OfficeItem, _handed_to_caller(RouteHandout.office_item_id, OfficeItem.id)
+    )
     .join(OfficeItem, OfficeItem.id == PlanStop.office_item_id)
     .where(
         OfficeItem.registered_number == sa.bindparam("number"),
@@ -255,8 +276,11 @@ def _target(principal: Principal, text: str) -> _Target:
     raise NotFound()  # never on a route handed out: nothing a carrier could have visited
 
 
-def _on_routes(rows: list[sa.Row], **item: Any) -> _Target:
-    """The caller's stop among an item's stops (newest first), else the newest."""
+def _on_routes(rows: list[sa.Row], **item: Any) -> _Target | None:
+    """The caller's stop among an item's stops (newest first), else the newest; None when no
+    published version ever gave the item to the caller (a colleague's item is not theirs)."""
+    if not rows[0].handed:
+        return None
     mine = next((row.PlanStop for row in rows if row.own), None)
     # Not (or no longer) on the caller's route: moved to a colleague while the phone was
     # offline. Kept and flagged for the dispatcher, never applied, never dropped.

@@ -96,7 +96,8 @@ class RoutePlan(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     office_id: Mapped[int] = mapped_column(sa.ForeignKey("delivery_offices.id"), index=True)
     day: Mapped[date] = mapped_column(index=True)
-    #: queued | solving | ready | failed | published | superseded
+    #: queued | solving | ready | failed | published | discarded (replaced before publishing);
+    #: superseded (older data: a published plan replaced by another of its day)
     status: Mapped[str] = mapped_column(sa.String(12), default="queued", index=True)
     #: A search of a published plan under way (queued | solving): the plan keeps serving its
     #: carriers as published until the search's answer replaces its routes.

@@ -59,7 +59,9 @@ PLAN_STATUSES = {
     "failed": _l("계산 실패"),
     "published": _l("배포됨"),
     "superseded": _l("새 계획으로 바뀜"),
+    "discarded": _l("새 계획으로 대체됨"),
 }
+SEARCH_STATES = {"queued": _l("다시 계산 대기"), "solving": _l("다시 계산 중")}
 STOP_KINDS = {"welfare": _l("복지등기"), "registered": _l("일반 등기")}
 CONFIRM = "배포하려면 확인란을 선택하세요. (Tick the box to publish.)"
 
@@ -107,7 +109,7 @@ def register_pages(app: Flask) -> None:
 
 @bp.context_processor
 def _words() -> dict:
-    return {"statuses": PLAN_STATUSES, "kinds": STOP_KINDS}
+    return {"plan_status": status_label, "kinds": STOP_KINDS}
 
 
 @bp.app_template_filter("km")
@@ -214,7 +216,16 @@ def plan_progress(plan_id: int) -> dict[str, Any]:
     """The plan's state for the page to poll while the worker solves it."""
     plan = planning.get_plan(current_principal(), plan_id, for_update=True)
     summary = planning.summarize(plan)
-    return {key: summary[key] for key in ("status", "version", "progress", "error")}
+    state = {key: summary[key] for key in ("status", "search", "version", "progress", "error")}
+    return state | {"label": status_label(summary)}
+
+
+def status_label(summary: dict[str, Any]) -> str:
+    """The plan's state in words: a published plan being searched again says both."""
+    label = str(PLAN_STATUSES[summary["status"]])
+    if summary["status"] == "published" and summary["search"]:
+        label += " · " + str(SEARCH_STATES[summary["search"]])
+    return label
 
 
 def _plan_page(
@@ -237,8 +248,8 @@ def _plan_page(
         office=office,
         colours=colours,
         map_data=_map_data(principal, office, described, colours),
-        editable=plan.status in planning.EDITABLE,
-        solving=plan.status in ("queued", "solving"),
+        editable=plan.status in planning.EDITABLE and not described["search"],
+        solving=plan.status in planning.BUSY or bool(described["search"]),
         error=error,
         errors=error.fields if error else {},
         form=form or {},
@@ -274,7 +285,9 @@ def _map_data(
 def _map_stop(stop: dict) -> dict[str, Any]:
     return {
         "location": stop["location"],
-        "label": f"{stop['arrival'] or ''} {stop['road_address']}".strip(),
+        "label": " ".join(
+            part for part in (stop["arrival"], stop["road_address"], stop["address_detail"]) if part
+        ),
     }
 
 

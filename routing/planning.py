@@ -27,18 +27,28 @@ from municipalities.models import Household, MailItem
 from municipalities.tracking import EventCode, ItemStatus
 from routing import postal_model, solver
 from routing.decompose import solve_large
-from routing.models import Carrier, DeliveryOffice, OfficeItem, PlanRoute, PlanStop, RoutePlan
+from routing.models import (
+    Carrier,
+    DeliveryOffice,
+    OfficeItem,
+    PlanRoute,
+    PlanStop,
+    RouteHandout,
+    RoutePlan,
+)
 from routing.postal_model import CarrierSpec, StopSpec
 from routing.services import dispatchers_office
 
 KIND = "route_plan"
 # Items a round can take: waiting at the office, due again, or out on a plan being redone.
-DUE_STATUSES = (
-    ItemStatus.AT_OFFICE.value,
-    ItemStatus.REDELIVERY_SCHEDULED.value,
-    ItemStatus.OUT_FOR_DELIVERY.value,
-)
+# Items at the office: handing one out sends it out for delivery.
+WAITING = (ItemStatus.AT_OFFICE.value, ItemStatus.REDELIVERY_SCHEDULED.value)
+DUE_STATUSES = (*WAITING, ItemStatus.OUT_FOR_DELIVERY.value)
 EDITABLE = ("ready", "published")
+# A search waiting or under way: on a new plan its status, on a published plan its job_status.
+BUSY = ("queued", "solving")
+# Plans that were never handed out and can be replaced by a new plan of their day.
+DRAFTS = ("queued", "solving", "ready", "failed")
 # Keeping a stop with its current carrier when an urgent visit forces a re-plan.
 KEEP_CARRIER_COST_S = 3600
 
@@ -48,6 +58,7 @@ REASONS = {
     solver.REASON_LOCKED: "고정된 집배원이 배달할 수 없습니다. (Its carrier cannot.)",
     solver.REASON_NOT_ROUTED: "배정되지 않았습니다. (Not on any route.)",
     "passed": "희망 시간이 이미 지났습니다. (Its preferred hours have passed.)",
+    "rolled_over": "다음 배달일로 넘어갔습니다. (Rolled over to the next delivery day.)",
 }
 
 
@@ -131,7 +142,7 @@ def get_plan(principal: Principal, plan_id: int, *, for_update: bool = False) ->
 
 def _editable(principal: Principal, plan_id: int, version: int) -> RoutePlan:
     plan = get_plan(principal, plan_id, for_update=True)
-    if plan.status in ("queued", "solving"):
+    if plan.status in BUSY or plan.job_status is not None:
         raise PlanBusy()
     if plan.status not in EDITABLE:
         raise Conflict(
@@ -152,6 +163,9 @@ def start_plan(principal: Principal, office_id: int, data: dict) -> RoutePlan:
     day: date = data["day"]
     if _clock(day, seoul_now()) is None:
         raise Invalid(fields={"day": ["지난 날의 계획은 만들 수 없습니다. (The day has passed.)"]})
+    _lock_office(office.id)
+    _release_past_days(office.id)
+    _replace_drafts(office.id, day)
     carriers = _carriers_on_shift(office.id, data.get("carrier_ids"))
     limit = data.get("time_limit_s") or settings.time_limit_s
     if limit > settings.time_limit_max_s:
@@ -182,6 +196,57 @@ def start_plan(principal: Principal, office_id: int, data: dict) -> RoutePlan:
         db.session.add(stop)
     _queue(plan, "solve")
     return plan
+
+
+def _lock_office(office_id: int) -> None:
+    """Serialise whatever claims the office's items (two dispatchers planning at once)."""
+    db.session.execute(
+        sa.select(DeliveryOffice.id).where(DeliveryOffice.id == office_id).with_for_update()
+    )
+
+
+def _release(plan_ids: sa.Select | list[int]) -> None:
+    """The plans' stops no longer hold their items: another plan may take them."""
+    db.session.execute(
+        sa.update(PlanStop)
+        .where(PlanStop.plan_id.in_(plan_ids), PlanStop.claimed.is_(True))
+        .values(claimed=None)
+    )
+
+
+def _release_past_days(office_id: int) -> None:
+    """Plans of days that are over give their unvisited items back: they roll over now."""
+    today = seoul_now().date()
+    _release(sa.select(RoutePlan.id).where(RoutePlan.office_id == office_id, RoutePlan.day < today))
+
+
+def _replace_drafts(office_id: int, day: date) -> None:
+    """A new plan of a day replaces its drafts; a published day is changed, not planned again."""
+    plans = list(
+        db.session.scalars(
+            sa.select(RoutePlan).where(
+                RoutePlan.office_id == office_id,
+                RoutePlan.day == day,
+                RoutePlan.status.in_((*DRAFTS, "published")),
+            )
+        )
+    )
+    published = next((p for p in plans if p.status == "published"), None)
+    if published is not None:
+        raise Conflict(
+            f"{day.isoformat()} 계획 #{published.id}은 이미 배포되었습니다. 그 계획을 고치거나 "
+            f"다시 최적화하세요. (Plan #{published.id} of this day is published: edit or "
+            "re-optimise it.)"
+        )
+    for draft in plans:
+        draft.status = "discarded"
+        draft.version += 1
+    _release([p.id for p in plans])
+
+
+def _unclaimed(stop_column: Any, item_id: Any) -> sa.ColumnElement[bool]:
+    """The item is on no open plan (its stops there claim it)."""
+    return ~sa.exists().where(stop_column == item_id, PlanStop.claimed.is_(True))
 
 
 def _carriers_on_shift(office_id: int, carrier_ids: list[int] | None) -> list[Carrier]:
@@ -218,6 +283,7 @@ def _welfare_stops(office_id: int, day: date, settings: Settings) -> list[PlanSt
             MailItem.status.in_(DUE_STATUSES),
             MailItem.due_on <= day,
             Household.lon.is_not(None),
+            _unclaimed(PlanStop.mail_item_id, MailItem.id),
         )
         .order_by(MailItem.id)
     )
@@ -271,7 +337,12 @@ def _last_carriers(office_id: int, household_ids: list[int] | None = None) -> di
 def _office_stops(office_id: int, day: date, settings: Settings) -> list[PlanStop]:
     items = db.session.scalars(
         sa.select(OfficeItem)
-        .where(OfficeItem.office_id == office_id, OfficeItem.day == day, OfficeItem.status == "due")
+        .where(
+            OfficeItem.office_id == office_id,
+            OfficeItem.day == day,
+            OfficeItem.status == "due",
+            _unclaimed(PlanStop.office_item_id, OfficeItem.id),
+        )
         .order_by(OfficeItem.id)
     )
     return [
@@ -299,7 +370,11 @@ def _preferred(
 
 
 def _queue(plan: RoutePlan, mode: str, **extra: Any) -> None:
-    plan.status = "queued"
+    """Queue a search; a published plan keeps serving its carriers until the answer is in."""
+    if plan.status == "published":
+        plan.job_status = "queued"
+    else:
+        plan.status = "queued"
     plan.version += 1
     plan.error = None
     db.session.flush()
@@ -317,16 +392,16 @@ def run_plan(message: Message) -> None:
     at most the absorbing route changes) and re-plans the unvisited stops only if that fails.
     """
     payload, settings, mode = message.payload, Settings.current(), message.payload["mode"]
-    keep = payload.get("published", False)
     with transaction():
         plan = db.session.get(RoutePlan, payload["plan"])
         # "solving" again means the worker that claimed it died (the outbox lease ran out).
-        if plan is None or plan.version != payload["version"]:
+        if plan is None or plan.version != payload["version"] or _search_state(plan) not in BUSY:
             return
-        if plan.status not in ("queued", "solving"):
-            return
-        plan.status, plan.started_at = "solving", utcnow()
+        keep = plan.status == "published"
+        _set_search_state(plan, "solving")
+        plan.started_at = utcnow()
         before = _route_orders(plan.id)
+        served = {s.id: (s.carrier_id, s.arrival_s, s.waiting_s) for s in _stops(plan.id)}
         limit = plan.time_limit_s
         built = _build(plan, settings, keep_routes=mode != "solve", lock_all=mode == "insert")
     answer = solve_large(built.problem, limit, osrm_url=settings.osrm_url)
@@ -339,17 +414,88 @@ def run_plan(message: Message) -> None:
         passes = 2
     with transaction():
         plan = db.session.get(RoutePlan, payload["plan"])
+        if plan.version != payload["version"] or _search_state(plan) != "solving":
+            return  # replaced by a new plan of its day meanwhile: the answer is not wanted
         if answer["code"] != 0:
-            plan.status = "published" if keep else "failed"
             plan.error = answer.get("error", "")[:300]
+            if not keep:
+                plan.status = "failed"
+                _release([plan.id])
         else:
             _store(plan, answer, built.passed)
-            plan.status = "published" if keep else "ready"
             plan.summary = {**answer["summary"], "passes": passes}
             if keep:
-                _notify_changes(plan, before, urgent=mode == "insert")
-        plan.finished_at = utcnow()
+                _keep_visited(plan, served)
+            else:
+                plan.status = "ready"
+        plan.job_status, plan.finished_at = None, utcnow()
         plan.version += 1
+        if keep and answer["code"] == 0:
+            hand_out(plan, None)
+            _notify_changes(plan, before, urgent=mode == "insert")
+
+
+def _search_state(plan: RoutePlan) -> str | None:
+    """queued or solving while a search is due or under way, else None."""
+    if plan.status == "published":
+        return plan.job_status
+    return plan.status if plan.status in BUSY else None
+
+
+def _set_search_state(plan: RoutePlan, state: str) -> None:
+    if plan.status == "published":
+        plan.job_status = state
+    else:
+        plan.status = state
+
+
+def _keep_visited(plan: RoutePlan, served: dict[int, tuple[int | None, int, int]]) -> None:
+    """Stops visited while the search ran stay where the carrier who had them visited them."""
+    stops = _stops(plan.id)
+    visited = _closed_stop_ids(stops)
+    moved = []
+    for stop in stops:
+        carrier_id, arrival_s, waiting_s = served.get(stop.id, (None, None, None))
+        if stop.id in visited and carrier_id is not None and stop.carrier_id != carrier_id:
+            done = _done_stop_ids(stops)
+            before = [s for s in _ordered(stops, carrier_id) if s.id in done]
+            position = sum(1 for s in before if s.arrival_s <= arrival_s)
+            _move(plan, stops, stop, carrier_id, position)
+            stop.arrival_s, stop.waiting_s = arrival_s, waiting_s
+            moved.append(stop)
+    if moved:
+        db.session.flush()
+        _retime(plan)
+
+
+def hand_out(plan: RoutePlan, actor_id: int | None) -> None:
+    """Record which carrier has which item in this published version (theirs to visit); mail
+    newly on a route goes out for delivery."""
+    known = {
+        (stop_id, carrier_id)
+        for stop_id, carrier_id in db.session.execute(
+            sa.select(RouteHandout.stop_id, RouteHandout.carrier_id).where(
+                RouteHandout.plan_id == plan.id
+            )
+        )
+    }
+    stops = [s for s in _stops(plan.id) if s.carrier_id is not None]
+    office = db.session.get(DeliveryOffice, plan.office_id)
+    for item in _items_of(stops).values():
+        if item.status in WAITING:
+            record_event(item, EventCode.OUT_FOR_DELIVERY, actor_id=actor_id, place=office.name)
+    for stop in stops:
+        if (stop.id, stop.carrier_id) not in known:
+            db.session.add(
+                RouteHandout(
+                    plan_id=plan.id,
+                    stop_id=stop.id,
+                    carrier_id=stop.carrier_id,
+                    mail_item_id=stop.mail_item_id,
+                    office_item_id=stop.office_item_id,
+                    version=plan.version,
+                )
+            )
 
 
 @dataclass
@@ -394,6 +540,9 @@ def _build(
             # Done: pinned where and when it happened, before anything still to do.
             begin = stop.arrival_s + (stop.waiting_s or 0)
             spec.windows, spec.locked = [(begin, begin)], True
+        elif not stop.claimed:
+            passed[stop.id] = "rolled_over"  # left off when published: another plan's now
+            continue
         else:
             windows = [tuple(w) for w in stop.windows or []]
             spec.windows = postal_model.clip_windows(windows, now_s) if now_s else windows
@@ -443,7 +592,13 @@ def _ordered(stops: list[PlanStop], carrier_id: int) -> list[PlanStop]:
 
 
 def _done_stop_ids(stops: list[PlanStop]) -> set[int]:
-    """Stops already visited: their item left the office's hands on this round."""
+    """Stops already visited on their route: pinned where and when it happened."""
+    closed = _closed_stop_ids(stops)
+    return {s.id for s in stops if s.arrival_s is not None and s.id in closed}
+
+
+def _closed_stop_ids(stops: list[PlanStop]) -> set[int]:
+    """Stops whose item left the office's hands (visited, or closed some other way)."""
     item_ids = [s.mail_item_id for s in stops if s.mail_item_id is not None]
     open_items = set(
         db.session.scalars(
@@ -463,11 +618,8 @@ def _done_stop_ids(stops: list[PlanStop]) -> set[int]:
     return {
         s.id
         for s in stops
-        if s.arrival_s is not None
-        and (
-            (s.mail_item_id is not None and s.mail_item_id not in open_items)
-            or (s.office_item_id is not None and s.office_item_id not in open_office)
-        )
+        if (s.mail_item_id is not None and s.mail_item_id not in open_items)
+        or (s.office_item_id is not None and s.office_item_id not in open_office)
     }
 
 
@@ -534,6 +686,8 @@ def edit_stop(principal: Principal, plan_id: int, stop_id: int, data: dict) -> R
     if stop.id in _done_stop_ids(stops):
         raise Conflict("이미 방문한 곳은 옮길 수 없습니다. (This stop was already visited.)")
     before = _route_orders(plan.id)
+    if data.get("carrier_id") is not None and not stop.claimed:
+        _claim(plan, stop)  # left off when published: back on a route if no plan has it now
     if "carrier_id" in data:
         _move(plan, stops, stop, data["carrier_id"], data.get("position"))
     elif "position" in data:
@@ -550,8 +704,30 @@ def edit_stop(principal: Principal, plan_id: int, stop_id: int, data: dict) -> R
     _retime(plan)
     plan.version += 1
     if plan.status == "published":
+        hand_out(plan, principal.account_id)
         _notify_changes(plan, before, urgent=False)
     return plan
+
+
+def _claim(plan: RoutePlan, stop: PlanStop) -> None:
+    """Put the stop's item on this plan, unless another open plan has it (409 naming it)."""
+    _lock_office(plan.office_id)
+    if stop.mail_item_id is not None:
+        column, item_id = PlanStop.mail_item_id, stop.mail_item_id
+    else:
+        column, item_id = PlanStop.office_item_id, stop.office_item_id
+    holder = db.session.scalar(
+        sa.select(RoutePlan)
+        .join(PlanStop, PlanStop.plan_id == RoutePlan.id)
+        .where(column == item_id, PlanStop.claimed.is_(True), PlanStop.plan_id != plan.id)
+    )
+    if holder is not None:
+        day = holder.day.isoformat()
+        raise Conflict(
+            f"이 우편물은 {day} 계획 #{holder.id}에 있습니다. (The item is on plan #{holder.id} "
+            f"of {day}.)"
+        )
+    stop.claimed = True
 
 
 def _move(
@@ -594,7 +770,7 @@ def reoptimise(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
         raise Conflict("지난 날의 계획입니다. (The plan's day has passed.)")
     if data.get("time_limit_s"):
         plan.time_limit_s = min(data["time_limit_s"], Settings.current().time_limit_max_s)
-    _queue(plan, "optimise", published=plan.status == "published")
+    _queue(plan, "optimise")
     return plan
 
 
@@ -603,35 +779,21 @@ def publish(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
     plan = _editable(principal, plan_id, data["version"])
     if plan.status == "published":
         raise Conflict("이미 배포한 계획입니다. (Already published.)")
-    earlier = db.session.scalars(
-        sa.select(RoutePlan).where(
-            RoutePlan.office_id == plan.office_id,
-            RoutePlan.day == plan.day,
-            RoutePlan.status == "published",
-        )
-    )
-    for other in earlier:
-        other.status = "superseded"
-    office = db.session.get(DeliveryOffice, plan.office_id)
     next_day = next_working_day(plan.day + timedelta(days=1))
     stops = _stops(plan.id)
     items = _items_of(stops)
     for stop in stops:
-        item = items.get(stop.mail_item_id)
         if stop.carrier_id is not None:
-            if item is not None and item.status != ItemStatus.OUT_FOR_DELIVERY.value:
-                record_event(
-                    item,
-                    EventCode.OUT_FOR_DELIVERY,
-                    actor_id=principal.account_id,
-                    place=office.name,
-                )
-        elif item is not None and item.status != ItemStatus.OUT_FOR_DELIVERY.value:
+            continue
+        item = items.get(stop.mail_item_id)
+        stop.claimed = None  # not on a route: free for the next day's plan
+        if item is not None and item.status != ItemStatus.OUT_FOR_DELIVERY.value:
             item.due_on = next_day
         elif stop.office_item_id is not None:
             _roll_office_item(stop.office_item_id, next_day)
     plan.status, plan.published_at, plan.published_by = "published", utcnow(), principal.account_id
     plan.version += 1
+    hand_out(plan, principal.account_id)
     for route in _routes(plan.id):
         if route.start_s is not None:
             _push(plan, route.carrier_id, "route_published")
@@ -681,6 +843,8 @@ def insert_urgent(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
         raise Conflict("가구의 좌표가 없습니다. (The household has no position.)")
     stop = existing or _welfare_stop(item, household, settings, postal_model.URGENT_PRIORITY)
     stop.plan_id, stop.urgent = plan.id, True
+    if not stop.claimed:
+        _claim(plan, stop)
     if existing is None:
         homes = dict(
             db.session.execute(
@@ -693,7 +857,7 @@ def insert_urgent(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
         stop.preferred_carriers = _preferred(stop.district_id, last, homes)
         db.session.add(stop)
         db.session.flush()
-    _queue(plan, "insert", stop=stop.id, published=plan.status == "published")
+    _queue(plan, "insert", stop=stop.id)
     return plan
 
 
@@ -702,9 +866,10 @@ def insert_urgent(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
 
 def progress(plan: RoutePlan, now: datetime | None = None) -> int | None:
     """Percent done: 0 queued, by elapsed time while solving, 100 when answered."""
-    if plan.status == "queued":
+    state = _search_state(plan)
+    if state == "queued":
         return 0
-    if plan.status == "solving":
+    if state == "solving":
         elapsed = ((now or utcnow()) - plan.started_at).total_seconds()
         return max(0, min(99, round(100 * elapsed / plan.time_limit_s)))
     return None if plan.status == "failed" else 100
@@ -722,12 +887,13 @@ def summarize(plan: RoutePlan) -> dict[str, Any]:
         "office_id": plan.office_id,
         "day": plan.day,
         "status": plan.status,
+        "search": _search_state(plan),
         "version": plan.version,
         "progress": progress(plan),
         "error": plan.error,
         "time_limit_s": plan.time_limit_s,
         "stops": counts[0],
-        "unassigned": counts[0] - counts[1] if plan.status not in ("queued", "solving") else 0,
+        "unassigned": counts[0] - counts[1] if plan.status not in BUSY else 0,
         "summary": plan.summary or {},
         "created_at": plan.created_at,
         "finished_at": plan.finished_at,
@@ -792,11 +958,16 @@ def _places(stops: list[PlanStop]) -> dict[int, tuple[str, str, str | None]]:
     """Registered number and address of each stop."""
     welfare = [s.mail_item_id for s in stops if s.mail_item_id is not None]
     rows = db.session.execute(
-        sa.select(MailItem.id, MailItem.registered_number, Household.road_address)
+        sa.select(
+            MailItem.id,
+            MailItem.registered_number,
+            Household.road_address,
+            Household.address_detail,
+        )
         .join(Household, Household.id == MailItem.household_id)
         .where(MailItem.id.in_(welfare))
     )
-    by_item = {item_id: (number, address, None) for item_id, number, address in rows}
+    by_item = {row[0]: tuple(row[1:]) for row in rows}
     other = [s.office_item_id for s in stops if s.office_item_id is not None]
     office_rows = db.session.execute(
         sa.select(

@@ -8,6 +8,35 @@ from core.schemas import Id, LonLat, StrictSchema
 from routing.postal_model import parse_range
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,20}$")
+WEEKDAY_RULE = "요일은 0(월)부터 6(일)까지입니다. (Weekdays are 0 (Monday) to 6 (Sunday).)"
+NO_WEEKDAY = "배달하는 요일을 하나 이상 고르세요. (Choose at least one delivery weekday.)"
+REPEATED_WEEKDAY = "같은 요일이 두 번 있습니다. (A weekday is repeated.)"
+WEEKDAYS_DESCRIPTION = (
+    "weekdays the office delivers on, 0 (Monday) to 6 (Sunday); never on Korean public holidays"
+)
+
+
+class WeekdaysField(fields.List):
+    """Delivery weekdays, 0 (Monday) to 6 (Sunday): distinct, at least one; loaded sorted."""
+
+    def __init__(self, *, strict: bool = True, **kwargs) -> None:
+        day = fields.Integer(
+            strict=strict,
+            validate=validate.Range(min=0, max=6, error=WEEKDAY_RULE),
+            error_messages={"invalid": WEEKDAY_RULE},
+        )
+        super().__init__(
+            day,
+            validate=validate.Length(min=1, error=NO_WEEKDAY),
+            metadata={"description": WEEKDAYS_DESCRIPTION, "uniqueItems": True},
+            **kwargs,
+        )
+
+    def _deserialize(self, value, attr, data, **kwargs) -> list[int]:
+        days = super()._deserialize(value, attr, data, **kwargs)
+        if len(set(days)) != len(days):
+            raise ValidationError(REPEATED_WEEKDAY)
+        return sorted(days)
 
 
 class OfficeSchema(Schema):
@@ -17,6 +46,9 @@ class OfficeSchema(Schema):
     road_address = fields.String()
     postal_code = fields.String(allow_none=True)
     depot = fields.Method("_depot")
+    delivery_weekdays = fields.List(
+        fields.Integer(), metadata={"description": WEEKDAYS_DESCRIPTION}
+    )
 
     def _depot(self, office) -> list[float]:
         return [office.depot_lon, office.depot_lat]
@@ -30,6 +62,7 @@ class OfficeCreateSchema(StrictSchema):
         load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{5}$")
     )
     depot = LonLat(required=True)
+    delivery_weekdays = WeekdaysField()  # default: Monday to Friday (the model's)
 
 
 class OfficeUpdateSchema(StrictSchema):
@@ -37,6 +70,7 @@ class OfficeUpdateSchema(StrictSchema):
     road_address = fields.String(validate=validate.Length(min=1, max=200))
     postal_code = fields.String(allow_none=True, validate=validate.Regexp(r"^\d{5}$"))
     depot = LonLat()
+    delivery_weekdays = WeekdaysField()
 
 
 class DistrictSchema(Schema):
@@ -135,7 +169,16 @@ class PlanSummarySchema(Schema):
     id = fields.Integer()
     office_id = fields.Integer()
     day = fields.Date()
-    status = fields.String()
+    status = fields.String(
+        metadata={"description": "queued | solving | ready | failed | published | discarded"}
+    )
+    search = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "queued | solving while a search runs (a published plan keeps "
+            "serving its carriers meanwhile), else null"
+        },
+    )
     version = fields.Integer()
     progress = fields.Integer(allow_none=True, metadata={"description": "percent, while solving"})
     error = fields.String(allow_none=True)

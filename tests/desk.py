@@ -15,6 +15,7 @@ from core.auth.roles import Role
 from core.auth.services import issue_token
 from core.db import db, utcnow
 from municipalities.mail import seoul_today
+from routing import planning
 from routing.models import PlanRoute, PlanStop, RoutePlan
 from tests.factories import (
     PASSWORD,
@@ -92,6 +93,7 @@ def set_up_desk(visits: int = 4) -> Desk:
         )
         numbers.append(item.registered_number)
     db.session.flush()
+    planning.hand_out(plan, None)
     token = issue_token(db.session.get(Account, carrier.account_id))
     return Desk(world=world, colleague=colleague, carrier_token=token, numbers=numbers)
 

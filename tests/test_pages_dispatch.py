@@ -118,7 +118,14 @@ def test_a_dispatcher_starts_a_plan_follows_it_and_reads_the_routes(signed_in, d
     assert "계획을 시작했습니다." in page and 'id="plan-progress"' in page
     assert "plan-map-data" not in page  # no routes to draw yet
     progress = client.get(f"/dispatch/plans/{plan_id}/progress").json
-    assert progress == {"status": "queued", "version": 2, "progress": 0, "error": None}
+    assert progress == {
+        "status": "queued",
+        "search": "queued",
+        "version": 2,
+        "progress": 0,
+        "error": None,
+        "label": "계산 대기",
+    }
 
     assert deliver_due().sent == 1
     assert client.get(f"/dispatch/plans/{plan_id}/progress").json["status"] == "ready"

@@ -19,6 +19,7 @@ from routing.models import PlanStop
 from tests.factories import auth, make_carrier, make_district, make_due_item, square
 
 DAY = next_working_day(seoul_today() + timedelta(days=1))
+NEXT_DAY = next_working_day(DAY + timedelta(days=1))
 WEST, EAST = (126.953, 37.505), (126.967, 37.505)
 
 
@@ -124,9 +125,10 @@ def test_a_welfare_household_prefers_the_carrier_who_visited_it_last(client, off
     # The household's next letter: its carrier is now the east one, outside its district.
     again = make_due_item(office["tenant"], WEST, DAY, office["west"])
     again.household_id = item.household_id
-    second = start(client, office)
+    second = start(client, office, day=NEXT_DAY.isoformat())
     stops = db.session.scalars(sa.select(PlanStop).where(PlanStop.plan_id == second["id"]))
-    assert [s.preferred_carriers for s in stops] == [[east], [east]]
+    # The first letter is out on the published plan: only the new one is planned again.
+    assert [(s.mail_item_id, s.preferred_carriers) for s in stops] == [(again.id, [east])]
 
 
 def test_preferred_hours_become_time_windows(client, office):

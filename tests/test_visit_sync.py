@@ -20,6 +20,7 @@ from core.auth.models import Account
 from core.auth.services import issue_token
 from core.db import db, utcnow
 from municipalities.registered_numbers import make_number
+from routing import planning
 from routing.models import OfficeItem, PlanRoute, PlanStop, RoutePlan
 from tests.factories import auth, make_carrier, make_municipality, make_office
 
@@ -74,6 +75,8 @@ def _route_of_records(n: int) -> tuple[str, list[str]]:
         )
         for i, item in enumerate(items)
     )
+    db.session.flush()
+    planning.hand_out(plan, None)
     token = issue_token(db.session.get(Account, carrier.account_id))
     db.session.commit()
     return token, numbers

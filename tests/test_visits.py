@@ -16,6 +16,7 @@ from municipalities.models import MailItem, TrackingEvent
 from municipalities.tracking import EventCode
 from tests.test_carrier_route import carrier_headers, published
 from tests.test_planning import headers, office, orders  # noqa: F401
+from welfare_checks.models import CheckReport
 
 INTERVIEW = {
     "contact": "met_addressee",
@@ -207,6 +208,22 @@ def test_a_visit_to_a_stop_moved_to_a_colleague_meanwhile_is_kept_flagged(client
     answer = post(client, day, record(stop["registered_number"]))
     assert answer.status_code == 201 and "reassigned" in answer.json["flags"]
     assert item(stop["registered_number"]).status == "out_for_delivery"  # not applied
+
+
+def test_a_colleagues_item_is_not_found_singly_or_in_a_batch_and_leaves_no_trace(client, day):
+    east = next(r for r in day["plan"]["routes"] if r["carrier_id"] == day["east"].id)
+    number = east["stops"][0]["registered_number"]
+    assert post(client, day, record(number)).status_code == 404
+    batch = client.post(
+        "/api/v1/carrier/visits/batch", json={"records": [record(number)]}, headers=day["headers"]
+    )
+    assert batch.status_code == 200 and batch.json["results"][0]["status"] == 404
+    assert db.session.scalar(sa.select(sa.func.count(Visit.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(CheckReport.id))) == 0
+    assert item(number).status == "out_for_delivery"
+    # Its own carrier records it as usual.
+    own = post(client, day | {"headers": carrier_headers(day["east"])}, record(number))
+    assert own.status_code == 201 and "reassigned" not in own.json["flags"]
 
 
 def test_items_never_on_the_carriers_routes_are_not_found(client, day, world):

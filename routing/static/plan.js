@@ -3,14 +3,17 @@
 (function () {
   "use strict";
 
-  function followProgress(bar) {
+  function followProgress(bar, badge) {
     function poll() {
       fetch(bar.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (response) { return response.json(); })
         .then(function (state) {
-          if (state.status !== "queued" && state.status !== "solving") {
+          if (state.status !== "queued" && state.status !== "solving" && !state.search) {
             window.location.reload();
             return;
+          }
+          if (badge) {
+            badge.textContent = state.label;
           }
           bar.value = state.progress || 0;
           bar.textContent = bar.value + "%";
@@ -63,7 +66,7 @@
 
   var bar = document.getElementById("plan-progress");
   if (bar) {
-    followProgress(bar);
+    followProgress(bar, document.querySelector("#plan-title .badge"));
   }
   document.querySelectorAll(".swatch[data-colour]").forEach(function (swatch) {
     swatch.style.backgroundColor = swatch.dataset.colour;
