@@ -13,7 +13,7 @@ from carrier_api.models import Device, EnrolmentCode
 from core.auth.models import Account
 from core.auth.roles import Role
 from core.auth.services import issue_token
-from core.db import db
+from core.db import db, utcnow
 from core.outbox import deliver_due
 from core.web import tile_sources
 from municipalities.mail import next_working_day, seoul_today
@@ -211,6 +211,58 @@ def test_re_optimising_is_a_job_again(signed_in, dispatch):
     busy = post_form(client, page, f"{page}/optimise", {"version": version + 1})
     assert busy.status_code == 409 and "계획을 계산하는 중입니다." in busy.text
     assert deliver_due().sent == 1 and plan_of(plan_id).status == "ready"
+
+
+def test_the_status_badge_says_what_the_search_is_doing(signed_in, dispatch):
+    client = signed_in
+    plan_id = start(client, dispatch)
+    page, progress = f"/dispatch/plans/{plan_id}", f"/dispatch/plans/{plan_id}/progress"
+    assert client.get(progress).json["label"] == "계산 대기"
+    plan = plan_of(plan_id)
+    plan.status, plan.started_at = "solving", utcnow()  # as the worker marks it
+    db.session.commit()
+    assert client.get(progress).json["label"] == "계산 중"
+    assert badge(client.get(page).text, plan_id) == "계산 중"
+    plan.status = "queued"
+    db.session.commit()
+    assert deliver_due().sent == 1
+    version = plan_of(plan_id).version
+    confirmed = {"version": version, "confirm": "yes"}
+    assert post_form(client, page, f"{page}/publish", confirmed).status_code == 302
+    again = post_form(client, page, f"{page}/optimise", {"version": version + 1})
+    assert again.status_code == 302
+    html = client.get(page).text
+    assert badge(html, plan_id) == "배포됨 · 다시 계산 대기" and 'id="plan-progress"' in html
+    assert client.get(progress).json["status"] == "published"
+    assert badge(client.get(day_page(dispatch)).text, plan_id) == "배포됨 · 다시 계산 대기"
+
+
+def badge(html: str, plan_id: int) -> str:
+    found = re.search(rf'id="plan-status-{plan_id}">([^<]*)<', html)
+    return found.group(1)
+
+
+def test_plan_stops_show_the_full_address_on_the_page_and_the_map(signed_in, dispatch):
+    client = signed_in
+    flat = make_due_item(
+        dispatch.world.a, WEST, DAY, dispatch.west, address_detail="가온빌라 102호"
+    )
+    db.session.commit()
+    plan_id = solved(client, dispatch)
+    html = client.get(f"/dispatch/plans/{plan_id}").text
+    assert "희망로" in html and "가온빌라 102호" in html
+    labels = [stop["label"] for route in map_data(html)["routes"] for stop in route["stops"]]
+    assert any(label.endswith("가온빌라 102호") for label in labels)
+    described = client.get(
+        f"/api/v1/plans/{plan_id}", headers=auth(issue_token(dispatch.dispatcher))
+    ).json
+    stop = next(
+        s
+        for r in described["routes"]
+        for s in r["stops"]
+        if s["registered_number"] == flat.registered_number
+    )
+    assert stop["address_detail"] == "가온빌라 102호"
 
 
 def test_a_stale_version_is_refused_with_a_clear_message(signed_in, dispatch):
