@@ -712,6 +712,7 @@ def edit_stop(principal: Principal, plan_id: int, stop_id: int, data: dict) -> R
 def _claim(plan: RoutePlan, stop: PlanStop) -> None:
     """Put the stop's item on this plan, unless another open plan has it (409 naming it)."""
     _lock_office(plan.office_id)
+    _release_past_days(plan.office_id)
     if stop.mail_item_id is not None:
         column, item_id = PlanStop.mail_item_id, stop.mail_item_id
     else:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from core.auth.models import Account
 from core.auth.services import issue_token
-from core.db import db
+from core.db import db, utcnow
 from core.outbox import deliver_due
 from municipalities.mail import next_working_day, seoul_today
 from municipalities.models import MailItem, Municipality
@@ -75,6 +75,12 @@ def plan_stops(live, plan_id: int) -> list[tuple[int, int | None, str]]:
     )
 
 
+def mark(plan_id: int, status: str) -> None:
+    plan = db.session.get(RoutePlan, plan_id)
+    plan.status, plan.started_at = status, utcnow()
+    db.session.commit()
+
+
 def test_a_dispatcher_plans_a_day_moves_a_stop_and_publishes_it(live, browsing, crew):
     page = browsing.page
     browsing.sign_in("dispatcher", "/dispatch/")
@@ -86,8 +92,13 @@ def test_a_dispatcher_plans_a_day_moves_a_stop_and_publishes_it(live, browsing, 
     browsing.shot("11-dispatch-day")
     page.get_by_role("button", name="계획 시작").click()
     expect(page.get_by_label("계산 진행률")).to_be_visible()
-    browsing.shot("12-plan-solving")
     plan_id = int(page.url.rsplit("/", 1)[1])
+    badge = page.locator(f"#plan-status-{plan_id}")
+    expect(badge).to_have_text("계산 대기")
+    live.read(lambda: mark(plan_id, "solving"))  # as the worker does when it starts
+    expect(badge).to_have_text("계산 중", timeout=10_000)  # the page follows without a reload
+    browsing.shot("12-plan-solving")
+    live.read(lambda: mark(plan_id, "queued"))  # and hand it back to the worker below
 
     assert live.read(deliver_due).sent >= 1  # the worker's turn; the page polls, then reloads
     expect(page.locator(f"#plan-status-{plan_id}")).to_have_text("검토 중", timeout=20_000)
