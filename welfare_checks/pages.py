@@ -312,16 +312,19 @@ class Chart:
 
 
 def _charts(figures: dict[str, Any]) -> dict[str, Chart]:
-    severity, outcomes = figures["checks_by_severity"], figures["cases_by_outcome"]
-    mail = [
-        (gettext("발송"), figures["mailed"]),
-        (gettext("배달완료"), figures["delivered"]),
-        (gettext("본인 대면 배달"), figures["delivered_in_person"]),
-        (gettext("부재"), figures["absent"]),
-        (gettext("반송"), figures["returned"]),
-    ]
-    checks = [(str(label), severity.get(code, 0)) for code, label in labels.SEVERITIES.items()]
-    # A case still open counts under its status; a closed one under its outcome.
-    named = labels.CASE_OUTCOMES | labels.CASE_STATUSES
-    cases_ = [(str(named.get(code, code)), count) for code, count in sorted(outcomes.items())]
-    return {"mail": Chart(mail), "checks": Chart(checks), "cases": Chart(cases_)}
+    """The figures as bar charts, every row named in Korean with English beside it."""
+    mail = (
+        "mailed", "delivered", "delivered_in_person", "delivered_to_member", "delivered_other",
+        "absent", "returned",
+    )  # fmt: skip
+
+    def breakdown(key: str) -> Chart:
+        words = labels.BREAKDOWNS[key]
+        return Chart([(labels.bilingual(words[code]), n) for code, n in figures[key].items()])
+
+    return {
+        "mail": Chart([(labels.bilingual(labels.FIGURES[key]), figures[key]) for key in mail]),
+        "returns": breakdown("returned_by_reason"),
+        "checks": breakdown("checks_by_severity"),
+        "cases": breakdown("cases_by_outcome"),
+    }

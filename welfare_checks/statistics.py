@@ -1,8 +1,13 @@
 """Figures per municipality and period, and exports of them with a stated reason.
 
-Exports are CSV (UTF-8 with BOM, so Excel reads Korean) or XLSX; every cell that a spreadsheet
-would take for a formula is prefixed with an apostrophe (OWASP CSV injection), and every export
-is access-logged with its reason.
+The figures are defined in the README's "Statistics" table: over the Seoul days first..last,
+each counts an item, a check or a case once, at the time of its event; delivered = in person +
+to a member + otherwise; returned includes items still on their way back; case outcomes are of
+closed cases only, a reopened case by its latest close.
+
+Exports are CSV (UTF-8 with BOM, so Excel reads Korean) or XLSX, figures named in Korean with
+English beside them; every cell that a spreadsheet would take for a formula is prefixed with an
+apostrophe (OWASP CSV injection), and every export is access-logged with its reason.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import statistics as stats
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -21,13 +27,28 @@ from core.auth.principal import Principal
 from core.db import db
 from core.errors import Forbidden, Invalid
 from municipalities.mail import SEOUL
-from municipalities.models import Mailing, MailItem, TrackingEvent
+from municipalities.models import MailItem, TrackingEvent
+from municipalities.tracking import RETURN_REASONS, EventCode
+from welfare_checks import labels
 from welfare_checks.access import reads_here
+from welfare_checks.cases import OUTCOMES
 from welfare_checks.models import Case, CaseEvent, CheckReport
 from welfare_checks.reports import SEVERITY_ORDER
+from welfare_checks.survey import Outcome
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_DAYS = 366
+# The events that start an item's way back; `returned` alone when it did not come from the door.
+RETURN_STARTS = (
+    EventCode.REFUSED,
+    EventCode.MOVED,
+    EventCode.ADDRESS_UNKNOWN,
+    EventCode.ADDRESSEE_DECEASED,
+    EventCode.RETURNED,
+)
+DELIVERING = (Outcome.DELIVERED, Outcome.DELIVERED_TO_MEMBER)
+# Visits kept for the welfare team but never applied to the item (carrier_api.visits).
+NOT_APPLIED = frozenset({"item_not_open", "reassigned"})
 
 
 def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
@@ -43,31 +64,52 @@ def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
 
 
 def figures(principal: Principal, first: date, last: date) -> dict[str, Any]:
-    """The municipality's figures for the days first..last (Seoul)."""
+    """The municipality's figures for the days first..last (Seoul), as the README defines them."""
     if not reads_here(principal):
         raise Forbidden()
     start, end = _bounds(first, last)
     municipality = principal.municipality_id
-    mailed = db.session.scalar(
-        sa.select(sa.func.count(MailItem.id))
-        .join(Mailing, Mailing.id == MailItem.mailing_id)
-        .where(
-            MailItem.municipality_id == municipality,
-            Mailing.send_date >= first,
-            Mailing.send_date <= last,
+
+    def events(*codes: EventCode) -> sa.Select:
+        return (
+            sa.select(TrackingEvent.item_id, TrackingEvent.at)
+            .join(MailItem, MailItem.id == TrackingEvent.item_id)
+            .where(MailItem.municipality_id == municipality, TrackingEvent.code.in_(codes))
+        )
+
+    def items(*codes: EventCode) -> sa.Select:
+        """Items with one of the events in the period."""
+        return events(*codes).where(TrackingEvent.at >= start, TrackingEvent.at < end)
+
+    def count(query: sa.Select) -> int:
+        inner = query.with_only_columns(TrackingEvent.item_id).distinct().subquery()
+        return db.session.scalar(sa.select(sa.func.count()).select_from(inner))
+
+    delivered = items(EventCode.DELIVERED).with_only_columns(TrackingEvent.item_id)
+    delivering = db.session.execute(
+        sa.select(CheckReport.mail_item_id, CheckReport.outcome, CheckReport.flags).where(
+            CheckReport.mail_item_id.in_(delivered), CheckReport.outcome.in_(DELIVERING)
         )
     )
-    counted = db.session.execute(
-        sa.select(TrackingEvent.code, sa.func.count(TrackingEvent.id))
-        .join(MailItem, MailItem.id == TrackingEvent.item_id)
-        .where(
-            MailItem.municipality_id == municipality,
-            TrackingEvent.at >= start,
-            TrackingEvent.at < end,
-        )
-        .group_by(TrackingEvent.code)
+    # At most one visit delivers an item: later ones find it delivered (item_not_open).
+    way = {item: outcome for item, outcome, flags in delivering if not NOT_APPLIED & set(flags)}
+    by_way = {outcome: sum(1 for o in way.values() if o == outcome) for outcome in DELIVERING}
+    delivered_count = count(delivered)
+    first_return = (
+        events(*RETURN_STARTS)
+        .with_only_columns(TrackingEvent.item_id, sa.func.min(TrackingEvent.at).label("at"))
+        .group_by(TrackingEvent.item_id)
+        .subquery()
     )
-    events = {code: count for code, count in counted}
+    reasons = db.session.execute(
+        sa.select(MailItem.return_reason, sa.func.count())
+        .join(first_return, first_return.c.item_id == MailItem.id)
+        .where(first_return.c.at >= start, first_return.c.at < end)
+        .group_by(MailItem.return_reason)
+    )
+    returned = dict.fromkeys(RETURN_REASONS, 0)
+    for reason, n in reasons:
+        returned[reason or "other"] += n  # no reason recorded: other, so the reasons add up
     reports = db.session.scalars(
         sa.select(CheckReport).where(
             CheckReport.municipality_id == municipality,
@@ -75,32 +117,38 @@ def figures(principal: Principal, first: date, last: date) -> dict[str, Any]:
             CheckReport.visited_at < end,
         )
     ).all()
-    in_person = sum(1 for r in reports if r.outcome == "delivered")
-    severity = {s: sum(1 for r in reports if r.severity == s) for s in SEVERITY_ORDER}
-    cases = db.session.scalars(
-        sa.select(Case).where(
-            Case.municipality_id == municipality, Case.opened_at >= start, Case.opened_at < end
-        )
-    ).all()
-    outcomes: dict[str, int] = {}
-    for case in cases:
-        key = case.outcome or case.status
-        outcomes[key] = outcomes.get(key, 0) + 1
+    closed = dict(
+        db.session.execute(
+            sa.select(Case.outcome, sa.func.count())
+            .where(
+                Case.municipality_id == municipality,
+                Case.status == "closed",
+                Case.closed_at >= start,
+                Case.closed_at < end,
+            )
+            .group_by(Case.outcome)
+        ).all()
+    )
     return {
         "from": first,
         "to": last,
-        "mailed": mailed or 0,
-        "delivered": events.get("delivered", 0),
-        "delivered_in_person": in_person,
-        "absent": events.get("absent", 0),
-        "returned": events.get("returned", 0),
-        "checks_by_severity": severity,
-        "cases_by_outcome": outcomes,
+        "mailed": count(items(EventCode.HANDED_TO_OFFICE)),
+        "delivered": delivered_count,
+        "delivered_in_person": by_way[Outcome.DELIVERED],
+        "delivered_to_member": by_way[Outcome.DELIVERED_TO_MEMBER],
+        "delivered_other": delivered_count - len(way),
+        "absent": count(items(EventCode.ABSENT)),
+        "returned": sum(returned.values()),
+        "returned_by_reason": returned,
+        "checks_by_severity": {
+            s: sum(1 for r in reports if r.severity == s) for s in SEVERITY_ORDER
+        },
+        "cases_by_outcome": {outcome: closed.get(outcome, 0) for outcome in OUTCOMES},
         "median_hours_to_first_contact": _median_to_contact(reports),
     }
 
 
-def _median_to_contact(reports: list[CheckReport]) -> float | None:
+def _median_to_contact(reports: Sequence[CheckReport]) -> float | None:
     """Median hours from the visit to the first step a worker took on its case."""
     by_report = {r.id: r for r in reports}
     rows = db.session.execute(
@@ -116,6 +164,20 @@ def _median_to_contact(reports: list[CheckReport]) -> float | None:
     return round(stats.median(hours), 1) if hours else None
 
 
+def _figure_rows(data: dict[str, Any]) -> list[list[Any]]:
+    """The figures as rows named in Korean with English beside them, breakdowns value by value."""
+    rows: list[list[Any]] = [[labels.bilingual(labels.FIGURE), labels.bilingual(labels.VALUE)]]
+    for key, value in data.items():
+        name = labels.FIGURES[key]
+        if isinstance(value, dict):
+            words = labels.BREAKDOWNS[key]
+            rows += [[labels.bilingual(name, words[code]), n] for code, n in value.items()]
+        else:
+            shown = value.isoformat() if isinstance(value, date) else value
+            rows.append([labels.bilingual(name), shown])
+    return rows
+
+
 def safe_cell(value: Any) -> Any:
     """A value a spreadsheet will show as text, never run as a formula."""
     if isinstance(value, str) and value.startswith(FORMULA_START):
@@ -127,14 +189,7 @@ def _rows(principal: Principal, kind: str, first: date, last: date) -> list[list
     start, end = _bounds(first, last)
     municipality = principal.municipality_id
     if kind == "statistics":
-        data = figures(principal, first, last)
-        rows = [["figure", "value"]]
-        for key, value in data.items():
-            if isinstance(value, dict):
-                rows += [[f"{key}.{k}", v] for k, v in value.items()]
-            else:
-                rows.append([key, value.isoformat() if isinstance(value, date) else value])
-        return rows
+        return _figure_rows(figures(principal, first, last))
     if kind == "check_reports":
         reports = db.session.scalars(
             sa.select(CheckReport)

@@ -220,7 +220,7 @@ class Statistics(MethodView):
     @blp.response(200, StatisticsSchema)
     @require_role(*READERS)
     def get(self, period: dict):
-        """Mailed, delivered (in person), absent, returned, checks by severity, case outcomes."""
+        """The period's figures, each defined in welfare_checks.statistics (README "Statistics")."""
         last = period.get("to") or seoul_today()
         first = period.get("from_") or last.replace(day=1)
         return statistics.figures(current_principal(), first, last)
