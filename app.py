@@ -103,8 +103,10 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
-    # municipalities sits below routing, so the postal network hands it the district index.
+    # municipalities sits below routing, so the postal network hands it the district index and
+    # the offices' delivery weekdays (items' due dates follow their office's calendar).
     app.extensions["district_index"] = routing_services.district_index
+    app.extensions["office_weekdays"] = routing_services.office_weekdays
     # core resolves account tokens; carrier phones' tokens are the carrier app's.
     register_bearer_resolver(app, devices.ACCESS_PREFIX, devices.principal_from_device_token)
     register_handler(mail.PRODUCE_KIND, production.produce_batch)

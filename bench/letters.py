@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +39,7 @@ SENDER = Sender(
     phone="02-2100-1234",
 )
 TITLE = "생활이 어려우신 분께 드리는 복지서비스 안내"
+ISSUED_ON = date(2026, 12, 7)
 
 # Programmes offered on top of the general ones, by household type (what a mailing's template
 # would merge in).
@@ -161,7 +163,9 @@ def main() -> int:
     pdf, manifest = out_dir / "letters.pdf", out_dir / "manifest.csv"
     started, cpu_started = time.perf_counter(), time.process_time()
     with pdf.open("wb") as out, manifest.open("w", newline="", encoding="utf-8-sig") as rows:
-        pages = render_letters(iter(items), SENDER, out, title=TITLE, manifest=rows)
+        pages = render_letters(
+            iter(items), SENDER, out, title=TITLE, manifest=rows, issued_on=ISSUED_ON
+        )
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
     size = pdf.stat().st_size

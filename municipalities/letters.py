@@ -10,9 +10,10 @@ Korean standard window envelope (규격 창봉투 220 x 105 mm). The top panel c
   road address, detail, addressee + "귀하"). Everything in it stays ``WINDOW_INSET`` inside the
   window edges because a folded sheet moves a few millimetres in the envelope.
 
-The letter itself starts below the first fold. A long body continues on further pages, each
-with a continuation header and a footer naming the registered number, so an inserting machine or
-a person can keep the sheets of one envelope together.
+The letter itself starts below the first fold and ends with the date of issue, the signature
+and who to call. A long body continues on further pages, each with a continuation header and a
+footer naming the registered number, so an inserting machine or a person can keep the sheets of
+one envelope together.
 
 Registered numbers are printed in two forms: grouped 7-6 ("7261234-567890", how a person reads
 it out, ``format_registered_number``) under the barcode, and as 13 plain digits in every page's
@@ -26,6 +27,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import BinaryIO, TextIO
 from xml.sax.saxutils import escape
@@ -56,13 +58,48 @@ class LetterItem:
 
 @dataclass(frozen=True)
 class Sender:
-    """The sending municipality's team: printed as return address and signature."""
+    """The sending municipality's team: printed as return address and signature.
+
+    Only the name is always known; a part left empty is printed nowhere, nor is its punctuation
+    (no "()" without a postal code, no bare "전화" without a phone number).
+    """
 
     name: str  # e.g. "서울특별시 가온구청"
-    department: str  # e.g. "복지정책과 희망복지지원팀"
-    road_address: str
-    postal_code: str
-    phone: str
+    department: str | None = None  # e.g. "복지정책과 희망복지지원팀"
+    road_address: str | None = None
+    postal_code: str | None = None
+    phone: str | None = None
+    contact_person: str | None = None  # e.g. "한지은 주무관"
+
+    def name_line(self) -> str:
+        """The municipality and its department."""
+        return _joined(" ", self.name, self.department)
+
+    def address_line(self) -> str:
+        """The return address: road address and (postal code), whichever are given."""
+        return _joined(" ", self.road_address, self.postal_code and f"({self.postal_code})")
+
+    def phone_line(self) -> str:
+        """The contact person and the phone number, whichever are given."""
+        return _joined(
+            " · ",
+            self.contact_person and f"담당 {self.contact_person}",
+            self.phone and f"전화 {self.phone}",
+        )
+
+    def contact_line(self) -> str:
+        """Who to call, under the signature: department, contact person and phone."""
+        return _joined(" · ", self.department, self.phone_line())
+
+
+def _joined(separator: str, *parts: str | None) -> str:
+    """The parts that are given (not None, not blank), joined."""
+    return separator.join(part for part in parts if part and part.strip())
+
+
+def _issue_date_text(day: date) -> str:
+    """The date of issue as printed above the signature: "2026년 12월 7일"."""
+    return f"{day.year}년 {day.month}월 {day.day}일"
 
 
 @dataclass(frozen=True)
@@ -305,11 +342,11 @@ def sender_layout(sender: Sender) -> list[_Line]:
     fonts = register_fonts()
     blocks = [
         ("sender_caption", "보내는 사람", fonts.regular, 7.0, 1),
-        ("sender_name", f"{sender.name} {sender.department}", fonts.bold, 8.5, 2),
-        ("sender_address", f"{sender.road_address} ({sender.postal_code})", fonts.regular, 8, 2),
-        ("sender_phone", f"전화 {sender.phone}", fonts.regular, 8, 1),
+        ("sender_name", sender.name_line(), fonts.bold, 8.5, 2),
+        ("sender_address", sender.address_line(), fonts.regular, 8, 2),
+        ("sender_phone", sender.phone_line(), fonts.regular, 8, 1),
     ]
-    lines = _stack(blocks, SENDER_AREA, leading=0.2)
+    lines = _stack([b for b in blocks if b[1]], SENDER_AREA, leading=0.2)
     if lines is None:
         raise ValueError("the sender's name and address do not fit the return-address area")
     return lines
@@ -343,8 +380,11 @@ def _styles() -> dict[str, ParagraphStyle]:
             fontSize=14,
             leading=20,
             alignment=TA_CENTER,
-            spaceBefore=18,
+            spaceBefore=4,
             spaceAfter=0,
+        ),
+        "issued": ParagraphStyle(
+            "issued", parent=body, alignment=TA_CENTER, spaceBefore=18, spaceAfter=0
         ),
         "contact": ParagraphStyle(
             "contact", parent=body, fontSize=9, leading=13, alignment=TA_CENTER, spaceAfter=0
@@ -434,8 +474,17 @@ def _paragraphs(body: str) -> list[str]:
     return paragraphs
 
 
+def _closing(sender: Sender, issued_on: date, cache: _ParagraphCache) -> _KeepWhole:
+    """The date of issue, the signature and who to call: the same under every letter."""
+    parts = [cache.get(_issue_date_text(issued_on), "issued"), cache.get(sender.name, "signature")]
+    contact = sender.contact_line()
+    if contact:
+        parts.append(cache.get(contact, "contact"))
+    return _KeepWhole(parts)
+
+
 def _flowables(
-    item: LetterItem, sender: Sender, title: str, cache: _ParagraphCache
+    item: LetterItem, title: str, closing: _KeepWhole, cache: _ParagraphCache
 ) -> list[Flowable]:
     flowables: list[Flowable] = [cache.get(title, "title")]
     paragraphs = _paragraphs(item.body)
@@ -443,10 +492,7 @@ def _flowables(
     if paragraphs and "\n" not in paragraphs[0] and len(paragraphs[0]) <= 40:
         flowables.append(cache.get(paragraphs.pop(0), "greeting"))
     flowables.extend(cache.get(text, "body") for text in paragraphs)
-    contact = f"{sender.department} · 전화 {sender.phone}"
-    flowables.append(
-        _KeepWhole([cache.get(sender.name, "signature"), cache.get(contact, "contact")])
-    )
+    flowables.append(closing)
     return flowables
 
 
@@ -485,8 +531,8 @@ def _paginate(flowables: list[Flowable]) -> list[_Page]:
     return pages
 
 
-def _page_count(item: LetterItem, sender: Sender, title: str, cache: _ParagraphCache) -> int:
-    return len(_paginate(_flowables(item, sender, title, cache)))
+def _page_count(item: LetterItem, title: str, closing: _KeepWhole, cache: _ParagraphCache) -> int:
+    return len(_paginate(_flowables(item, title, closing, cache)))
 
 
 # --- drawing -----------------------------------------------------------------------------------
@@ -555,13 +601,13 @@ def _compress_last_page(canvas: Canvas) -> None:
 def _render_item(
     canvas: Canvas,
     item: LetterItem,
-    sender: Sender,
     sender_lines: list[_Line],
     title: str,
+    closing: _KeepWhole,
     cache: _ParagraphCache,
 ) -> int:
     _check_number(item.registered_number)
-    pages = _paginate(_flowables(item, sender, title, cache))
+    pages = _paginate(_flowables(item, title, closing, cache))
     for number, placed in enumerate(pages, start=1):
         if number == 1:
             _draw_envelope_panel(canvas, item, sender_lines)
@@ -630,11 +676,14 @@ def render_letters(
     out: BinaryIO,
     title: str = "복지등기",
     manifest: TextIO | None = None,
+    *,
+    issued_on: date,
 ) -> int:
     """Write one A4 PDF with a letter per item to `out`; return the number of pages.
 
-    When `manifest` is given, the batch's CSV manifest is written in the same pass (see
-    ``manifest_csv``), which lets `items` be a one-shot iterator.
+    Every letter is dated `issued_on` above the signature. When `manifest` is given, the
+    batch's CSV manifest is written in the same pass (see ``manifest_csv``), which lets `items`
+    be a one-shot iterator.
     """
     fonts = register_fonts()
     # initialFontName: otherwise every page preamble refers to (non-embedded) Helvetica.
@@ -646,9 +695,10 @@ def render_letters(
     sender_lines = sender_layout(sender)
     writer = _ManifestWriter(manifest) if manifest is not None else None
     cache = _ParagraphCache()
+    closing = _closing(sender, issued_on, cache)
     total = 0
     for item in items:
-        pages = _render_item(canvas, item, sender, sender_lines, title, cache)
+        pages = _render_item(canvas, item, sender_lines, title, closing, cache)
         if writer is not None:
             writer.write(item, total + 1, pages)
         total += pages
@@ -659,7 +709,12 @@ def render_letters(
 
 
 def manifest_csv(
-    items: Iterable[LetterItem], out: TextIO, *, sender: Sender, title: str = "복지등기"
+    items: Iterable[LetterItem],
+    out: TextIO,
+    *,
+    sender: Sender,
+    issued_on: date,
+    title: str = "복지등기",
 ) -> int:
     """Write the printing office's CSV manifest for a batch; return the number of rows.
 
@@ -669,15 +724,16 @@ def manifest_csv(
     sheet against its envelope; treat the file as personal data (encrypt in transit, delete
     after printing). Text cells that a spreadsheet would read as a formula get a leading "'".
     Open `out` with ``newline=""`` (and ``encoding="utf-8-sig"`` if it will be opened in Excel).
-    Page numbers come from the same pagination as ``render_letters``, hence `sender` and
-    `title` (the title and signature take space); render_letters(manifest=...) does both in one
-    pass.
+    Page numbers come from the same pagination as ``render_letters``, hence `sender`,
+    `issued_on` and `title` (the title, date and signature take space);
+    render_letters(manifest=...) does both in one pass.
     """
     writer = _ManifestWriter(out)
     cache = _ParagraphCache()
+    closing = _closing(sender, issued_on, cache)
     page = 1
     for item in items:
-        pages = _page_count(item, sender, title, cache)
+        pages = _page_count(item, title, closing, cache)
         writer.write(item, page, pages)
         page += pages
     return writer.rows

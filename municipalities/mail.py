@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +17,7 @@ from core.auth.roles import Role
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.outbox import enqueue
+from core.working_days import NotAWorkingDay, check_working_day, next_working_day
 from municipalities import webhooks
 from municipalities.models import (
     Household,
@@ -30,7 +30,7 @@ from municipalities.models import (
     TrackingEvent,
 )
 from municipalities.registered_numbers import InvalidRegisteredNumber, make_number, parse_number
-from municipalities.services import READERS, WRITERS
+from municipalities.services import READERS, WRITERS, check_sender_complete
 from municipalities.tracking import (
     FINAL_STATUSES,
     EventCode,
@@ -47,10 +47,6 @@ PRODUCE_KIND = "produce_letters"
 MAX_ITEMS_PER_MAILING = 20_000
 
 
-class NotAWorkingDay(Invalid):
-    code = "not_a_working_day"
-
-
 class AgreementInactive(Forbidden):
     code = "agreement_inactive"
     message = (
@@ -64,34 +60,20 @@ class EventRefused(Conflict):
 
 
 # --- working days ----------------------------------------------------------------------------
+# The calendar is core/working_days.py: send dates follow its default weekdays (Monday to
+# Friday), an item's due dates its delivery office's weekdays; public holidays never.
 
 
-def is_working_day(day: date) -> bool:
-    """Not a Sunday and not a Korean public holiday."""
-    return day.weekday() != 6 and day not in holidays.country_holidays("KR", years=day.year)
-
-
-def next_working_day(day: date) -> date:
-    """The first working day on or after `day`."""
-    while not is_working_day(day):
-        day += timedelta(days=1)
-    return day
+def office_weekdays(office_id: int) -> tuple[int, ...]:
+    """The weekdays an office delivers on, from the postal network (wired in create_app)."""
+    return current_app.extensions["office_weekdays"](office_id)
 
 
 def check_send_date(day: date, today: date) -> None:
     """A send date is a working day, today or later."""
     if day < today:
         raise NotAWorkingDay(fields={"send_date": ["지난 날짜입니다. (The date has passed.)"]})
-    if not is_working_day(day):
-        suggestion = next_working_day(day).isoformat()
-        raise NotAWorkingDay(
-            fields={
-                "send_date": [
-                    f"일요일이나 공휴일에는 발송하지 않습니다. 가장 가까운 발송일: {suggestion} "
-                    f"(Not a working day; the next one is {suggestion}.)"
-                ]
-            }
-        )
+    check_working_day(day, "send_date")
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -186,10 +168,59 @@ def _open_item_households(municipality_id: int) -> sa.Select:
     )
 
 
+#: The conditions of a saved filter; a filter without any is refused (see check_selection).
+FILTER_KEYS = ("household_type", "district_id", "risk_source", "not_mailed_days")
+
+
+def _filters_of(selection: dict) -> list[str]:
+    return [key for key in FILTER_KEYS if selection.get(key) is not None]
+
+
+def check_selection(selection: dict) -> None:
+    """A selection names its households: a list, a filter, or `all_active` said outright.
+
+    An empty filter used to mean every active household without anybody having chosen that;
+    it is refused, and mailing everybody takes {"all_active": true}.
+    """
+    if "household_ids" in selection:
+        return
+    if selection.get("all_active") and _filters_of(selection):
+        raise Invalid(
+            fields={
+                "selection": [
+                    "활성 가구 전체와 조건을 함께 고를 수 없습니다. "
+                    "(Choose all_active or a filter, not both.)"
+                ]
+            }
+        )
+    if not selection.get("all_active") and not _filters_of(selection):
+        raise Invalid(
+            fields={
+                "selection": [
+                    "받을 가구를 고르세요: 가구 목록, 조건, 또는 활성 가구 전체. "
+                    "(Choose the households: a list, a filter, or all_active for all active "
+                    "households.)"
+                ]
+            }
+        )
+
+
+def describe_selection(selection: dict) -> str:
+    """Who a selection mails, in words (Korean, then English)."""
+    if "household_ids" in selection:
+        count = len(selection["household_ids"])
+        return f"고른 가구 {count}곳 ({count} chosen households)"
+    if selection.get("all_active"):
+        return "활성 가구 전체 (all active households)"
+    conditions = ", ".join(f"{key}={selection[key]}" for key in _filters_of(selection))
+    return f"조건에 맞는 활성 가구 (active households where {conditions})"
+
+
 def select_households(
     principal: Principal, selection: dict, today: date
 ) -> tuple[list[Household], list[Exclusion]]:
     """The households a selection names, minus those that must not be mailed (with reasons)."""
+    check_selection(selection)  # also a draft saved before empty filters were refused
     municipality_id = principal.municipality_id
     base = sa.select(Household).where(Household.municipality_id == municipality_id)
     if "household_ids" in selection:
@@ -265,6 +296,7 @@ def create_mailing(principal: Principal, data: dict, today: date) -> Mailing:
     if principal.role not in WRITERS:
         raise Forbidden()
     get_template(principal, data["template_id"])
+    check_selection(data["selection"])
     check_send_date(data["send_date"], today)
     mailing = Mailing(
         municipality_id=principal.municipality_id, created_by=principal.account_id, **data
@@ -339,6 +371,7 @@ def submit_mailing(principal: Principal, mailing_id: int, today: date) -> Mailin
         municipality.agreement_end is not None and municipality.agreement_end < today
     ):
         raise AgreementInactive()
+    check_sender_complete(municipality)
     check_send_date(mailing.send_date, today)
     template = get_template(principal, mailing.template_id)
     households, _ = select_households(principal, mailing.selection, today)
@@ -495,7 +528,7 @@ def record_event(
     )
     db.session.add(event)
     item.status = status.value
-    item.due_on = _due_on(status, at, item.due_on)
+    item.due_on = _due_on(item, status, at)
     db.session.flush()
     if status in (ItemStatus.RETURNING, ItemStatus.RETURNED):
         item.return_reason = return_reason([EventCode(e.code) for e in events_of(item)])
@@ -503,15 +536,15 @@ def record_event(
     return event
 
 
-def _due_on(status: ItemStatus, at: datetime, current: date | None) -> date | None:
-    """The working day an item is due on a round after reaching `status` at `at`."""
+def _due_on(item: MailItem, status: ItemStatus, at: datetime) -> date | None:
+    """The day an item is due on a round after reaching `status` at `at`, by its office's days."""
     day = at.astimezone(SEOUL).date()
     if status == ItemStatus.AT_OFFICE:
-        return next_working_day(day)
+        return next_working_day(day, office_weekdays(item.office_id))
     if status == ItemStatus.REDELIVERY_SCHEDULED:
-        return next_working_day(day + timedelta(days=1))
+        return next_working_day(day + timedelta(days=1), office_weekdays(item.office_id))
     if status in (ItemStatus.OUT_FOR_DELIVERY, ItemStatus.ABSENT):
-        return current
+        return item.due_on
     return None
 
 

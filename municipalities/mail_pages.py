@@ -65,14 +65,13 @@ EXCLUSIONS = {
     "no_district": _l("집배구가 정해지지 않았습니다."),
     "open_item": _l("배달 중인 복지등기가 있습니다."),
 }
-FILTER_KEYS = ("household_type", "district_id", "risk_source", "not_mailed_days")
 NOTHING_TICKED = "가구를 하나 이상 고르세요. (Tick at least one household.)"
 DAYS = "1~3650일로 적어 주세요. (1 to 3650 days.)"
 CONFIRM = "발송하려면 확인란을 선택하세요. (Tick the box to submit.)"
 
 
 class SelectionForm(PageForm):
-    """Step 1's choice: ticked households, or a saved filter (mail.select_households' shapes)."""
+    """Step 1's choice: ticked households, a saved filter or all active households."""
 
     kind = choice(("list", "filter"), required=True)
     household_ids = numbers()
@@ -83,6 +82,7 @@ class SelectionForm(PageForm):
         validate=validate.Range(min=1, max=3650, error=DAYS),
         error_messages={"invalid": NOT_A_NUMBER},
     )
+    all_active = fields.Boolean()
 
 
 class DraftForm(SelectionForm):
@@ -199,12 +199,16 @@ def districts_in_use(principal: Principal) -> list[tuple[int, int]]:
 
 
 def selection_of(data: dict[str, Any]) -> dict[str, Any]:
-    """The form's choice as the service takes it: a list of ids, or the filter's given keys."""
+    """The form's choice as the service takes it: ids, the filter's given keys, or all_active."""
     if data["kind"] == "list":
         if not data.get("household_ids"):
             raise Invalid(fields={"household_ids": [NOTHING_TICKED]})
         return {"household_ids": data["household_ids"]}
-    return {key: data[key] for key in FILTER_KEYS if key in data}
+    selection = {key: data[key] for key in mail.FILTER_KEYS if key in data}
+    if data.get("all_active"):
+        selection["all_active"] = True
+    mail.check_selection(selection)  # at step 1: an empty filter never reaches a draft
+    return selection
 
 
 def selection_args(selection: dict[str, Any]) -> MultiDict:
@@ -307,7 +311,7 @@ def _mailing_page(
         if shown.status == "draft":
             try:
                 preview = mail.preview_mailing(principal, mailing_id, mail.seoul_today())
-            except Invalid as refused:  # too many households for one mailing
+            except Invalid as refused:  # too many households, or an old draft's empty filter
                 problem = refused
         batches = db.session.scalars(
             mail.batches_visible_to(principal).where(LetterBatch.mailing_id == shown.id)

@@ -39,7 +39,7 @@ class TemplateCreateSchema(StrictSchema):
 
 
 class SelectionSchema(StrictSchema):
-    """Either an explicit list of households or a saved filter."""
+    """An explicit list of households, a saved filter, or all active households said outright."""
 
     household_ids = fields.List(
         Id(), validate=validate.Length(min=1, max=20_000), metadata={"description": "explicit list"}
@@ -48,6 +48,9 @@ class SelectionSchema(StrictSchema):
     household_type = fields.String(validate=validate.OneOf(list(HOUSEHOLD_TYPES)))
     district_id = Id()
     not_mailed_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=3650))
+    all_active = fields.Boolean(
+        metadata={"description": "true: every active household (an empty filter is refused)"}
+    )
 
     @validates_schema
     def _one_kind(self, data: dict, **kwargs) -> None:
@@ -89,6 +92,11 @@ class PreviewSchema(Schema):
     sample_household_id = fields.Integer(allow_none=True)
     sample_text = fields.String(allow_none=True)
     offices = fields.Dict(keys=fields.String(), values=fields.Integer())
+    selection_summary = fields.String(
+        metadata={
+            "description": "who is mailed, in words, e.g. 활성 가구 전체 (all active households)"
+        }
+    )
 
 
 class EventSchema(Schema):

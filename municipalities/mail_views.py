@@ -108,6 +108,7 @@ class MailingPreview(MethodView):
             ],
             "sample_household_id": preview.sample.id if preview.sample else None,
             "sample_text": preview.sample_text,
+            "selection_summary": mail.describe_selection(preview.mailing.selection),
             "offices": {
                 str(k): v for k, v in Counter(h.office_id for h in preview.households).items()
             },

@@ -133,9 +133,9 @@ class ImportForm(PageForm):
 
 
 def register_pages(app: Flask) -> None:
-    """Mount the registry, mailing and webhook pages and put them in the staff navigation."""
+    """Mount the registry, mailing, webhook and sender pages and put them in the navigation."""
     # The mailing and webhook pages build on this module's forms: imported once it is loaded.
-    from municipalities import mail_pages, webhook_pages
+    from municipalities import mail_pages, sender_pages, webhook_pages
 
     app.register_blueprint(bp)
     add_nav_link(app, "registry_pages.households", _l("가구 명부"), services.READERS)
@@ -143,6 +143,7 @@ def register_pages(app: Flask) -> None:
     add_nav_link(app, "registry_pages.tracking", _l("등기 조회"), services.READERS)
     mail_pages.register_pages(app)
     webhook_pages.register_pages(app)
+    sender_pages.register_pages(app)
 
 
 @bp.context_processor

@@ -17,12 +17,7 @@ from core.db import db, transaction, utcnow
 from core.errors import Invalid
 from core.outbox import DeliveryFailed, Message
 from municipalities.letters import LetterItem, Sender, render_letters
-from municipalities.mail import (
-    get_template,
-    merge_letter,
-    preview_mailing,
-    record_event,
-)
+from municipalities.mail import merge_letter, preview_mailing, record_event
 from municipalities.models import (
     Household,
     LetterBatch,
@@ -45,14 +40,15 @@ def letters_dir() -> Path:
     return path
 
 
-def sender_of(municipality: Municipality, template: LetterTemplate) -> Sender:
-    """The return-address block of a municipality's letters."""
+def sender_of(municipality: Municipality) -> Sender:
+    """The return-address block of a municipality's letters: its sender identity."""
     return Sender(
         name=municipality.name,
-        department=template.contact,
-        road_address=municipality.road_address or "",
-        postal_code=municipality.postal_code or "",
-        phone=municipality.phone or "",
+        department=municipality.department,
+        road_address=municipality.road_address,
+        postal_code=municipality.postal_code,
+        phone=municipality.phone,
+        contact_person=municipality.contact_person,
     )
 
 
@@ -72,14 +68,14 @@ def preview_pdf(principal: Principal, mailing_id: int, today: date) -> io.BytesI
     preview = preview_mailing(principal, mailing_id, today)
     if preview.sample is None:
         raise Invalid(fields={"selection": ["보낼 가구가 없습니다. (No household to mail.)"]})
-    template = get_template(principal, preview.mailing.template_id)
     municipality = db.session.get(Municipality, preview.mailing.municipality_id)
     out = io.BytesIO()
     render_letters(
         [_letter(make_number(today.year, 1), preview.sample, preview.sample_text)],
-        sender_of(municipality, template),
+        sender_of(municipality),
         out,
         title="복지등기 (미리보기 preview)",
+        issued_on=preview.mailing.send_date,
     )
     out.seek(0)
     return out
@@ -115,7 +111,10 @@ def produce_batch(message: Message) -> None:
         mailing = db.session.get(Mailing, batch.mailing_id)
         template = db.session.get(LetterTemplate, mailing.template_id)
         municipality = db.session.get(Municipality, mailing.municipality_id)
-        sender = sender_of(municipality, template)
+        sender = sender_of(municipality)
+        # Dated the mailing's send date: the same on every batch and on the preview, and it
+        # does not change when a failed batch is rendered again later.
+        issued_on = mailing.send_date
         # Read everything first: rendering takes seconds and must not hold the database.
         letters = list(_batch_letters(batch, mailing, template, municipality))
     try:
@@ -123,7 +122,7 @@ def produce_batch(message: Message) -> None:
             pdf_path.open("wb") as pdf,
             manifest_path.open("w", encoding="utf-8-sig", newline="") as manifest,
         ):
-            pages = render_letters(letters, sender, pdf, manifest=manifest)
+            pages = render_letters(letters, sender, pdf, manifest=manifest, issued_on=issued_on)
     except Exception as error:
         with transaction():
             batch = db.session.get(LetterBatch, batch_id)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
 from marshmallow import Schema, ValidationError, fields, validate
 
+from core.forms import text
 from core.schemas import Id, LonLat, StrictSchema
-from municipalities.services import CLOSE_REASONS
+from municipalities.services import CLOSE_REASONS, missing_sender_fields
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 
 AGREEMENT_STATES = ("none", "pending", "active", "suspended", "ended")
@@ -35,6 +37,55 @@ class MunicipalityUpdateSchema(StrictSchema):
     agreement_status = fields.String(validate=validate.OneOf(AGREEMENT_STATES))
     agreement_start = fields.Date(allow_none=True)
     agreement_end = fields.Date(allow_none=True)
+
+
+class SenderSchema(Schema):
+    """The sender identity printed on a municipality's letters."""
+
+    municipality_id = fields.Integer(attribute="id")
+    name = fields.String()
+    department = fields.String(allow_none=True)
+    road_address = fields.String(allow_none=True)
+    postal_code = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    contact_person = fields.String(allow_none=True)
+    missing = fields.Function(
+        missing_sender_fields,
+        metadata={"description": "fields still to set before a mailing can be submitted"},
+    )
+
+
+class KoreanPhone(fields.String):
+    """A phone number as typed, checked with phonenumbers and kept as printed (02-2100-1234)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        typed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            number = phonenumbers.parse(typed, "KR")
+        except phonenumbers.NumberParseException:
+            number = None
+        korean = number is not None and phonenumbers.region_code_for_number(number) == "KR"
+        if not korean or not phonenumbers.is_valid_number(number):
+            raise ValidationError(
+                "전화번호 형식이 올바르지 않습니다. (Not a valid Korean phone number.)"
+            )
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+class SenderUpdateSchema(StrictSchema):
+    """Parts of the sender identity to set; null clears one."""
+
+    department = text(100, allow_none=True)
+    road_address = text(200, allow_none=True)
+    postal_code = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^\d{5}$",
+            error="우편번호는 숫자 5자리여야 합니다. (The postal code must be 5 digits.)",
+        ),
+    )
+    phone = KoreanPhone(allow_none=True)
+    contact_person = text(50, allow_none=True)
 
 
 class HouseholdSchema(Schema):

@@ -108,6 +108,59 @@ def update_municipality(
     return municipality
 
 
+#: The sender identity printed on letters (return address, signature, whom to call).
+SENDER_FIELDS = ("department", "road_address", "postal_code", "phone", "contact_person")
+#: What no letter goes out without; a contact person is printed when given.
+SENDER_REQUIRED = ("department", "road_address", "postal_code", "phone")
+SENDER_LABELS = {
+    "department": "부서",
+    "road_address": "주소",
+    "postal_code": "우편번호",
+    "phone": "전화번호",
+    "contact_person": "담당자",
+}
+
+
+class SenderIncomplete(Invalid):
+    code = "sender_incomplete"
+
+
+def get_sender(principal: Principal, municipality: Municipality) -> Municipality:
+    """A municipality's sender identity: for its admins, and system admins who run the tenants."""
+    _require(principal, (Role.MUNICIPAL_ADMIN, Role.SYSTEM_ADMIN))
+    return municipality
+
+
+def update_sender(principal: Principal, municipality: Municipality, data: dict) -> Municipality:
+    """Set the sender identity printed on the municipality's letters (its own admins only)."""
+    _require(principal, (Role.MUNICIPAL_ADMIN,))
+    for key, value in data.items():
+        setattr(municipality, key, value)
+    db.session.flush()
+    return municipality
+
+
+def missing_sender_fields(municipality: Municipality) -> list[str]:
+    """The sender fields every letter needs that the municipality has not set."""
+    return [name for name in SENDER_REQUIRED if not getattr(municipality, name)]
+
+
+def check_sender_complete(municipality: Municipality) -> None:
+    """Refuse (422 naming each missing field) while the sender identity lacks a needed part."""
+    missing = missing_sender_fields(municipality)
+    if missing:
+        korean = ", ".join(SENDER_LABELS[name] for name in missing)
+        raise SenderIncomplete(
+            f"발신 정보가 비어 있어 발송할 수 없습니다: {korean}. 지자체 관리자가 '발신 정보'에서 "
+            f"채웁니다. (The sender identity lacks {', '.join(missing)}; a municipal admin "
+            "sets it under Sender identity.)",
+            fields={
+                name: ["편지에 인쇄할 발신 정보입니다. (Printed on every letter: required.)"]
+                for name in missing
+            },
+        )
+
+
 def municipality_by_code(code: str) -> Municipality:
     """The municipality with this code, or 404."""
     municipality = db.session.scalar(sa.select(Municipality).where(Municipality.code == code))

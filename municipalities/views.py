@@ -26,6 +26,8 @@ from municipalities.schemas import (
     MunicipalityCreateSchema,
     MunicipalitySchema,
     MunicipalityUpdateSchema,
+    SenderSchema,
+    SenderUpdateSchema,
     UnassignedHouseholdSchema,
 )
 
@@ -76,6 +78,24 @@ class MunicipalityItem(MethodView):
         with transaction():
             municipality = _visible_municipality(municipality_id)
             return services.update_municipality(current_principal(), municipality, data)
+
+
+@blp.route("/municipalities/<int:municipality_id>/sender")
+class MunicipalitySender(MethodView):
+    @blp.response(200, SenderSchema)
+    @require_login
+    def get(self, municipality_id: int):
+        """The sender identity printed on the municipality's letters, and what is missing."""
+        return services.get_sender(current_principal(), _visible_municipality(municipality_id))
+
+    @blp.arguments(SenderUpdateSchema)
+    @blp.response(200, SenderSchema)
+    @require_login
+    def patch(self, data: dict, municipality_id: int):
+        """Set department, postal code, address, phone or contact person (its municipal admin)."""
+        with transaction():
+            municipality = _visible_municipality(municipality_id)
+            return services.update_sender(current_principal(), municipality, data)
 
 
 def _visible_municipality(municipality_id: int) -> Municipality:

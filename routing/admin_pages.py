@@ -11,7 +11,7 @@ feature and changes nothing; "check" runs the very same upload and rolls it back
 from __future__ import annotations
 
 import codecs
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from io import BytesIO
 from typing import Any
 
@@ -31,7 +31,7 @@ from flask import (
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate
-from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.wrappers import Response
 
 from core.auth.models import Account
@@ -55,10 +55,11 @@ from core.forms import (
 )
 from core.geo import in_korea
 from core.nav import add_nav_link
+from core.working_days import DEFAULT_WEEKDAYS
 from routing.districts import to_geojson
 from routing.models import Carrier, CarrierDistrict, DeliveryOffice
 from routing.postal_model import format_hhmm
-from routing.schemas import CODE, CarrierUpdateSchema
+from routing.schemas import CODE, NO_WEEKDAY, CarrierUpdateSchema, WeekdaysField
 from routing.services import (
     carriers_of,
     create_office,
@@ -78,6 +79,8 @@ VIEWERS = (Role.SYSTEM_ADMIN, Role.DISPATCHER)
 ADMINS = (Role.SYSTEM_ADMIN,)
 PER_PAGE = 50
 PROFILES = {"foot": _l("도보"), "motorbike": _l("이륜차"), "van": _l("차량")}
+#: The check boxes of an office's delivery weekdays, Monday (0) to Sunday (6).
+WEEKDAY_LABELS = (_l("월"), _l("화"), _l("수"), _l("목"), _l("금"), _l("토"), _l("일"))
 #: What each problem of a districts file is (routing/districts.py and load_districts name them).
 PROBLEMS = {
     "not_json": _l("JSON이 아님"),
@@ -122,6 +125,9 @@ class OfficeForm(PageForm):
     )
     lon = decimal(required=True)
     lat = decimal(required=True)
+    delivery_weekdays = WeekdaysField(
+        strict=False, required=True, error_messages={"required": NO_WEEKDAY, "null": NO_WEEKDAY}
+    )
 
 
 class NewOfficeForm(OfficeForm):
@@ -161,7 +167,12 @@ def register_pages(app: Flask) -> None:
 @bp.context_processor
 def _words() -> dict:
     role = getattr(g.get("principal"), "role", None)
-    return {"profiles": PROFILES, "problems": PROBLEMS, "admin": role in ADMINS}
+    return {
+        "profiles": PROFILES,
+        "problems": PROBLEMS,
+        "weekday_labels": WEEKDAY_LABELS,
+        "admin": role in ADMINS,
+    }
 
 
 @bp.app_template_filter("km2")
@@ -222,7 +233,13 @@ def office_counts(principal: Principal, office_ids: list[int]) -> dict[int, tupl
 @staff_page(*ADMINS)
 def new_office() -> str:
     """The form to register a delivery office."""
-    return render_template("routing/admin_office_new.html", form={}, errors={}, error=None)
+    return render_template(
+        "routing/admin_office_new.html",
+        form={},
+        ticked=ticked_weekdays(None, DEFAULT_WEEKDAYS),
+        errors={},
+        error=None,
+    )
 
 
 @bp.post("/new")
@@ -233,7 +250,11 @@ def create() -> Answer:
 
     def refused(error: ApiError) -> tuple[str, int]:
         html = render_template(
-            "routing/admin_office_new.html", form=request.form, errors=error.fields, error=error
+            "routing/admin_office_new.html",
+            form=request.form,
+            ticked=ticked_weekdays(request.form, ()),
+            errors=error.fields,
+            error=error,
         )
         return html, error.status
 
@@ -251,8 +272,17 @@ def office_values(data: dict[str, Any]) -> dict[str, Any]:
     lon, lat = data["lon"], data["lat"]
     if not in_korea(lon, lat):
         raise Invalid(fields={"depot": [OUTSIDE_KOREA]})
-    values = {key: data.get(key) for key in ("name", "road_address", "postal_code")}
+    values = {
+        key: data.get(key) for key in ("name", "road_address", "postal_code", "delivery_weekdays")
+    }
     return values | {"depot": [lon, lat]}
+
+
+def ticked_weekdays(form: MultiDict | None, stored: Iterable[int]) -> list[str]:
+    """The weekday boxes to tick: as posted when a refused form comes back, else `stored`."""
+    if form is not None:
+        return form.getlist("delivery_weekdays")
+    return [str(day) for day in stored]
 
 
 @bp.get("/<int:office_id>")
@@ -266,7 +296,7 @@ def _office_page(
     principal: Principal,
     office_id: int,
     error: ApiError | None = None,
-    form: Mapping[str, str] | None = None,
+    form: MultiDict | None = None,
 ) -> tuple[str, int]:
     shown = get_office(principal, office_id)
     html = render_template(
@@ -274,6 +304,7 @@ def _office_page(
         office=shown,
         counts=office_counts(principal, [shown.id])[shown.id],
         form=form,
+        ticked=ticked_weekdays(form, shown.delivery_weekdays),
         error=error,
         errors=error.fields if error else {},
     )
@@ -283,7 +314,7 @@ def _office_page(
 @bp.post("/<int:office_id>/edit")
 @staff_page(*ADMINS)
 def edit(office_id: int) -> Answer:
-    """Change an office's name, address or depot (its code stays)."""
+    """Change an office's name, address, depot or delivery weekdays (its code stays)."""
     principal = current_principal()
     return submit(
         OfficeForm,

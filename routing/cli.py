@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 
 from core.db import transaction
 from core.errors import ApiError
+from routing.schemas import WeekdaysField
 from routing.services import create_office, load_districts, office_by_code
 
 offices_cli = AppGroup("offices", help="우체국 (Delivery offices).")
@@ -24,6 +26,19 @@ def _fail(error: ApiError) -> click.ClickException:
     return click.ClickException("\n".join(lines))
 
 
+def _weekdays(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+    """--weekdays "0,1,2,3,4,5" checked as the API checks delivery_weekdays."""
+    if value is None:
+        return None
+    try:
+        return WeekdaysField(strict=False).deserialize(value.split(","))
+    except ValidationError as error:
+        problems = error.messages
+        if isinstance(problems, dict):  # one list of messages per bad item
+            problems = sorted({message for found in problems.values() for message in found})
+        raise click.BadParameter(" ".join(problems)) from error
+
+
 @offices_cli.command("create")
 @click.option("--code", required=True)
 @click.option("--name", required=True)
@@ -31,20 +46,25 @@ def _fail(error: ApiError) -> click.ClickException:
 @click.option("--postal-code")
 @click.option("--lon", type=float, required=True, help="depot longitude")
 @click.option("--lat", type=float, required=True, help="depot latitude")
-def create_command(code, name, road_address, postal_code, lon, lat) -> None:
+@click.option(
+    "--weekdays",
+    callback=_weekdays,
+    help="배달 요일 (delivery weekdays), 0=Monday ... 6=Sunday, e.g. 0,1,2,3,4,5; default 0-4",
+)
+def create_command(code, name, road_address, postal_code, lon, lat, weekdays) -> None:
     """Register a delivery office."""
+    values = {
+        "code": code,
+        "name": name,
+        "road_address": road_address,
+        "postal_code": postal_code,
+        "depot": [lon, lat],
+    }
+    if weekdays is not None:  # otherwise the model's default, Monday to Friday
+        values["delivery_weekdays"] = weekdays
     try:
         with transaction():
-            office = create_office(
-                None,
-                {
-                    "code": code,
-                    "name": name,
-                    "road_address": road_address,
-                    "postal_code": postal_code,
-                    "depot": [lon, lat],
-                },
-            )
+            office = create_office(None, values)
     except ApiError as error:
         raise _fail(error) from error
     click.echo(f"Created office {office.code} (id {office.id}).")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+from dataclasses import asdict
 from datetime import date, timedelta
 
 import click
@@ -17,14 +19,14 @@ from core.auth.roles import Role
 from core.auth.services import create_account
 from core.db import db, transaction
 from municipalities import imports
-from municipalities.mail import next_working_day, seoul_today
+from municipalities.mail import seoul_today
 from municipalities.models import Municipality
 from municipalities.registered_numbers import make_number
 from municipalities.services import create_municipality
 from routing.demo_data import OFFICE_CODE, DemoWorld, generate_households, generate_world
-from routing.models import CarrierDistrict, DeliveryOffice
+from routing.models import CarrierDistrict, DeliveryOffice, OfficeItem
 from routing.office_items import store_items
-from routing.services import create_carrier, create_office, load_districts
+from routing.services import create_carrier, create_office, load_districts, next_delivery_day
 
 demo_cli = AppGroup("demo", help="데모 데이터 (Demo data).")
 
@@ -87,8 +89,7 @@ def load_demo(seed: int = 2026, households: int = 500) -> tuple[DemoWorld, bool]
         return world, False
     municipality = create_municipality(
         {
-            "code": world.municipality.code,
-            "name": world.municipality.name,
+            **asdict(world.municipality),  # code, name and the sender identity of its letters
             "agreement_status": "active",
             "agreement_start": date(2026, 1, 1),
             "agreement_end": None,
@@ -143,30 +144,55 @@ def load_demo(seed: int = 2026, households: int = 500) -> tuple[DemoWorld, bool]
         )
         if not report.accepted:
             raise click.ClickException(f"demo households did not import: {report.errors[:3]}")
-    add_office_day(office, next_working_day(seoul_today() + timedelta(days=1)), DEMO_ITEMS)
+    add_office_day(office, next_delivery_day(office, seoul_today() + timedelta(days=1)), DEMO_ITEMS)
     return world, True
 
 
 DEMO_ITEMS = 300
+#: A day's demo numbers: service class 6 (other registered mail), serial MMDD + five digits.
+DAY_SERIES = 100_000
+
+
+def day_numbers(day: date, count: int, taken: set[str]) -> list[str]:
+    """The first `count` numbers of the day's demo series that are not `taken`."""
+    series = (make_number(day.year, int(f"{day:%m%d}{i:05d}"), "6") for i in range(DAY_SERIES))
+    free = list(itertools.islice((n for n in series if n not in taken), count))
+    if len(free) < count:
+        raise click.ClickException(
+            f"{day.isoformat()}에 더 넣을 등기번호가 없습니다. "
+            f"(Only {len(free)} demo numbers left for {day.isoformat()}.)"
+        )
+    return free
 
 
 def add_office_day(office: DeliveryOffice, day: date, count: int) -> int:
-    """Give the office `count` fictitious registered items for `day`, inside its districts."""
+    """Give the office `count` more fictitious registered items for `day`, inside its districts.
+
+    The day may have items already (`demo load` adds the next working day's, `demo day` any
+    day's, as often as asked): the new ones take numbers the day has not used yet.
+    """
+    taken = set(
+        db.session.scalars(
+            sa.select(OfficeItem.registered_number).where(
+                OfficeItem.office_id == office.id, OfficeItem.day == day
+            )
+        )
+    )
     districts = db.session.scalars(
         sa.select(CarrierDistrict.geometry).where(CarrierDistrict.office_id == office.id)
     )
     area = shapely.union_all([shape(geometry) for geometry in districts])
-    people = generate_households(count, seed=day.toordinal(), area=area)
+    # Seeded by how many the day has, so another batch for the day brings other people.
+    people = generate_households(count, seed=day.toordinal() * DAY_SERIES + len(taken), area=area)
     items = [
         {
-            # Service class 6 (other registered mail); the serial holds the day and the count.
-            "registered_number": make_number(day.year, int(f"{day:%m%d}{i:05d}"), "6"),
+            "registered_number": number,
             "addressee": person.name,
             "road_address": person.road_address,
             "address_detail": person.address_detail,
             "location": [person.lon, person.lat],
         }
-        for i, person in enumerate(people)
+        for number, person in zip(day_numbers(day, count, taken), people, strict=True)
     ]
     return len(store_items(office, day, items, None))
 
@@ -200,12 +226,12 @@ def load_command(seed: int, households: int) -> None:
 @click.option("--items", default=DEMO_ITEMS, show_default=True)
 def day_command(day, items: int) -> None:
     """Add a day's fictitious registered items to the demo office, for planning routes."""
-    target = day.date() if day else next_working_day(seoul_today() + timedelta(days=1))
     with transaction():
         office = db.session.scalar(
             sa.select(DeliveryOffice).where(DeliveryOffice.code == OFFICE_CODE)
         )
         if office is None:
             raise click.ClickException("Load the demo first: flask demo load")
+        target = day.date() if day else next_delivery_day(office, seoul_today() + timedelta(days=1))
         added = add_office_day(office, target, items)
     click.echo(f"{office.name}: {added} registered items for {target.isoformat()}.")

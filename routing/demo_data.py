@@ -127,10 +127,15 @@ _NOTE_SHARE = 0.3
 
 @dataclass(frozen=True)
 class DemoMunicipality:
-    """The fictitious municipality (tenant) of the demo."""
+    """The fictitious municipality (tenant) of the demo, with the sender identity of its letters."""
 
     code: str
     name: str
+    department: str
+    road_address: str
+    postal_code: str
+    phone: str
+    contact_person: str
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,16 @@ def generate_world(
     streets = _Streets(random.Random(f"{seed}:streets"), outline)
     depot = _depot(random.Random(f"{seed}:office"), outline)
     road, postal_code = streets.locate(np.array([depot[0]]), np.array([depot[1]]))[0]
+    hall_road, hall_postal_code = streets.locate(np.array([CENTRE[0]]), np.array([CENTRE[1]]))[0]
+    municipality = DemoMunicipality(
+        code=MUNICIPALITY_CODE,
+        name=MUNICIPALITY_NAME,
+        department="복지정책과 희망복지지원팀",
+        road_address=f"{MUNICIPALITY_NAME} {hall_road}",
+        postal_code=hall_postal_code,
+        phone="02-2100-1234",
+        contact_person="한지은 주무관",  # the demo's social worker gaon.sw1
+    )
     office = DemoOffice(
         code=OFFICE_CODE,
         name="가온우체국",
@@ -212,7 +227,7 @@ def generate_world(
     # a district, even near the outline where the tiling was snapped to its grid.
     covered = shapely.union_all([area.geometry for area in areas], grid_size=_TILING_GRID)
     return DemoWorld(
-        municipality=DemoMunicipality(code=MUNICIPALITY_CODE, name=MUNICIPALITY_NAME),
+        municipality=municipality,
         office=office,
         districts=areas,
         carriers=_carriers(random.Random(f"{seed}:carriers"), areas, carriers),

@@ -22,7 +22,7 @@ from core.db import db, transaction, utcnow
 from core.errors import Conflict, Invalid, NotFound
 from core.outbox import Message, enqueue
 from core.push import enqueue_push
-from municipalities.mail import SEOUL, next_working_day, record_event
+from municipalities.mail import SEOUL, record_event
 from municipalities.models import Household, MailItem
 from municipalities.tracking import EventCode, ItemStatus
 from routing import postal_model, solver
@@ -37,7 +37,7 @@ from routing.models import (
     RoutePlan,
 )
 from routing.postal_model import CarrierSpec, StopSpec
-from routing.services import dispatchers_office
+from routing.services import check_delivery_day, dispatchers_office, next_delivery_day
 
 KIND = "route_plan"
 # Items a round can take: waiting at the office, due again, or out on a plan being redone.
@@ -163,6 +163,7 @@ def start_plan(principal: Principal, office_id: int, data: dict) -> RoutePlan:
     day: date = data["day"]
     if _clock(day, seoul_now()) is None:
         raise Invalid(fields={"day": ["지난 날의 계획은 만들 수 없습니다. (The day has passed.)"]})
+    check_delivery_day(office, day)
     _lock_office(office.id)
     _release_past_days(office.id)
     _replace_drafts(office.id, day)
@@ -780,7 +781,8 @@ def publish(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
     plan = _editable(principal, plan_id, data["version"])
     if plan.status == "published":
         raise Conflict("이미 배포한 계획입니다. (Already published.)")
-    next_day = next_working_day(plan.day + timedelta(days=1))
+    office = db.session.get(DeliveryOffice, plan.office_id)
+    next_day = next_delivery_day(office, plan.day + timedelta(days=1))
     stops = _stops(plan.id)
     items = _items_of(stops)
     for stop in stops:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 from shapely.geometry import mapping, shape
@@ -14,6 +15,7 @@ from core.auth.services import create_account
 from core.db import db
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.geo import DistrictIndex
+from core.working_days import check_working_day, next_working_day
 from municipalities.services import reassign_households
 from routing.districts import DistrictShape, DistrictsRejected, area_m2, parse_districts
 from routing.models import Carrier, CarrierDistrict, DeliveryOffice
@@ -79,7 +81,7 @@ def create_office(principal: Principal | None, data: dict) -> DeliveryOffice:
 
 
 def update_office(principal: Principal, office_id: int, data: dict) -> DeliveryOffice:
-    """Change an office's name, address or depot."""
+    """Change an office's name, address, depot or delivery weekdays."""
     office = get_office(principal, office_id)
     _require_system_admin(principal)
     if "depot" in data:
@@ -96,6 +98,24 @@ def office_by_code(code: str) -> DeliveryOffice:
     if office is None:
         raise NotFound(f"우체국 코드 {code}이(가) 없습니다. (No office with code {code}.)")
     return office
+
+
+# --- delivery days ---------------------------------------------------------------------------
+
+
+def office_weekdays(office_id: int) -> tuple[int, ...]:
+    """The weekdays an office delivers on (Monday 0 ... Sunday 6)."""
+    return tuple(db.session.get(DeliveryOffice, office_id).delivery_weekdays)
+
+
+def check_delivery_day(office: DeliveryOffice, day: date, field: str = "day") -> None:
+    """Refuse (422) a day the office does not deliver on, naming its next delivery day."""
+    check_working_day(day, field, office.delivery_weekdays)
+
+
+def next_delivery_day(office: DeliveryOffice, day: date) -> date:
+    """The office's first delivery day on or after `day` (its weekdays, never a holiday)."""
+    return next_working_day(day, office.delivery_weekdays)
 
 
 # --- districts -------------------------------------------------------------------------------

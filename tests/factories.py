@@ -41,6 +41,11 @@ def make_municipality(**overrides) -> Municipality:
         "name": f"시험시 {n}구",
         "agreement_status": "active",
         "agreement_start": date(2026, 1, 1),
+        # The sender identity its letters carry (a mailing is refused without it).
+        "department": "복지정책과",
+        "road_address": f"서울특별시 시험구 시청로 {n}",
+        "postal_code": "06000",
+        "phone": "02-2100-1234",
     }
     municipality = Municipality(**(values | overrides))
     db.session.add(municipality)

@@ -10,6 +10,7 @@ import io
 import re
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,9 @@ SENDER = Sender(
     road_address="서울특별시 가온구 가온대로 100",
     postal_code="06236",
     phone="02-2100-1234",
+    contact_person="한지은 주무관",
 )
+ISSUED_ON = date(2026, 12, 7)
 
 BODY = """{name} 님께
 
@@ -107,7 +110,14 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
     pdf = tmp_path_factory.mktemp("letters") / "letters.pdf"
     manifest = io.StringIO(newline="")
     with pdf.open("wb") as out:
-        pages = render_letters(iter(ITEMS), SENDER, out, title="복지서비스 안내", manifest=manifest)
+        pages = render_letters(
+            iter(ITEMS),
+            SENDER,
+            out,
+            title="복지서비스 안내",
+            manifest=manifest,
+            issued_on=ISSUED_ON,
+        )
     return pdf, pages, manifest.getvalue()
 
 
@@ -145,6 +155,57 @@ def test_pdftotext_gets_back_the_korean_text_names_and_numbers(rendered):
         assert format_registered_number(item.registered_number) in text  # under the barcode
     assert _squash(SENDER.name + SENDER.department) in squashed
     assert "복지서비스 안내" in text and "복지등기" in text
+
+
+def test_every_letter_carries_the_date_of_issue_and_the_whole_sender(rendered):
+    pdf, _, _ = rendered
+    pages = [_squash(page) for page in _page_texts(pdf)]
+    first = [page for page in pages if re.search(r"·1/\d+$", page)]
+    last = [page for page in pages if re.search(r"·(\d+)/\1$", page)]
+    assert len(first) == len(last) == len(ITEMS)
+    for page in first:  # the return address
+        assert _squash("서울특별시 가온구 가온대로 100 (06236)") in page
+        assert _squash("담당 한지은 주무관 · 전화 02-2100-1234") in page
+    for page in last:  # dated above the signature, who to call below it
+        closing = (
+            "2026년 12월 7일 서울특별시 가온구청 복지정책과 희망복지지원팀 · 담당 한지은 주무관"
+        )
+        assert _squash(closing) in page
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {},
+        {"department": "복지정책과"},
+        {"road_address": "서울특별시 가온구 가온대로 100"},
+        {"postal_code": "06236", "contact_person": "한지은 주무관"},
+        {"phone": "02-2100-1234"},
+    ],
+    ids=["name-only", "department", "address", "postal-code-and-person", "phone"],
+)
+def test_a_sender_field_left_empty_prints_neither_it_nor_its_punctuation(given, tmp_path):
+    sender = Sender(name="서울특별시 가온구", **given)
+    pdf = tmp_path / "letter.pdf"
+    with pdf.open("wb") as out:
+        # A body without the words checked for, so only the sender blocks could print them.
+        render_letters(
+            [_item(ITEMS[1].registered_number, "이영수", body="안녕하십니까?")],
+            sender,
+            out,
+            issued_on=ISSUED_ON,
+        )
+    text = _page_texts(pdf)[0]
+    lines = [line.strip() for line in text.splitlines()]
+    assert "()" not in _squash(text) and "( )" not in text
+    assert ("전화" in text) == ("phone" in given)
+    assert ("담당" in text) == ("contact_person" in given)
+    assert not [line for line in lines if line.startswith("·") or line.endswith("·")]
+    assert "2026년 12월 7일" in text and "보내는 사람" in text
+    for value in given.values():
+        assert _squash(value) in _squash(text)
+    if "postal_code" in given and "road_address" not in given:
+        assert "(06236)" in text
 
 
 def test_blank_line_starts_a_paragraph_and_a_newline_breaks_the_line(rendered):
@@ -191,10 +252,10 @@ def test_subsetting_keeps_the_file_small(rendered):
 
 def test_empty_batch_and_malformed_numbers_are_refused():
     with pytest.raises(ValueError, match="no letters"):
-        render_letters([], SENDER, io.BytesIO())
+        render_letters([], SENDER, io.BytesIO(), issued_on=ISSUED_ON)
     for bad in ("726000000001", "72600000000171", "726000000001X", "７２６０００００００００１７"):
         with pytest.raises(ValueError, match="13 digits"):
-            render_letters([_item(bad, "김순자")], SENDER, io.BytesIO())
+            render_letters([_item(bad, "김순자")], SENDER, io.BytesIO(), issued_on=ISSUED_ON)
 
 
 # --- barcode -------------------------------------------------------------------------------------
@@ -331,7 +392,10 @@ def test_manifest_has_one_row_per_item_with_page_numbers(rendered):
     assert rows[1]["address_detail"] == "" and rows[1]["postal_code"] == ""
     # The standalone function paginates exactly as rendering does.
     standalone = io.StringIO(newline="")
-    assert manifest_csv(ITEMS, standalone, sender=SENDER, title="복지서비스 안내") == len(ITEMS)
+    written = manifest_csv(
+        ITEMS, standalone, sender=SENDER, issued_on=ISSUED_ON, title="복지서비스 안내"
+    )
+    assert written == len(ITEMS)
     assert standalone.getvalue() == manifest
 
 
@@ -344,7 +408,7 @@ def test_manifest_neutralises_formula_like_cells(prefix):
         address_detail=f"{prefix}cmd|' /C calc'!A0",
     )
     out = io.StringIO(newline="")
-    assert manifest_csv([item, ITEMS[0]], out, sender=SENDER) == 2
+    assert manifest_csv([item, ITEMS[0]], out, sender=SENDER, issued_on=ISSUED_ON) == 2
     header, row, plain = list(csv.reader(io.StringIO(out.getvalue())))
     assert header[:5] == [
         "registered_number",

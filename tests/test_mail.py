@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from core import working_days
 from core.auth.roles import Role
 from core.db import db
 from core.outbox import OutboxMessage, deliver_due
@@ -84,19 +85,39 @@ def test_template_merge_fields_are_checked(client, world):
     assert response.status_code == 422 and "ssn" in response.json["error"]["fields"]["body"][0]
 
 
-def test_sundays_and_public_holidays_are_refused_with_the_next_working_day(client, setup):
+def upcoming(weekday: int) -> date:
+    """The first day after today that is `weekday` (Monday 0 ... Sunday 6)."""
     today = mail.seoul_today()
-    sunday = today + timedelta(days=(6 - today.weekday()) % 7 or 7)
-    response = draft(client, setup, send_date=sunday.isoformat())
+    return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
+
+
+def upcoming_holiday_on_a_weekday() -> date:
+    """The first Korean public holiday after today that falls on Monday to Friday."""
+    day = mail.seoul_today() + timedelta(days=1)
+    while not (working_days.is_public_holiday(day) and day.weekday() < 5):
+        day += timedelta(days=1)
+    return day
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [upcoming(5), upcoming(6), upcoming_holiday_on_a_weekday()],
+    ids=["saturday", "sunday", "holiday"],
+)
+def test_weekends_and_public_holidays_are_refused_naming_the_next_working_day(
+    client, setup, refused
+):
+    response = draft(client, setup, send_date=refused.isoformat())
     assert response.status_code == 422
-    assert (sunday + timedelta(days=1)).isoformat() in response.json["error"]["fields"][
-        "send_date"
-    ][0]
-    new_year = date(today.year + 1, 1, 1)
-    assert not mail.is_working_day(new_year)
-    assert draft(client, setup, send_date=new_year.isoformat()).status_code == 422
-    chuseok_2026 = date(2026, 9, 25)
-    assert not mail.is_working_day(chuseok_2026)
+    error = response.json["error"]
+    following = working_days.next_working_day(refused)
+    assert following > refused and following.weekday() < 5
+    named = f"{refused}({'월화수목금토일'[refused.weekday()]})은"
+    for message in (error["message"], error["fields"]["send_date"][0]):
+        assert message.startswith(f"{named} 배달하는 날이 아닙니다. 다음 배달일: {following}")
+        assert f"({refused} is not a delivery day; the next one is {following}.)" in message
+    assert error["code"] == "not_a_working_day"
+    assert draft(client, setup, send_date=following.isoformat()).status_code == 201
 
 
 def test_preview_names_who_is_left_out_and_why(client, setup):

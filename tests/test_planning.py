@@ -12,6 +12,7 @@ from core.auth.roles import Role
 from core.auth.services import issue_token
 from core.db import db
 from core.outbox import OutboxMessage, deliver_due
+from core.working_days import is_public_holiday
 from municipalities.mail import SEOUL, next_working_day, seoul_today
 from municipalities.models import MailItem
 from routing import planning
@@ -143,6 +144,25 @@ def test_preferred_hours_become_time_windows(client, office):
     )
     assert stop["windows"] == ["15:00-16:00"]
     assert 15 * 3600 <= stop["arrival_s"] + stop["waiting_s"] <= 16 * 3600
+
+
+def test_plans_only_on_the_offices_delivery_days(client, office):
+    saturday = DAY + timedelta(days=(5 - DAY.weekday()) % 7)
+    while is_public_holiday(saturday):
+        saturday += timedelta(days=7)
+    url = f"/api/v1/offices/{office['tenant'].office.id}/plans"
+    db.session.commit()
+    for day in (saturday, saturday + timedelta(days=1)):
+        refused = client.post(url, json={"day": day.isoformat()}, headers=headers(office))
+        assert refused.status_code == 422, refused.json
+        [message] = refused.json["error"]["fields"]["day"]
+        assert day.isoformat() in message and next_working_day(day).isoformat() in message
+    office["tenant"].office.delivery_weekdays = [0, 1, 2, 3, 4, 5]
+    items(office, "west", 1)
+    assert start(client, office, day=saturday.isoformat())["status"] == "queued"
+    sunday = (saturday + timedelta(days=1)).isoformat()
+    sunday = client.post(url, json={"day": sunday}, headers=headers(office))
+    assert sunday.status_code == 422
 
 
 def test_what_does_not_fit_is_unassigned_with_a_reason_and_rolls_to_the_next_working_day(

@@ -26,6 +26,7 @@ from core.errors import Forbidden, NotFound, Unauthorized
 from municipalities.mail import next_working_day, seoul_today
 from municipalities.models import MailItem
 from municipalities.registered_numbers import make_number
+from routing import planning
 from routing.models import Carrier, PlanRoute, PlanStop, RoutePlan
 from tests.factories import PASSWORD, World, auth, square
 from tests.household_files import to_csv, valid_rows
@@ -286,7 +287,7 @@ Body = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 # Today: the carrier app's routes and scans default to today.
-PLAN_DAY = seoul_today().isoformat()
+PLAN_DAY = next_working_day(seoul_today()).isoformat()
 
 
 def office_item_body(location: list[float]) -> dict:
@@ -346,7 +347,11 @@ def publish_for_the_tenants_carrier(tenant, plan_id: int, stop_id: int, item_id:
             position=1,
         )
     )
-    db.session.get(RoutePlan, plan_id).status = "published"
+    plan = db.session.get(RoutePlan, plan_id)
+    # Today's route, whatever day this runs on: the carrier's route and scan default to today.
+    plan.status, plan.day = "published", seoul_today()
+    db.session.flush()
+    planning.hand_out(plan, None)
     db.session.commit()
 
 
@@ -391,6 +396,9 @@ BODIES: dict[tuple[str, str], Body] = {
         "json": {"password": "a brand new passphrase 88"}
     },
     ("/municipalities/<int:municipality_id>", "PATCH"): lambda k: {"json": {"name": "바뀐 시"}},
+    ("/municipalities/<int:municipality_id>/sender", "PATCH"): lambda k: {
+        "json": {"contact_person": "바뀐 담당자"}
+    },
     ("/households/<int:household_id>", "PATCH"): lambda k: {"json": {"version": 1, "note": "새"}},
     ("/households/<int:household_id>/close", "POST"): lambda k: {"json": {"reason": "moved"}},
     ("/mailings/<int:mailing_id>/submit", "POST"): no_body,

@@ -16,7 +16,6 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import holidays
 import sqlalchemy as sa
 from flask import current_app
 from openpyxl import Workbook
@@ -28,6 +27,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, NotFound
+from core.working_days import is_working_day
 from municipalities.mail import SEOUL
 from municipalities.models import Municipality
 from welfare_checks.models import AccessReview
@@ -64,10 +64,10 @@ def previous_month(today: date) -> date:
     return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
-def _off_hours(local: datetime, public_holidays: holidays.HolidayBase) -> bool:
+def _off_hours(local: datetime) -> bool:
     config = current_app.config
     start, end = config["ACCESS_REVIEW_DAY_START_HOUR"], config["ACCESS_REVIEW_DAY_END_HOUR"]
-    return local.weekday() >= 5 or local.date() in public_holidays or not start <= local.hour < end
+    return not is_working_day(local.date()) or not start <= local.hour < end
 
 
 def _new_entry() -> dict[str, Any]:
@@ -92,7 +92,7 @@ def build_summary(municipality_id: int, month: date) -> dict[str, Any]:
         AccessLog.municipality_id == municipality_id, AccessLog.at >= start, AccessLog.at < end
     )
     households = sa.and_(in_month, AccessLog.subject_type == "household")
-    entries = _tally(in_month, holidays.country_holidays("KR", years=start.year))
+    entries = _tally(in_month)
     distinct = sa.func.count(sa.distinct(AccessLog.subject_id))
     for account_id, count in db.session.execute(
         sa.select(AccessLog.account_id, distinct).where(households).group_by(AccessLog.account_id)
@@ -138,9 +138,7 @@ def build_summary(municipality_id: int, month: date) -> dict[str, Any]:
     }
 
 
-def _tally(
-    in_month: sa.ColumnElement, public_holidays: holidays.HolidayBase
-) -> dict[int | None, dict[str, Any]]:
+def _tally(in_month: sa.ColumnElement) -> dict[int | None, dict[str, Any]]:
     """Per account: accesses by action, off-hours accesses and days, exports."""
     entries: dict[int | None, dict[str, Any]] = defaultdict(_new_entry)
     off_days: dict[int | None, set[date]] = defaultdict(set)
@@ -162,7 +160,7 @@ def _tally(
         entry, local = entries[account_id], at.astimezone(SEOUL)
         entry["accesses"] += count
         entry["actions"][action] = entry["actions"].get(action, 0) + count
-        if _off_hours(local, public_holidays):
+        if _off_hours(local):
             entry["off_hours"] += count
             off_days[account_id].add(local.date())
         if action in EXPORT_ACTIONS:

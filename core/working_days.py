@@ -1,0 +1,63 @@
+"""The delivery calendar, the one place for it: an office's weekdays, never a Korean public holiday.
+
+Public holidays come from the `holidays` package's KR calendar, which includes substitute
+holidays (대체공휴일), election days and one-off temporary holidays it knows of.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+
+from core.errors import Invalid
+
+#: Monday 0 ... Sunday 6 (date.weekday()); offices deliver Monday to Friday unless set otherwise.
+DEFAULT_WEEKDAYS: tuple[int, ...] = (0, 1, 2, 3, 4)
+WEEKDAY_NAMES = ("월", "화", "수", "목", "금", "토", "일")
+
+
+class NotAWorkingDay(Invalid):
+    code = "not_a_working_day"
+
+
+@lru_cache(maxsize=32)
+def _public_holidays(year: int) -> frozenset[date]:
+    # Building a year's calendar (lunar dates, substitutes) takes about 10 ms, and days are
+    # checked one at a time: in loops, and on every tracking event.
+    return frozenset(holidays.country_holidays("KR", years=year))
+
+
+def is_public_holiday(day: date) -> bool:
+    """A Korean public holiday, substitute and election days included."""
+    return day in _public_holidays(day.year)
+
+
+def is_working_day(day: date, weekdays: Collection[int] = DEFAULT_WEEKDAYS) -> bool:
+    """One of `weekdays` (Monday 0 ... Sunday 6) and not a Korean public holiday."""
+    return day.weekday() in weekdays and not is_public_holiday(day)
+
+
+def next_working_day(day: date, weekdays: Collection[int] = DEFAULT_WEEKDAYS) -> date:
+    """The first working day on or after `day`."""
+    if not set(weekdays) & set(range(7)):
+        raise ValueError(f"no weekday to work on: {weekdays!r}")  # the loop would never end
+    while not is_working_day(day, weekdays):
+        day += timedelta(days=1)
+    return day
+
+
+def check_working_day(day: date, field: str, weekdays: Collection[int] = DEFAULT_WEEKDAYS) -> None:
+    """Refuse a day that is not a working day with a 422 naming it and the next working day."""
+    if is_working_day(day, weekdays):
+        return
+    following = next_working_day(day, weekdays).isoformat()
+    # Every date is read ending in 일 (day), so the particle is always 은.
+    message = (
+        f"{day.isoformat()}({WEEKDAY_NAMES[day.weekday()]})은 배달하는 날이 아닙니다. "
+        f"다음 배달일: {following} "
+        f"({day.isoformat()} is not a delivery day; the next one is {following}.)"
+    )
+    raise NotAWorkingDay(message, fields={field: [message]})
