@@ -10,23 +10,13 @@ from core.auth.roles import Role
 from core.db import db
 from municipalities.models import Mailing
 from tests.desk import sign_in
-from tests.test_mail import TEMPLATE, add_household, next_working
-from tests.test_pages_mail import LETTER, field_error, mailings, make_draft
+from tests.test_mail import next_working
+from tests.test_pages_mail import LETTER, field_error, mailings, make_draft, town  # noqa: F401
 
 EVERYBODY = "활성 가구 전체 (all active households)"
 
 
-@pytest.fixture
-def town(client, world) -> dict:
-    """Tenant a: a template, two households in its district and one outside every district."""
-    headers = world.a.headers(Role.SOCIAL_WORKER)
-    template = client.post("/api/v1/letter-templates", json=TEMPLATE, headers=headers).json
-    inside = [add_household(client, world.a, name) for name in ("김순자", "이영호")]
-    outside = add_household(client, world.a, "박민수", location=(128.5, 35.8))
-    return {"template": template["id"], "inside": inside, "outside": outside, "headers": headers}
-
-
-def create(client, town: dict, selection: dict):
+def create(client, town: dict, selection: dict):  # noqa: F811
     return client.post(
         "/api/v1/mailings",
         json={
@@ -48,14 +38,14 @@ def create(client, town: dict, selection: dict):
     ],
     ids=["empty", "all-active-false", "all-active-and-a-filter"],
 )
-def test_an_empty_or_contradictory_selection_is_a_422_naming_it(client, town, selection, words):
+def test_an_empty_or_contradictory_selection_is_a_422_naming_it(client, town, selection, words):  # noqa: F811
     refused = create(client, town, selection)
     assert refused.status_code == 422
     assert words in refused.json["error"]["fields"]["selection"][0]
     assert mailings() == []
 
 
-def test_all_active_households_are_chosen_outright_and_the_preview_says_so(client, town):
+def test_all_active_households_are_chosen_outright_and_the_preview_says_so(client, town):  # noqa: F811
     created = create(client, town, {"all_active": True})
     assert created.status_code == 201, created.json
     assert created.json["selection"] == {"all_active": True}
@@ -69,7 +59,7 @@ def test_all_active_households_are_chosen_outright_and_the_preview_says_so(clien
     assert "risk_source=gas_arrears" in summary.json["selection_summary"]
 
 
-def test_a_draft_saved_with_an_empty_filter_is_neither_previewed_nor_submitted(client, world, town):
+def test_a_draft_saved_with_an_empty_filter_is_neither_previewed_nor_submitted(client, world, town):  # noqa: F811
     draft = Mailing(
         municipality_id=world.a.municipality.id,
         title="예전 초안",
@@ -91,7 +81,7 @@ def test_a_draft_saved_with_an_empty_filter_is_neither_previewed_nor_submitted(c
 # --- the wizard ----------------------------------------------------------------------------------
 
 
-def test_the_wizard_refuses_an_empty_filter_at_step_one(client, world, town):
+def test_the_wizard_refuses_an_empty_filter_at_step_one(client, world, town):  # noqa: F811
     sign_in(client, world.a.accounts[Role.SOCIAL_WORKER])
     refused = client.get(LETTER + "?kind=filter")
     assert refused.status_code == 422
@@ -102,7 +92,7 @@ def test_the_wizard_refuses_an_empty_filter_at_step_one(client, world, town):
     assert both.status_code == 422 and "not both" in field_error(both.text, "selection")
 
 
-def test_the_wizard_mails_all_active_households_when_ticked_and_says_so(client, world, town):
+def test_the_wizard_mails_all_active_households_when_ticked_and_says_so(client, world, town):  # noqa: F811
     sign_in(client, world.a.accounts[Role.SOCIAL_WORKER])
     step2 = client.get(LETTER + "?kind=filter&all_active=true")
     assert step2.status_code == 200

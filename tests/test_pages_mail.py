@@ -27,7 +27,7 @@ def town(client, world) -> dict:
     template = client.post("/api/v1/letter-templates", json=TEMPLATE, headers=headers).json
     inside = [add_household(client, world.a, name) for name in ("김순자", "이영호")]
     outside = add_household(client, world.a, "박민수", location=(128.5, 35.8))
-    return {"template": template["id"], "inside": inside, "outside": outside}
+    return {"template": template["id"], "inside": inside, "outside": outside, "headers": headers}
 
 
 def ticked(ids: list[int]) -> str:
