@@ -153,8 +153,10 @@ class UnassignedHouseholds(MethodView):
     @blp.response(200, page_of(UnassignedHouseholdSchema))
     @require_login
     def get(self, page: int, per_page: int):
-        """Households outside every district or without coordinates, with the reason."""
-        return paginate(services.unassigned_households(current_principal()), page, per_page)
+        """Households outside every district or without coordinates, with the reason (logged)."""
+        with transaction():
+            query = services.unassigned_households(current_principal())
+            return _page_of_households(query, page, per_page)
 
 
 @blp.route("/households/<int:household_id>")

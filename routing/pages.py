@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 from core.auth.pages import staff_page
 from core.auth.principal import Principal, current_principal
 from core.auth.roles import Role
-from core.db import db
+from core.db import db, transaction
 from core.errors import ApiError
 from core.forms import REQUIRED, Answer, PageForm, day, load_form, number, numbers, submit
 from core.nav import add_nav_link
@@ -235,9 +235,10 @@ def _plan_page(
     form: Mapping[str, str] | None = None,
     stop_id: int | None = None,
 ) -> tuple[str, int]:
-    plan = planning.get_plan(principal, plan_id, for_update=True)
-    office = dispatchers_office(principal, plan.office_id)
-    described = planning.describe(principal, plan)
+    with transaction():  # reading the stops is access-logged
+        plan = planning.get_plan(principal, plan_id, for_update=True)
+        office = dispatchers_office(principal, plan.office_id)
+        described = planning.describe(principal, plan)
     colours = {
         route["carrier_id"]: ROUTE_COLOURS[index % len(ROUTE_COLOURS)]
         for index, route in enumerate(described["routes"])

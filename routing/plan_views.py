@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from core.api import Blueprint
+from core.audit import record_access
 from core.auth.principal import current_principal, require_login
 from core.db import db, transaction
 from municipalities.mail import seoul_today
@@ -65,7 +66,8 @@ class PlanItem(MethodView):
     def get(self, plan_id: int):
         """A plan with its routes (ordered stops, times, distance) and unassigned stops."""
         principal = current_principal()
-        return planning.describe(principal, planning.get_plan(principal, plan_id))
+        with transaction():  # reading the stops is access-logged
+            return planning.describe(principal, planning.get_plan(principal, plan_id))
 
 
 @blp.route("/plans/<int:plan_id>/stops/<int:stop_id>")
@@ -125,7 +127,18 @@ class OfficeItems(MethodView):
     def get(self, query: dict, office_id: int):
         """The office's other registered items of a day (imported; default today)."""
         day = query.get("day") or seoul_today()
-        return office_items.items_of(current_principal(), office_id, day)
+        principal = current_principal()
+        with transaction():
+            items = office_items.items_of(principal, office_id, day)
+            record_access(
+                principal.account_id,
+                "read",
+                "office_item",
+                [item.id for item in items],
+                None,
+                f"office={office_id} day={day.isoformat()}",
+            )
+            return items
 
     @blp.arguments(OfficeItemsInSchema)
     @blp.response(201, OfficeItemOutSchema(many=True))

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from core.audit import record_access
 from core.auth.models import Account
 from core.auth.principal import Principal
 from core.auth.roles import Role
@@ -918,6 +919,7 @@ def describe(principal: Principal, plan: RoutePlan) -> dict[str, Any]:
         )
     }
     own = _own_carrier(principal)
+    _log_read(principal, plan, [s for s in stops if own is None or s.carrier_id == own])
     routes = []
     for route in _routes(plan.id):
         if own is not None and route.carrier_id != own:
@@ -946,6 +948,20 @@ def describe(principal: Principal, plan: RoutePlan) -> dict[str, Any]:
         "routes": routes,
         "unassigned_stops": [_stop_out(s, places, done) for s in unassigned],
     }
+
+
+def _log_read(principal: Principal, plan: RoutePlan, stops: list[PlanStop]) -> None:
+    """Reading a plan shows welfare households' addresses: access-logged per municipality."""
+    item_ids = [s.mail_item_id for s in stops if s.mail_item_id is not None]
+    households: dict[int, list[int]] = {}
+    for municipality_id, household_id in db.session.execute(
+        sa.select(MailItem.municipality_id, MailItem.household_id).where(MailItem.id.in_(item_ids))
+    ):
+        households.setdefault(municipality_id, []).append(household_id)
+    for municipality_id, ids in households.items():
+        record_access(
+            principal.account_id, "read", "household", ids, municipality_id, f"plan={plan.id}"
+        )
 
 
 def _own_carrier(principal: Principal) -> int | None:

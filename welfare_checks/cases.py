@@ -183,6 +183,14 @@ def add_note(principal: Principal, case_id: int, text: str) -> CaseEvent:
     event = CaseEvent(case_id=case.id, actor_id=principal.account_id, action="note", note=text)
     db.session.add(event)
     db.session.flush()
+    record_access(
+        principal.account_id,
+        "note",
+        "household",
+        [case.household_id],
+        case.municipality_id,
+        f"case={case.id}",
+    )
     return event
 
 
