@@ -11,6 +11,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 import venv
 from pathlib import Path
 
@@ -49,6 +50,49 @@ def flask(*args: str, env: dict[str, str] | None = None) -> None:
     _run(BIN / "flask", "--app", "app", *args, env=env)
 
 
+class Supervisor:
+    """Keep a background process running: start it again whenever it exits, until stopped."""
+
+    def __init__(self, args: list[str], restart_after_s: float = 2.0) -> None:
+        self.args = args
+        self.restart_after_s = restart_after_s
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()  # stop() never misses a process being started
+        self._process: subprocess.Popen | None = None
+        self._thread = threading.Thread(target=self._keep_running, daemon=True)
+
+    def start(self) -> None:
+        """Start the process and watch it from a thread."""
+        self._thread.start()
+
+    def _keep_running(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._process = subprocess.Popen(self.args, cwd=ROOT)  # noqa: S603
+            code = self._process.wait()
+            # A pause, so a process that cannot start does not spin; and Ctrl-C, which ends the
+            # process too, reaches stop() within it instead of being followed by a restart.
+            if self._stopping.wait(self.restart_after_s):
+                return
+            print(f"+ {' '.join(self.args)} exited with {code}; starting it again", flush=True)
+
+    def stop(self) -> None:
+        """Stop watching and end the process."""
+        with self._lock:
+            self._stopping.set()
+            process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._thread.join()
+
+
 def run(args: list[str]) -> None:
     """Set up, migrate, load the demo district and serve it on 127.0.0.1 with a worker."""
     ensure_environment("")
@@ -56,13 +100,14 @@ def run(args: list[str]) -> None:
     flask("db", "upgrade")
     flask("demo", "load")
     print(f"\n  welfare-post: http://127.0.0.1:{port}/login   API: /api/v1/openapi.json\n")
-    # The scheduler delivers the outbox (letters, route plans, webhooks, pushes) and escalates.
-    worker = subprocess.Popen([str(BIN / "flask"), "--app", "app", "scheduler", "run"], cwd=ROOT)  # noqa: S603
+    # The scheduler delivers the outbox (letters, route plans, webhooks, pushes) and escalates;
+    # it rides out database restarts itself, and is started again should it die anyway.
+    scheduler = Supervisor([str(BIN / "flask"), "--app", "app", "scheduler", "run"])
+    scheduler.start()
     try:
         flask("run", "--host", "127.0.0.1", "--port", port)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        scheduler.stop()
 
 
 def test(args: list[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.schemas import LonLat, StrictSchema
+from core.schemas import MAX_ID, Choice, Day, Instant, Number, Position, StrictSchema, Text
 from welfare_checks.survey import Outcome
 
 
@@ -16,15 +16,13 @@ class EnrolmentCodeSchema(Schema):
 
 
 class EnrolSchema(StrictSchema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    label = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    platform = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(("android", "ios"))
-    )
+    code = Text(40, min_length=1, required=True)
+    label = Text(100, min_length=1, required=True)
+    platform = Choice(("android", "ios"), load_default=None, allow_none=True)
 
 
 class RefreshSchema(StrictSchema):
-    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    refresh_token = Text(200, min_length=1, required=True)
 
 
 class CredentialsSchema(Schema):
@@ -36,7 +34,7 @@ class CredentialsSchema(Schema):
 
 
 class FcmTokenSchema(StrictSchema):
-    token = fields.String(required=True, allow_none=True, validate=validate.Length(min=1, max=4096))
+    token = Text(4096, min_length=1, required=True, allow_none=True)
 
 
 class DeviceSchema(Schema):
@@ -53,7 +51,7 @@ class DeviceSchema(Schema):
 
 
 class DayQuerySchema(StrictSchema):
-    day = fields.Date(metadata={"description": "default: today in Korea"})
+    day = Day(metadata={"description": "default: today in Korea"})
 
 
 class RouteStopSchema(Schema):
@@ -82,25 +80,26 @@ class CarrierRouteSchema(Schema):
 
 
 class SurveyInSchema(StrictSchema):
-    form = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    version = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    form = Text(40, min_length=1, required=True)
+    version = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_ID))
     answers = fields.Dict(required=True, metadata={"description": "question id -> answer"})
 
 
 class SignatureSchema(StrictSchema):
-    type = fields.String(required=True, validate=validate.OneOf(("image/png", "image/jpeg")))
-    data = fields.String(required=True, metadata={"description": "base64"})
+    type = Choice(("image/png", "image/jpeg"), required=True)
+    # Generous: the decoded size is checked against VISIT_SIGNATURE_MAX_BYTES afterwards.
+    data = Text(1_000_000, required=True, metadata={"description": "base64"})
 
 
 class VisitInSchema(StrictSchema):
     client_uuid = fields.UUID(required=True, metadata={"description": "made by the app, once"})
-    registered_number = fields.String(required=True, validate=validate.Length(max=40))
+    registered_number = Text(40, required=True)
     outcome = fields.Enum(Outcome, required=True, by_value=True)
-    relation = fields.String(validate=validate.Length(min=1, max=40))
-    other_text = fields.String(validate=validate.Length(min=1, max=1000))
-    recorded_at = fields.AwareDateTime(required=True, metadata={"description": "phone clock"})
-    location = LonLat(required=True)
-    accuracy_m = fields.Float(required=True, validate=validate.Range(min=0, max=100_000))
+    relation = Text(40, min_length=1)
+    other_text = Text(1000, min_length=1, multiline=True)
+    recorded_at = Instant(required=True, metadata={"description": "phone clock"})
+    location = Position(required=True)
+    accuracy_m = Number(0, 100_000, required=True)
     survey = fields.Nested(SurveyInSchema)
     signature = fields.Nested(SignatureSchema)
 

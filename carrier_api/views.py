@@ -22,7 +22,12 @@ from carrier_api.schemas import (
     VisitResultSchema,
 )
 from core.api import Blueprint
-from core.auth.principal import current_principal, require_login, require_role
+from core.auth.principal import (
+    current_principal,
+    require_any_role,
+    require_login,
+    require_role,
+)
 from core.auth.roles import Role
 from core.db import transaction
 from core.errors import ApiError, Invalid, NotFound
@@ -109,7 +114,7 @@ class DeviceRefresh(MethodView):
 class DeviceFcmToken(MethodView):
     @blp.arguments(FcmTokenSchema)
     @blp.response(200, DeviceSchema)
-    @require_login
+    @require_any_role
     def put(self, data: dict):
         """Register the calling phone's FCM token for pushes (null: stop pushes)."""
         with transaction():
@@ -138,7 +143,7 @@ class CarrierRouteView(MethodView):
 class CarrierScan(MethodView):
     @blp.arguments(DayQuerySchema, location="query")
     @blp.response(200, RouteStopSchema)
-    @require_login
+    @require_role(Role.CARRIER)
     def get(self, query: dict, registered_number: str):
         """Look an item up by registered number: only items on the caller's route are found."""
         day = query.get("day") or seoul_today()
@@ -175,7 +180,7 @@ class Visits(MethodView):
 @blp.route("/carrier/visits/<string:client_uuid>")
 class VisitItem(MethodView):
     @blp.response(200, VisitResultSchema)
-    @require_login
+    @require_role(Role.CARRIER)
     def get(self, client_uuid: str):
         """Whether a record arrived: the answer it got, for the caller's own records only."""
         return visits.stored_answer(current_principal(), client_uuid)
@@ -200,7 +205,7 @@ class VisitBatch(MethodView):
 @blp.route("/carrier/forms/<string:form_id>/<int:version>")
 class SurveyForm(MethodView):
     @blp.response(200)
-    @require_login
+    @require_any_role
     def get(self, form_id: str, version: int):
         """A survey form definition (questions, choices, relevance) as the app renders it."""
         try:
@@ -212,7 +217,7 @@ class SurveyForm(MethodView):
 @blp.route("/carrier/forms/<string:form_id>")
 class LatestSurveyForm(MethodView):
     @blp.response(200)
-    @require_login
+    @require_any_role
     def get(self, form_id: str):
         """The newest version of a survey form."""
         try:

@@ -14,9 +14,12 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 from flask import current_app
@@ -118,6 +121,8 @@ _CLAIM = sa.select(
 )
 # A phone clock this far ahead of the server is flagged, not trusted.
 CLOCK_SKEW = timedelta(minutes=5)
+INTERNAL = "내부 오류가 발생했습니다. (Internal error.)"
+log = logging.getLogger(__name__)
 
 
 class InFlight(Conflict):
@@ -142,19 +147,47 @@ class Answer:
     body: dict[str, Any]
 
 
-def fingerprint(record: dict[str, Any]) -> str:
-    """A hash of the record as sent (canonical JSON), to tell a replay from a reuse."""
-    canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def fingerprint(data: dict[str, Any]) -> str:
+    """A hash of the record's meaning, to tell a replay from a reuse: the loaded record as
+    canonical JSON, so 9 or 9.0, Z or +00:00 and the order of keys make no difference."""
+    return _hash(_canonical(data))
+
+
+def raw_fingerprint(record: Any) -> str:
+    """A hash of the record as sent: what visits stored before fingerprint() hold."""
+    return _hash(record)
+
+
+def _hash(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def record_visit(principal: Principal, raw: dict[str, Any], data: dict[str, Any]) -> Answer:
-    """Store one visit (raw: as sent, for the fingerprint; data: as loaded) with its effects."""
-    key, print_ = str(data["client_uuid"]), fingerprint(raw)
+def _canonical(value: Any) -> Any:
+    """Loaded values as JSON: instants in UTC, enums by value, UUIDs as text; floats stay."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    return value
+
+
+def record_visit(principal: Principal, raw: Any, data: dict[str, Any]) -> Answer:
+    """Store one visit (raw: as sent; data: as loaded, for the fingerprint) with its effects."""
+    key, print_ = str(data["client_uuid"]), fingerprint(data)
     _claim(key)
     stored = db.session.scalar(_STORED, {"key": key})
     if stored is not None:
-        if stored.account_id != principal.account_id or stored.fingerprint != print_:
+        # A visit stored before fingerprints were of the loaded record holds the raw form's:
+        # an identical replay of it still matches that one.
+        same = stored.fingerprint in (print_, raw_fingerprint(raw))
+        if stored.account_id != principal.account_id or not same:
             raise KeyReused(fields={"client_uuid": [KeyReused.message]})
         return Answer(200, _stored(stored))
     target = _target(principal, data["registered_number"])
@@ -216,6 +249,16 @@ def record_in_batch(principal: Principal, raw: Any) -> dict[str, Any]:
     except ApiError as error:
         body = error_body(error.status, error.code, error.message, error.fields)
         return {"client_uuid": client_uuid, "status": error.status, "body": body}
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        # The database itself failed (a restart, a lost connection), not this record: the
+        # whole batch is a 503 with Retry-After (core/errors.py) and the phone sends it again.
+        raise
+    except Exception:
+        # Validation leaves nothing a record could raise; should something still fail, only
+        # this record's savepoint is lost and the phone keeps it to send again.
+        log.exception("visit %s of a batch failed", client_uuid)
+        body = error_body(500, "internal", INTERNAL)
+        return {"client_uuid": client_uuid, "status": 500, "body": body}
     return {"client_uuid": client_uuid, "status": answer.status, "body": answer.body}
 
 

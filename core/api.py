@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from flask_smorest import Blueprint as _SmorestBlueprint
 from marshmallow import Schema, fields, missing
-from webargs.flaskparser import FlaskParser, abort
+from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.routing import IntegerConverter
 
 from core.db import db
-from core.errors import handle_http_exception
+from core.errors import ApiError, handle_http_exception
+from core.json_input import JsonRefused, loads_bounded
 from core.schemas import MAX_ID
 
 
@@ -44,10 +46,32 @@ class IdConverter(IntegerConverter):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
+class BadJson(ApiError):
+    code = "bad_json"
+    message = "JSON 본문을 읽을 수 없습니다. (The JSON body cannot be read.)"
+
+
+def read_json(data: bytes | str) -> Any:
+    """A request body's JSON, bounded (core.json_input); anything else is a 400."""
+    try:
+        return loads_bounded(data)
+    except JsonRefused as refused:
+        raise BadJson(str(refused)) from refused
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON with request bodies read by read_json (request.get_json included)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse JSON text the way request bodies are parsed."""
+        return read_json(s)
+
+
 def create_api(app) -> WelfareApi:
     """The API object of one app, with bearer auth declared in the OpenAPI document."""
     # Before any route is added: rules bind their converter when they are registered.
     app.url_map.converters["int"] = IdConverter
+    app.json = BoundedJSONProvider(app)
     return WelfareApi(
         app,
         spec_kwargs={
@@ -70,6 +94,12 @@ class StrictParser(FlaskParser):
         "query": None,
         "querystring": None,
     }
+
+    def _raw_load_json(self, req) -> Any:
+        """The body through read_json (webargs' own reader has no depth bound)."""
+        if not is_json_request(req):
+            return missing
+        return read_json(req.get_data(cache=True))
 
     def load_json(self, req, schema):
         """An operation that takes a JSON body needs one (the OpenAPI document says required)."""

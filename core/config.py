@@ -26,7 +26,14 @@ class Config:
     ENV = "development"
     SQLALCHEMY_DATABASE_URI: str | None = None
     # Exceptions and logs must not quote bound values: they hold addresses and ciphertexts.
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"hide_parameters": True}
+    # A pooled connection is tested before use (one round trip), so the first request after a
+    # database restart reconnects instead of failing on a dead connection; none is kept longer
+    # than half an hour (firewalls and proxies drop idle connections silently).
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {
+        "hide_parameters": True,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+    }
     SECRET_KEY: str | None = None
     # Comma-separated Fernet keys, newest first (MultiFernet order).
     ENCRYPTION_KEYS: str | None = None
@@ -46,6 +53,8 @@ class Config:
     RETENTION_CLOSED_DAYS = 365
     ACCESS_LOG_RETENTION_DAYS = 730  # PIPA 안전성 확보조치 기준 제8조: >= 2 years for 민감정보
     PERMISSION_LOG_RETENTION_DAYS = 1095  # 제5조③: >= 3 years
+    # memory:// counts per process: with n workers a client gets n times the limit. Production
+    # refuses it (_check_production); `python3 dev.py run` serves from one process.
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_LOGIN = "20 per minute"
     RATELIMIT_TRACKING = "30 per minute"
@@ -90,7 +99,8 @@ class Config:
     PUBLIC_URL = ""
     #: Where produced letters are written (default: <instance>/letters).
     LETTERS_DIR: str | None = None
-    #: Allow http:// webhook URLs on loopback addresses (local receivers in development/tests).
+    #: Test-only: webhooks to loopback addresses, over http:// too (the tests' local receivers).
+    #: Production refuses to start with it on.
     WEBHOOK_ALLOW_HTTP_LOOPBACK = False
     PAGE_SIZE_MAX = 200
     # Route planning (routing/planning.py). Times of day are "HH:MM" in Seoul time.
@@ -112,6 +122,12 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+    # What an imported CSV/XLSX may expand to (core/uploads.py), judged before it is parsed.
+    UPLOAD_MAX_EXPANDED_MB = 256  # CSV text, or an .xlsx's parts together uncompressed
+    UPLOAD_MAX_SHARED_STRINGS_MB = 48  # an .xlsx's shared-string table (read whole)
+    UPLOAD_MAX_RATIO = 100  # uncompressed : compressed, per part above 1 MB
+    UPLOAD_MAX_MEMBERS = 500  # parts of an .xlsx
+    UPLOAD_CELLS_PER_ROW = 20  # cells read at most: the import's row limit times this
     API_TITLE = "welfare-post"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -136,13 +152,33 @@ def load_config(app, overrides: dict[str, Any] | None = None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
     app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
-    if app.config["ENV"] == "production" and app.config.get("SQLALCHEMY_ECHO") == "debug":
-        # Echo at debug level logs fetched rows, i.e. decrypted names and phone numbers.
-        raise ConfigError("SQLALCHEMY_ECHO=debug would log personal data; refusing to start.")
     if app.config["SMTP_HOST"] and not app.config["SMTP_FROM"]:
         # Refuse at start rather than let every alert e-mail die in the outbox.
         raise ConfigError("WELFARE_SMTP_HOST is set but WELFARE_SMTP_FROM is not.")
     _ensure_secrets(app)
+    if app.config["ENV"] == "production":
+        _check_production(app.config)
+
+
+def _check_production(config: dict[str, Any]) -> None:
+    """Refuse settings that are safe on one developer's machine only."""
+    if config.get("SQLALCHEMY_ECHO") == "debug":
+        # Echo at debug level logs fetched rows, i.e. decrypted names and phone numbers.
+        raise ConfigError("SQLALCHEMY_ECHO=debug would log personal data; refusing to start.")
+    if is_per_process_storage(config["RATELIMIT_STORAGE_URI"]):
+        raise ConfigError(
+            "WELFARE_RATELIMIT_STORAGE_URI is a per-process store: each worker would count "
+            "separately. Set a shared one such as redis://127.0.0.1:6379; refusing to start."
+        )
+    if config["WEBHOOK_ALLOW_HTTP_LOOPBACK"]:
+        raise ConfigError(
+            "WELFARE_WEBHOOK_ALLOW_HTTP_LOOPBACK is for tests only; refusing to start."
+        )
+
+
+def is_per_process_storage(uri: str | None) -> bool:
+    """Whether a flask-limiter storage URI keeps its counts inside one process."""
+    return not uri or uri.split("://", 1)[0] in ("memory", "async+memory")
 
 
 def _load_env_value(value: str) -> Any:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+
+# A database restart or failover takes a few seconds: phones retry after this many.
+DATABASE_RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -131,6 +135,26 @@ def _is_unique_violation(error: IntegrityError) -> bool:
     return sqlstate == "23505" or "UNIQUE constraint failed" in str(error.orig)
 
 
+def _transient(error: DBAPIError) -> tuple[str, str, int] | None:
+    """(code, message, seconds to wait) when the database could not answer (busy, down,
+    restarting, connection lost) rather than refused the statement; None for anything else."""
+    if isinstance(error.orig, sqlite3.Error):
+        # SQLite reports its programming errors (no such table, syntax) as OperationalError too:
+        # only its write lock, taken past busy_timeout, is worth a retry.
+        if "database is locked" in str(error.orig):
+            return "busy", "잠시 후 다시 시도하세요. (Busy, retry shortly.)", 1
+        return None
+    # The DB-API's OperationalError is "not under the programmer's control": lost connections,
+    # a server shutting down or starting up, deadlocks, cancelled statements.
+    if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
+        message = (
+            "데이터베이스가 잠시 응답하지 않습니다. 잠시 후 다시 시도하세요. "
+            "(The database is briefly unavailable; retry shortly.)"
+        )
+        return "unavailable", message, DATABASE_RETRY_AFTER_S
+    return None
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the handlers that give every error the one shape."""
 
@@ -143,18 +167,23 @@ def register_error_handlers(app: Flask) -> None:
         messages = error.messages if isinstance(error.messages, dict) else {"_": error.messages}
         return error_response(422, "invalid", _HTTP_CODES[422][1], messages)
 
-    @app.errorhandler(OperationalError)
-    def _operational_error(error: OperationalError):
-        if "database is locked" in str(error.orig):
-            log.warning("SQLite busy: answered 503")
-            return error_response(
-                503,
-                "busy",
-                "잠시 후 다시 시도하세요. (Busy, retry shortly.)",
-                headers=[("Retry-After", "1")],
-            )
-        log.exception("database error")
-        return error_response(500, "internal", "내부 오류가 발생했습니다. (Internal error.)")
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError):
+        transient = _transient(error)
+        if transient is None:
+            log.exception("database error")
+            return error_response(500, "internal", "내부 오류가 발생했습니다. (Internal error.)")
+        code, message, retry_after = transient
+        # Only the driver's class and SQLSTATE: its message may quote the statement's data.
+        log.warning(
+            "database %s (%s, SQLSTATE %s) on %s %s: answered 503",
+            code,
+            type(error.orig).__name__,
+            getattr(error.orig, "sqlstate", None),
+            request.method,
+            request.path,
+        )
+        return error_response(503, code, message, headers=[("Retry-After", str(retry_after))])
 
     @app.errorhandler(IntegrityError)
     def _integrity_error(error: IntegrityError):

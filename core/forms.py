@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from core.db import transaction
 from core.errors import ApiError, Conflict, Invalid
-from core.schemas import MAX_ID, StrictSchema
+from core.schemas import MAX_ID, Choice, Day, Latitude, Longitude, StrictSchema, Text
 
 REQUIRED = "필수 항목입니다. (Required.)"
 NOT_A_NUMBER = "숫자가 아닙니다. (Not a number.)"
@@ -47,30 +47,29 @@ def numbers(**options: Any) -> fields.List:
     return fields.List(number(), error_messages=_MESSAGES, **options)
 
 
-def decimal(**options: Any) -> fields.Float:
-    """A decimal number (a coordinate); NaN and infinity are not numbers here."""
-    return fields.Float(error_messages=_MESSAGES | {"special": NOT_A_NUMBER}, **options)
+def longitude(**options: Any) -> Longitude:
+    """A longitude typed into a form; NaN and infinity are not numbers here."""
+    return Longitude(error_messages=_MESSAGES | {"special": NOT_A_NUMBER}, **options)
 
 
-def day(**options: Any) -> fields.Date:
+def latitude(**options: Any) -> Latitude:
+    """A latitude typed into a form; NaN and infinity are not numbers here."""
+    return Latitude(error_messages=_MESSAGES | {"special": NOT_A_NUMBER}, **options)
+
+
+def day(**options: Any) -> Day:
     """A date from a date field (YYYY-MM-DD)."""
-    return fields.Date(error_messages=_MESSAGES | {"invalid": NOT_A_DATE}, **options)
+    return Day(error_messages=_MESSAGES | {"invalid": NOT_A_DATE}, **options)
 
 
-def choice(values: Iterable[str], **options: Any) -> fields.String:
+def choice(values: Iterable[str], **options: Any) -> Text:
     """One of a fixed set of codes (a select box)."""
-    one_of = validate.OneOf(tuple(values), error=NOT_A_CHOICE)
-    return fields.String(validate=one_of, error_messages=_MESSAGES, **options)
+    return Choice(values, error=NOT_A_CHOICE, error_messages=_MESSAGES, **options)
 
 
-def text(max_length: int, min_length: int = 1, **options: Any) -> fields.String:
-    """Free text of min_length to max_length characters."""
-    length = validate.Length(
-        min=min_length,
-        max=max_length,
-        error=f"{min_length}~{max_length}자로 적어 주세요. ({min_length} to {max_length} chars.)",
-    )
-    return fields.String(validate=length, error_messages=_MESSAGES, **options)
+def text(max_length: int, min_length: int = 1, **options: Any) -> Text:
+    """Free text of min_length to max_length characters (multiline=True for a text area)."""
+    return Text(max_length, min_length=min_length, error_messages=_MESSAGES, **options)
 
 
 def load_form(form: type[PageForm], data: Mapping[str, str]) -> dict[str, Any]:

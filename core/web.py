@@ -1,21 +1,26 @@
-"""Request plumbing: who is acting, staff-session timeouts, CSRF, security headers, and the
-front-end libraries the pages use (installed as Python packages, served by the app itself)."""
+"""Request plumbing: who is acting, staff sessions and their timeouts, CSRF, security headers,
+file downloads, and the front-end libraries the pages use (installed as Python packages, served
+by the app itself)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import xstatic.pkg.leaflet
-from flask import Blueprint, Flask, flash, g, request, session
+from flask import Blueprint, Flask, Response, flash, g, request, session
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 
 from core.auth import services
+from core.auth.models import Account
 from core.auth.views import bearer_token
-from core.db import utcnow
+from core.db import transaction
 from core.errors import error_response
 from core.extensions import csrf
+
+#: Two years, subdomains included: the service is HTTPS only (not preloaded: that is a
+#: decision for the domain's owner).
+HSTS = "max-age=63072000; includeSubDomains"
 
 
 def _load_api_principal(app: Flask) -> None:
@@ -37,39 +42,48 @@ def register_bearer_resolver(app: Flask, prefix: str, resolve) -> None:
     app.extensions.setdefault("bearer_resolvers", {})[prefix] = resolve
 
 
-def _load_session_principal(app: Flask) -> None:
-    account_id = session.get("account_id")
-    if account_id is None:
+#: The session cookie's key for the id of the server-side session (services.open_page_session).
+SESSION_ID = "sid"
+
+
+def _load_session_principal() -> None:
+    token = session.get(SESSION_ID)
+    if not isinstance(token, str):
         return
-    now = utcnow()
-    authenticated_at = datetime.fromtimestamp(session.get("auth_at", 0), UTC)
-    seen_at = datetime.fromtimestamp(session.get("seen_at", 0), UTC)
-    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-    absolute = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
-    account = services.session_is_valid(account_id, authenticated_at)
-    if account is None or now - seen_at > idle or now - authenticated_at > absolute:
+    # Committed on its own: the touch that keeps the session from idling out must last even
+    # when the page itself changes nothing.
+    with transaction():
+        principal = services.principal_from_page_session(token)
+    if principal is None:
         clear_session()
         # Shown by the login page the browser is sent to next (the flash survives the clear).
         flash(gettext("오래 사용하지 않았거나 세션이 끝나 로그아웃되었습니다."), "notice")
         return
-    session["seen_at"] = now.timestamp()
-    g.principal = services.principal_for(account)
+    g.principal = principal
 
 
 def clear_session() -> None:
-    """End the page session, and the CSRF token that belonged to it."""
+    """Forget the page session in this browser, and the CSRF token that belonged to it."""
     session.clear()
     # Flask-WTF caches the signed token in g: a form rendered later in the same app context
     # must get a token of the new session, not of the one just cleared.
     g.pop("csrf_token", None)
 
 
-def start_session(account_id: int) -> None:
-    """Begin a staff page session (a fresh session: no fixation)."""
-    clear_session()
-    now = utcnow().timestamp()
-    session.update(account_id=account_id, auth_at=now, seen_at=now)
+def start_session(account: Account) -> None:
+    """Begin a staff page session (a fresh session id: no fixation); the caller commits."""
+    # The session this browser held before ends too: its copies must not outlive the sign-in.
+    end_session()
+    session[SESSION_ID] = services.open_page_session(account)
     session.permanent = False
+
+
+def end_session() -> None:
+    """Revoke this browser's page session on the server (copies of the cookie die with it)."""
+    token = session.get(SESSION_ID)
+    if isinstance(token, str):
+        services.end_page_session(token)
+    clear_session()
 
 
 def install_request_hooks(app: Flask) -> None:
@@ -81,7 +95,7 @@ def install_request_hooks(app: Flask) -> None:
         if request.path.startswith("/api/"):
             _load_api_principal(app)
         elif not request.path.startswith("/static/"):
-            _load_session_principal(app)
+            _load_session_principal()
             # Pages use cookies, so every state change needs the CSRF token; the API uses
             # bearer tokens, which a browser never sends by itself.
             csrf.protect()
@@ -104,11 +118,24 @@ def install_request_hooks(app: Flask) -> None:
             "Content-Security-Policy",
             f"default-src 'self'; img-src {images}; object-src 'none'; frame-ancestors 'none'",
         )
+        if app.config["ENV"] == "production" or request.is_secure:
+            # Production is served over HTTPS (behind a proxy request.is_secure may not know):
+            # browsers must never fall back to plain HTTP, where the session cookie is exposed.
+            headers.setdefault("Strict-Transport-Security", HSTS)
         if not request.path.startswith("/static/"):
             # API answers and staff pages carry personal data: never store them anywhere.
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"
         return response
+
+
+def download(body: bytes, media_type: str, filename: str) -> Response:
+    """A file to save (an export): text types are UTF-8, named once in the Content-Type."""
+    # Werkzeug appends "; charset=utf-8" to a text mimetype by itself: a media type handed in
+    # with its parameters would end up with the charset twice, which some clients refuse.
+    response = Response(body, mimetype=media_type.partition(";")[0].strip())
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def tile_sources(url_template: str) -> list[str]:

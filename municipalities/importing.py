@@ -17,6 +17,9 @@ from typing import Any
 import phonenumbers
 from openpyxl import load_workbook
 
+from core.crypto import normalize_for_index
+from core.errors import ApiError
+from core.uploads import UploadLimits, bounded_records, check_xlsx, csv_lines, too_many_rows
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES, code_for
 
 MAX_NAME = 100
@@ -25,11 +28,10 @@ MAX_ADDRESS_DETAIL = 100
 MAX_NOTE = 2000
 LON_RANGE = (124.5, 132.0)
 LAT_RANGE = (33.0, 38.7)
+MAX_ROWS = 200_000  # data rows of one household file
 
 # Cells beyond this column are ignored: a hostile sheet could claim 16,384 columns per row.
 _MAX_XLSX_COLUMNS = 200
-# A few MB of zip can inflate to gigabytes; a real 200,000-row file stays well below this.
-_MAX_XLSX_UNCOMPRESSED = 400 * 1024 * 1024
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -129,20 +131,28 @@ class _CellError(Exception):
         self.message = message
 
 
-def parse_household_file(data: bytes, filename: str, max_rows: int = 200_000) -> ParseResult:
+def parse_household_file(
+    data: bytes, filename: str, limits: UploadLimits | None = None
+) -> ParseResult:
     """Parse a household CSV (UTF-8 or CP949) or XLSX file into valid rows and row problems."""
-    encoding, records = read_records(data, filename)
-    return _parse_records(encoding, records, max_rows)
+    limits = limits or UploadLimits(max_rows=MAX_ROWS)
+    encoding, records = read_records(data, filename, limits)
+    return _parse_records(encoding, records, limits)
 
 
-def read_records(data: bytes, filename: str) -> tuple[str, Iterator[Sequence[Any] | None]]:
-    """The encoding ('xlsx' for a workbook) and the rows of a CSV or XLSX file.
+def read_records(
+    data: bytes, filename: str, limits: UploadLimits
+) -> tuple[str, Iterator[Sequence[Any] | None]]:
+    """The encoding ('xlsx' for a workbook) and the rows of a CSV or XLSX file, within limits.
 
-    A row is its cells, or None when its bytes are not in the file's encoding.
+    A row is its cells, or None when its bytes are not in the file's encoding. Beyond the
+    limits, reading raises core.uploads' UploadTooLarge (413) or UploadOverLimit (422).
     """
     if _file_kind(data, filename) == "xlsx":
-        return "xlsx", _xlsx_records(data)
-    return _csv_records(data)
+        encoding, records = "xlsx", _xlsx_records(data, limits)
+    else:
+        encoding, records = _csv_records(data, limits)
+    return encoding, bounded_records(records, limits)
 
 
 def _file_kind(data: bytes, filename: str) -> str:
@@ -174,7 +184,7 @@ def _file_kind(data: bytes, filename: str) -> str:
 _Record = Sequence[Any] | None
 
 
-def _csv_records(data: bytes) -> tuple[str, Iterator[_Record]]:
+def _csv_records(data: bytes, limits: UploadLimits) -> tuple[str, Iterator[_Record]]:
     """The detected encoding and the records of a CSV file."""
     if data.startswith(codecs.BOM_UTF8):
         encoding, body = "utf-8-sig", data[len(codecs.BOM_UTF8) :]
@@ -187,7 +197,7 @@ def _csv_records(data: bytes) -> tuple[str, Iterator[_Record]]:
             encoding = "cp949"
     # bytes.splitlines splits only on \n, \r and \r\n, none of which occurs inside a
     # multi-byte UTF-8 or CP949 character, so decoding line by line is safe.
-    lines = [_decode_line(line, encoding) for line in body.splitlines()]
+    lines = [_decode_line(line, encoding) for line in csv_lines(body, limits)]
     return encoding, _csv_rows(lines)
 
 
@@ -231,7 +241,7 @@ def _csv_rows(lines: list[str | None]) -> Iterator[_Record]:
 # --- XLSX --------------------------------------------------------------------------------------
 
 
-def _xlsx_records(data: bytes) -> Iterator[_Record]:
+def _xlsx_records(data: bytes, limits: UploadLimits) -> Iterator[_Record]:
     """Rows of the first sheet, cached values instead of formulas, gaps filled with empty rows."""
     corrupt = FileRejected(
         "엑셀 파일을 열 수 없습니다. 손상되었거나 .xlsx 형식이 아닙니다. "
@@ -239,13 +249,11 @@ def _xlsx_records(data: bytes) -> Iterator[_Record]:
     )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            inflated = sum(info.file_size for info in archive.infolist())
+            check_xlsx(archive, limits)  # before openpyxl expands anything
+    except ApiError:
+        raise
     except Exception as exc:  # zipfile too has many ways to fail on broken input
         raise corrupt from exc
-    if inflated > _MAX_XLSX_UNCOMPRESSED:
-        raise FileRejected(
-            "엑셀 파일의 압축을 푼 크기가 너무 큽니다. (The Excel file is too large uncompressed.)"
-        )
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl fails on broken input with all kinds of exceptions
@@ -264,7 +272,7 @@ def _xlsx_records(data: bytes) -> Iterator[_Record]:
 # --- Records to rows ---------------------------------------------------------------------------
 
 
-def _parse_records(encoding: str, records: Iterator[_Record], max_rows: int) -> ParseResult:
+def _parse_records(encoding: str, records: Iterator[_Record], limits: UploadLimits) -> ParseResult:
     """Header, then every data row, checked and normalized."""
     result = ParseResult(encoding=encoding, rows=[], errors=[], warnings=[], total_rows=0)
     header_row, width, positions = _read_header(records, result)
@@ -273,11 +281,8 @@ def _parse_records(encoding: str, records: Iterator[_Record], max_rows: int) -> 
         if record is not None and _is_blank(record):
             continue
         result.total_rows += 1
-        if result.total_rows > max_rows:
-            raise FileRejected(
-                f"데이터 행이 너무 많습니다(최대 {max_rows:,}행). 파일을 나눠 올려 주세요. "
-                f"(Too many data rows: at most {max_rows:,}; split the file.)"
-            )
+        if result.total_rows > limits.max_rows:
+            raise too_many_rows(limits)
         if record is None:
             result.errors.append(
                 RowProblem(
@@ -407,12 +412,12 @@ def _parse_row(
 
 
 def _dedup_key(values: dict[str, Any]) -> tuple[str, str, str]:
-    """Name + road address + detail, compared width-, case- and spacing-insensitively."""
-
-    def fold(text: str | None) -> str:
-        return " ".join(unicodedata.normalize("NFKC", text or "").casefold().split())
-
-    return fold(values["name"]), fold(values["road_address"]), fold(values["address_detail"])
+    """Name + road address + detail, compared as the registry's blind index compares them."""
+    return (
+        normalize_for_index(values["name"] or ""),
+        normalize_for_index(values["road_address"] or ""),
+        normalize_for_index(values["address_detail"] or ""),
+    )
 
 
 # --- Cells -------------------------------------------------------------------------------------

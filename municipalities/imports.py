@@ -10,7 +10,14 @@ from core.audit import record_access
 from core.crypto import blind_index
 from core.db import db, utcnow
 from core.errors import Invalid
-from municipalities.importing import FileRejected, ParseResult, RowProblem, parse_household_file
+from core.uploads import upload_limits
+from municipalities.importing import (
+    MAX_ROWS,
+    FileRejected,
+    ParseResult,
+    RowProblem,
+    parse_household_file,
+)
 from municipalities.models import Household, Municipality
 from municipalities.services import dedup_key, district_index
 
@@ -55,9 +62,9 @@ def problem_dict(problem: RowProblem) -> dict:
 def import_file(
     account_id: int | None, municipality: Municipality, data: bytes, filename: str, *, dry_run: bool
 ) -> ImportReport:
-    """Parse a file and import it (or only check it, for a dry run)."""
+    """Parse a file within the configured upload limits and import it (or only check it)."""
     try:
-        parsed = parse_household_file(data, filename)
+        parsed = parse_household_file(data, filename, upload_limits(MAX_ROWS))
     except FileRejected as rejected:
         raise ImportFileInvalid(rejected.message, fields={"file": [rejected.message]}) from rejected
     return import_households(account_id, municipality, parsed, dry_run=dry_run)

@@ -33,16 +33,20 @@ from municipalities.registered_numbers import InvalidRegisteredNumber, make_numb
 from municipalities.services import READERS, WRITERS, check_sender_complete
 from municipalities.tracking import (
     FINAL_STATUSES,
+    PUBLIC_STEP_OF_STATUS,
     EventCode,
     ItemStatus,
+    PublicStep,
     TransitionRefused,
     next_status,
+    public_steps,
     return_reason,
 )
 
 SEOUL = ZoneInfo("Asia/Seoul")
 MERGE_FIELDS = ("addressee", "address", "municipality", "contact", "programmes")
-POST_ROLES = (Role.DISPATCHER, Role.CARRIER)
+#: Post staff who read an office's items and record their events; carriers use carrier_api.
+POST_ROLES = (Role.DISPATCHER,)
 PRODUCE_KIND = "produce_letters"
 MAX_ITEMS_PER_MAILING = 20_000
 
@@ -80,13 +84,23 @@ def check_send_date(day: date, today: date) -> None:
 
 
 def check_template_body(body: str) -> None:
-    """Only known merge fields, in well-formed braces."""
+    """Only known merge fields, as plain {name} in well-formed braces."""
+    _template_parts(body)
+
+
+def _template_parts(body: str) -> list[tuple[str, str | None]]:
+    """The body as (literal text, merge field or None) pairs; Invalid names `body` otherwise.
+
+    A conversion (`!r`) or format spec (`:>60000000`) is refused: letters only put values in
+    place, and a spec can fail on a name (`:d`) or make a letter of any size.
+    """
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(body) if name is not None}
+        parsed = list(string.Formatter().parse(body))
     except ValueError as error:
         raise Invalid(
             fields={"body": [f"중괄호가 맞지 않습니다. (Unbalanced braces: {error}.)"]}
         ) from error
+    names = {name for _, name, _, _ in parsed if name is not None}
     unknown = sorted(names - set(MERGE_FIELDS))
     if unknown:
         allowed = ", ".join("{" + f + "}" for f in MERGE_FIELDS)
@@ -97,6 +111,18 @@ def check_template_body(body: str) -> None:
                 ]
             }
         )
+    formatted = sorted({name for _, name, spec, conversion in parsed if spec or conversion})
+    if formatted:
+        plain = ", ".join("{" + name + "}" for name in formatted)
+        raise Invalid(
+            fields={
+                "body": [
+                    f"항목은 {plain}처럼 이름만 쓰세요. "
+                    f"(Write merge fields as {plain}, without a format or conversion.)"
+                ]
+            }
+        )
+    return [(literal, name) for literal, name, _, _ in parsed]
 
 
 def templates_visible_to(principal: Principal) -> sa.Select:
@@ -131,14 +157,16 @@ def create_template(principal: Principal, data: dict) -> LetterTemplate:
 def merge_letter(body: str, household: Household, municipality: Municipality, template) -> str:
     """The letter text for one household."""
     address = " ".join(filter(None, [household.road_address, household.address_detail]))
-    return body.format_map(
-        {
-            "addressee": household.name,
-            "address": address,
-            "municipality": municipality.name,
-            "contact": template.contact,
-            "programmes": template.programmes,
-        }
+    values = {
+        "addressee": household.name,
+        "address": address,
+        "municipality": municipality.name,
+        "contact": template.contact,
+        "programmes": template.programmes,
+    }
+    # Never str.format: a template saved before specs were refused must not run one.
+    return "".join(
+        literal + (values[name] or "" if name else "") for literal, name in _template_parts(body)
     )
 
 
@@ -440,7 +468,7 @@ def submit_mailing(principal: Principal, mailing_id: int, today: date) -> Mailin
 
 
 def items_visible_to(principal: Principal) -> sa.Select:
-    """Municipal staff see their municipality's items; post staff the items of their office."""
+    """Municipal staff see their municipality's items; dispatchers their office's; no one else."""
     query = sa.select(MailItem).order_by(MailItem.id)
     if principal.role in READERS:
         return query.where(MailItem.municipality_id == principal.municipality_id)
@@ -558,23 +586,28 @@ def returned_items(principal: Principal) -> sa.Select:
 # --- public lookup ---------------------------------------------------------------------------
 
 
-def mask_name(name: str) -> str:
-    """홍길동 -> 홍*동, 김순 -> 김*, 남궁민수 -> 남**수: first and last characters only."""
-    if len(name) <= 1:
-        return "*"
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
+@dataclass(frozen=True)
+class PublicTracking:
+    """What anyone holding a number may know of the item: its step and the steps so far."""
+
+    registered_number: str
+    status: PublicStep
+    steps: list[tuple[PublicStep, datetime]]
 
 
-def public_lookup(text: str) -> tuple[MailItem, str, list[TrackingEvent]]:
-    """An item by number for anyone: status, events and the masked addressee only."""
+def public_lookup(text: str) -> PublicTracking:
+    """An item by number for anyone: generic steps with their times, nothing of who or why."""
     number = checked_number(text)
     item = db.session.scalar(sa.select(MailItem).where(MailItem.registered_number == number))
     if item is None:
         raise NotFound()
-    household = db.session.get(Household, item.household_id)
-    return item, mask_name(household.name), events_of(item)
+    events = events_of(item)
+    steps = public_steps([EventCode(event.code) for event in events])
+    return PublicTracking(
+        registered_number=item.registered_number,
+        status=PUBLIC_STEP_OF_STATUS[ItemStatus(item.status)],
+        steps=[(step, events[index].at) for index, step in steps],
+    )
 
 
 def seoul_today() -> date:
@@ -583,7 +616,7 @@ def seoul_today() -> date:
 
 
 def batches_visible_to(principal: Principal) -> sa.Select:
-    """Batches of the principal's municipality (municipal staff) or office (post staff)."""
+    """Batches of the principal's municipality (municipal staff) or office (dispatchers)."""
     query = sa.select(LetterBatch).order_by(LetterBatch.id)
     if principal.role in READERS:
         return query.join(Mailing, Mailing.id == LetterBatch.mailing_id).where(

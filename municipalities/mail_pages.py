@@ -93,9 +93,9 @@ class DraftForm(SelectionForm):
 
 class TemplateForm(SelectionForm):
     name = text(100, required=True)
-    body = text(5000, required=True)
-    contact = text(200, required=True)
-    programmes = text(2000)
+    body = text(5000, required=True, multiline=True)
+    contact = text(200, required=True, multiline=True)
+    programmes = text(2000, multiline=True)
 
 
 class ConfirmForm(PageForm):

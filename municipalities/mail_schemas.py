@@ -5,8 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
-from core.schemas import Id, StrictSchema
-from municipalities.tracking import EVENT_LABELS, STATUS_LABELS, EventCode
+from core.schemas import Choice, Day, Id, StrictSchema, Text
+from municipalities.tracking import EVENT_LABELS, STATUS_LABELS, EventCode, PublicStep
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 
 POST_EVENTS = [
@@ -26,16 +26,18 @@ class TemplateSchema(Schema):
 
 
 class TemplateCreateSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    body = fields.String(
+    name = Text(100, min_length=1, required=True)
+    body = Text(
+        5000,
+        min_length=1,
+        multiline=True,
         required=True,
-        validate=validate.Length(min=1, max=5000),
         metadata={
             "description": "fields: {addressee} {address} {municipality} {contact} {programmes}"
         },
     )
-    contact = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    programmes = fields.String(load_default="", validate=validate.Length(max=2000))
+    contact = Text(200, min_length=1, multiline=True, required=True)
+    programmes = Text(2000, multiline=True, load_default="")
 
 
 class SelectionSchema(StrictSchema):
@@ -44,8 +46,8 @@ class SelectionSchema(StrictSchema):
     household_ids = fields.List(
         Id(), validate=validate.Length(min=1, max=20_000), metadata={"description": "explicit list"}
     )
-    risk_source = fields.String(validate=validate.OneOf(list(RISK_SOURCES)))
-    household_type = fields.String(validate=validate.OneOf(list(HOUSEHOLD_TYPES)))
+    risk_source = Choice(RISK_SOURCES)
+    household_type = Choice(HOUSEHOLD_TYPES)
     district_id = Id()
     not_mailed_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=3650))
     all_active = fields.Boolean(
@@ -74,10 +76,10 @@ class MailingSchema(Schema):
 
 
 class MailingCreateSchema(StrictSchema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title = Text(200, min_length=1, required=True)
     template_id = Id(required=True)
     selection = fields.Nested(SelectionSchema, required=True)
-    send_date = fields.Date(required=True)
+    send_date = Day(required=True)
 
 
 class ExclusionSchema(Schema):
@@ -133,27 +135,35 @@ class MailItemDetailSchema(MailItemSchema):
 
 
 class EventCreateSchema(StrictSchema):
-    code = fields.String(required=True, validate=validate.OneOf(POST_EVENTS))
-    place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    detail = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    code = Choice(POST_EVENTS, required=True)
+    place = Text(100, load_default=None, allow_none=True)
+    detail = Text(200, load_default=None, allow_none=True)
 
 
 class ItemQuerySchema(StrictSchema):
     mailing_id = Id(strict=False)
-    status = fields.String(validate=validate.OneOf(list(STATUS_LABELS)))
+    status = Choice(STATUS_LABELS)
     returned = fields.Boolean()
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+PUBLIC_STEPS = {"enum": [step.value for step in PublicStep]}
+
+
+class PublicStepSchema(Schema):
+    status = fields.String(metadata=PUBLIC_STEPS | {"description": "the step the item entered"})
+    label = fields.String()
+    at = fields.DateTime()
+
+
 class PublicTrackingSchema(Schema):
-    """What anyone may see of an item: status and events; the addressee masked; nothing else."""
+    """What anyone may see of an item: generic steps only; no names, sender, reasons or text."""
 
     registered_number = fields.String()
-    addressee = fields.String(metadata={"description": "masked, e.g. 홍*동"})
-    status = fields.String()
+    status = fields.String(metadata=PUBLIC_STEPS)
     status_label = fields.String()
-    events = fields.List(fields.Nested(EventSchema))
+    events = fields.List(fields.Nested(PublicStepSchema))
 
 
 class BatchSchema(Schema):
@@ -175,8 +185,8 @@ class WebhookSchema(Schema):
 
 
 class WebhookCreateSchema(StrictSchema):
-    url = fields.String(required=True, validate=validate.Length(min=8, max=500))
-    secret = fields.String(required=True, validate=validate.Length(min=16, max=200))
+    url = Text(500, min_length=8, required=True)
+    secret = Text(200, min_length=16, required=True)
 
 
 class WebhookUpdateSchema(StrictSchema):

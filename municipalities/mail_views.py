@@ -32,7 +32,7 @@ from municipalities.mail_schemas import (
     WebhookUpdateSchema,
 )
 from municipalities.models import MailItem
-from municipalities.tracking import STATUS_LABELS
+from municipalities.tracking import PUBLIC_LABELS
 
 blp = Blueprint("mail", __name__, "", description="복지등기 발송·추적 (Mailings and tracking)")
 
@@ -243,14 +243,16 @@ class PublicTracking(MethodView):
     @blp.response(200, PublicTrackingSchema)
     @blp.doc(security=[])
     def get(self, registered_number: str):
-        """Public lookup: status and events only, the addressee masked (홍*동)."""
-        item, masked, events = mail.public_lookup(registered_number)
+        """Public lookup: generic steps only (접수, 배달 중, 배달 완료, 반송), no who or why."""
+        found = mail.public_lookup(registered_number)
         return {
-            "registered_number": item.registered_number,
-            "addressee": masked,
-            "status": item.status,
-            "status_label": STATUS_LABELS.get(item.status, item.status),
-            "events": events,
+            "registered_number": found.registered_number,
+            "status": found.status.value,
+            "status_label": PUBLIC_LABELS[found.status],
+            "events": [
+                {"status": step.value, "label": PUBLIC_LABELS[step], "at": at}
+                for step, at in found.steps
+            ],
         }
 
 

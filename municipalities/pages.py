@@ -27,14 +27,17 @@ from core.forms import (
     Answer,
     PageForm,
     choice,
-    decimal,
+    latitude,
     load_form,
     load_page_number,
+    longitude,
     number,
     submit,
     text,
 )
 from core.nav import add_nav_link
+from core.schemas import Text
+from core.uploads import UploadTooLarge
 from municipalities import imports, mail, services
 from municipalities.importing import MAX_ADDRESS_DETAIL, MAX_NAME, MAX_NOTE, MAX_ROAD_ADDRESS
 from municipalities.models import Household, Municipality
@@ -102,7 +105,7 @@ class SearchForm(FilterForm):
 
 #: The time fields of the preferred hours; checked as pairs by `preferred_hours`.
 _HoursForm = PageForm.from_dict(
-    {f"hours_{row}_{end}": fields.String() for row in range(1, HOURS_ROWS + 1) for end in ENDS},
+    {f"hours_{row}_{end}": Text(8) for row in range(1, HOURS_ROWS + 1) for end in ENDS},
     name="HoursForm",
 )
 
@@ -115,9 +118,9 @@ class HouseholdForm(_HoursForm):
     phone = text(30)
     household_type = choice(HOUSEHOLD_TYPES, required=True)
     risk_sources = fields.List(choice(RISK_SOURCES))
-    lon = decimal()
-    lat = decimal()
-    note = text(MAX_NOTE)
+    lon = longitude()
+    lat = latitude()
+    note = text(MAX_NOTE, multiline=True)
 
 
 class EditForm(HouseholdForm):
@@ -375,7 +378,7 @@ def import_file() -> Answer:
             )
         if not report.accepted and not dry_run:
             return _import_page(report, imports.ImportRefused(report))
-    except Invalid as error:
+    except (Invalid, UploadTooLarge) as error:
         return _import_page(None, error)
     if dry_run:
         return _import_page(report)

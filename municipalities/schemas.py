@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import phonenumbers
 from marshmallow import Schema, ValidationError, fields, validate
 
 from core.forms import text
-from core.schemas import Id, LonLat, StrictSchema
+from core.schemas import Choice, Day, Id, Position, StrictSchema, Text, Version
 from municipalities.services import CLOSE_REASONS, missing_sender_fields
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 
@@ -25,18 +26,18 @@ class MunicipalitySchema(Schema):
 
 
 class MunicipalityCreateSchema(StrictSchema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\d{5}$"))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    agreement_status = fields.String(load_default="none", validate=validate.OneOf(AGREEMENT_STATES))
-    agreement_start = fields.Date(load_default=None, allow_none=True)
-    agreement_end = fields.Date(load_default=None, allow_none=True)
+    code = Text(5, required=True, validate=validate.Regexp(r"^\d{5}$"))
+    name = Text(100, min_length=1, required=True)
+    agreement_status = Choice(AGREEMENT_STATES, load_default="none")
+    agreement_start = Day(load_default=None, allow_none=True)
+    agreement_end = Day(load_default=None, allow_none=True)
 
 
 class MunicipalityUpdateSchema(StrictSchema):
-    name = fields.String(validate=validate.Length(min=1, max=100))
-    agreement_status = fields.String(validate=validate.OneOf(AGREEMENT_STATES))
-    agreement_start = fields.Date(allow_none=True)
-    agreement_end = fields.Date(allow_none=True)
+    name = Text(100, min_length=1)
+    agreement_status = Choice(AGREEMENT_STATES)
+    agreement_start = Day(allow_none=True)
+    agreement_end = Day(allow_none=True)
 
 
 class SenderSchema(Schema):
@@ -55,8 +56,11 @@ class SenderSchema(Schema):
     )
 
 
-class KoreanPhone(fields.String):
+class KoreanPhone(Text):
     """A phone number as typed, checked with phonenumbers and kept as printed (02-2100-1234)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(30, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         typed = super()._deserialize(value, attr, data, **kwargs)
@@ -77,7 +81,8 @@ class SenderUpdateSchema(StrictSchema):
 
     department = text(100, allow_none=True)
     road_address = text(200, allow_none=True)
-    postal_code = fields.String(
+    postal_code = Text(
+        5,
         allow_none=True,
         validate=validate.Regexp(
             r"^\d{5}$",
@@ -133,58 +138,53 @@ def check_hours_range(text: str) -> None:
 
 
 class _HouseholdFields(StrictSchema):
-    name = fields.String(validate=validate.Length(min=1, max=100))
-    road_address = fields.String(validate=validate.Length(min=1, max=200))
-    address_detail = fields.String(allow_none=True, validate=validate.Length(max=100))
-    postal_code = fields.String(allow_none=True, validate=validate.Length(max=10))
-    phone = fields.String(allow_none=True, validate=validate.Length(max=30))
-    household_type = fields.String(validate=validate.OneOf(list(HOUSEHOLD_TYPES)))
+    name = Text(100, min_length=1)
+    road_address = Text(200, min_length=1)
+    address_detail = Text(100, allow_none=True)
+    postal_code = Text(10, allow_none=True)
+    phone = Text(30, allow_none=True)
+    household_type = Choice(HOUSEHOLD_TYPES)
     risk_sources = fields.List(
-        fields.String(validate=validate.OneOf(list(RISK_SOURCES))),
-        validate=validate.Length(max=len(RISK_SOURCES)),
+        Choice(RISK_SOURCES), validate=validate.Length(max=len(RISK_SOURCES))
     )
-    location = LonLat(allow_none=True)
-    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    location = Position(allow_none=True)
+    note = Text(2000, multiline=True, allow_none=True)
     preferred_hours = fields.List(
-        fields.String(validate=check_hours_range),
+        Text(11, validate=check_hours_range),
         validate=validate.Length(max=4),
         metadata={"description": "hours the household prefers visits, e.g. 14:00-17:00"},
     )
 
 
 class HouseholdCreateSchema(_HouseholdFields):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    road_address = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Text(100, min_length=1, required=True)
+    road_address = Text(200, min_length=1, required=True)
 
 
 class HouseholdUpdateSchema(_HouseholdFields):
-    version = fields.Integer(
-        strict=True, required=True, metadata={"description": "the version you read"}
-    )
+    version = Version(required=True, metadata={"description": "the version you read"})
 
 
 class HouseholdCloseSchema(StrictSchema):
-    reason = fields.String(required=True, validate=validate.OneOf(CLOSE_REASONS))
+    reason = Choice(CLOSE_REASONS, required=True)
 
 
 class HouseholdQuerySchema(StrictSchema):
     """List filters; names are searched through POST /households/search, never in a URL."""
 
-    address = fields.String(validate=validate.Length(min=1, max=100))
-    status = fields.String(validate=validate.OneOf(("active", "closed")))
-    household_type = fields.String(validate=validate.OneOf(list(HOUSEHOLD_TYPES)))
-    risk_source = fields.String(validate=validate.OneOf(list(RISK_SOURCES)))
+    address = Text(100, min_length=1)
+    status = Choice(("active", "closed"))
+    household_type = Choice(HOUSEHOLD_TYPES)
+    risk_source = Choice(RISK_SOURCES)
     district_id = Id(strict=False)
     office_id = Id(strict=False)
-    assignment_status = fields.String(
-        validate=validate.OneOf(("assigned", "outside_districts", "not_geocoded"))
-    )
+    assignment_status = Choice(("assigned", "outside_districts", "not_geocoded"))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class HouseholdSearchSchema(HouseholdQuerySchema):
-    name = fields.String(validate=validate.Length(min=1, max=100))
+    name = Text(100, min_length=1)
 
 
 class UnassignedHouseholdSchema(Schema):

@@ -76,6 +76,42 @@ STATUS_LABELS: dict[ItemStatus, str] = {
     ItemStatus.CANCELLED: "접수취소",
 }
 
+
+# Registered numbers can be walked: a welfare referral, the sender, a door outcome such as
+# 수취인 사망 or any text must not be read off one, so public tracking has its own few steps.
+class PublicStep(StrEnum):
+    """A step of an item as public tracking shows it: what a recipient needs, never why."""
+
+    ACCEPTED = "accepted"
+    IN_DELIVERY = "in_delivery"
+    DELIVERED = "delivered"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+PUBLIC_LABELS: dict[PublicStep, str] = {
+    PublicStep.ACCEPTED: "접수 (accepted)",
+    PublicStep.IN_DELIVERY: "배달 중 (in delivery)",
+    PublicStep.DELIVERED: "배달 완료 (delivered)",
+    PublicStep.RETURNED: "반송 (returned to sender)",
+    PublicStep.CANCELLED: "접수 취소 (cancelled)",
+}
+
+# Every door outcome that sends an item back (refused, moved, unknown, deceased) is one step.
+PUBLIC_STEP_OF_STATUS: dict[ItemStatus, PublicStep] = {
+    ItemStatus.ACCEPTED: PublicStep.ACCEPTED,
+    ItemStatus.PRODUCED: PublicStep.ACCEPTED,
+    ItemStatus.AT_OFFICE: PublicStep.IN_DELIVERY,
+    ItemStatus.OUT_FOR_DELIVERY: PublicStep.IN_DELIVERY,
+    ItemStatus.ABSENT: PublicStep.IN_DELIVERY,
+    ItemStatus.REDELIVERY_SCHEDULED: PublicStep.IN_DELIVERY,
+    ItemStatus.DELIVERED: PublicStep.DELIVERED,
+    ItemStatus.RETURNING: PublicStep.RETURNED,
+    ItemStatus.RETURNED: PublicStep.RETURNED,
+    ItemStatus.CANCELLED: PublicStep.CANCELLED,
+}
+
+
 FINAL_STATUSES: frozenset[ItemStatus] = frozenset(
     {ItemStatus.DELIVERED, ItemStatus.RETURNED, ItemStatus.CANCELLED}
 )
@@ -195,3 +231,14 @@ def absence_count(events: Iterable[EventCode]) -> int:
 def should_return(events: Sequence[EventCode], limit: int = ABSENCE_LIMIT) -> bool:
     """Whether an absent item has reached the absence limit and should be returned."""
     return derive_status(events) is ItemStatus.ABSENT and absence_count(events) >= limit
+
+
+def public_steps(events: Iterable[EventCode]) -> list[tuple[int, PublicStep]]:
+    """Each run of events in one public step, once: (index of the run's first event, step)."""
+    # Runs collapse, so neither absences nor redeliveries can be counted from outside.
+    steps: list[tuple[int, PublicStep]] = []
+    for index, event in enumerate(events):
+        step = PUBLIC_STEP_OF_STATUS[_TARGET[event]]
+        if not steps or steps[-1][1] != step:
+            steps.append((index, step))
+    return steps

@@ -190,10 +190,10 @@ class HouseholdClose(MethodView):
 
 @blp.route("/households/imports")
 class HouseholdImports(MethodView):
+    @require_role(*services.WRITERS)  # first: nobody else gets the body read
     @blp.arguments(ImportArgsSchema, location="query", as_kwargs=True)
     @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
     @blp.response(200, ImportReportSchema)
-    @require_role(*services.WRITERS)
     def post(self, dry_run: bool, file):
         """Import a CSV (UTF-8/CP949) or XLSX file: dry run reports, real run is all or nothing."""
         principal = current_principal()

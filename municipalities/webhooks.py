@@ -6,19 +6,23 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import time
 from urllib.parse import urlsplit
 
-import requests
 import sqlalchemy as sa
+import urllib3
 from flask import current_app
 
+from core import outbound
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import db, transaction, utcnow
 from core.errors import Forbidden, Invalid, NotFound
 from core.outbox import DeliveryFailed, Message, enqueue
 from municipalities.models import WebhookDelivery, WebhookEndpoint
+
+log = logging.getLogger(__name__)
 
 KIND = "webhook"
 SIGNATURE_HEADER = "X-Welfare-Signature"
@@ -27,6 +31,15 @@ TIMEOUT_S = 10
 #: Receivers should refuse signatures older than this (replay protection).
 SIGNATURE_TOLERANCE_S = 300
 _PERMANENT = {400, 401, 403, 404, 405, 410, 413, 422}
+#: What the delivery log says for every failure short of an HTTP status: a refused address,
+#: no DNS answer, a refused or timed-out connection and a TLS failure look alike, so the log
+#: cannot tell open ports from closed ones on any network.
+CONNECTION_FAILED = "연결 실패 (connection failed)"
+_HTTPS_ONLY = "HTTPS 주소여야 합니다. (Must be an HTTPS URL.)"
+_NOT_PUBLIC = (
+    "내부망·사설·예약 주소로는 보낼 수 없습니다. "
+    "(Internal, private and reserved addresses are not allowed.)"
+)
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -48,21 +61,40 @@ def verify_signature(secret: str, header: str, body: bytes, now: float | None = 
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
+def _loopback_allowed() -> bool:
+    # Test-only: the tests' fake receivers listen on 127.0.0.1. core.config refuses to start in
+    # production with the setting on; checked here too so that no later override can enable it.
+    config = current_app.config
+    return bool(config["WEBHOOK_ALLOW_HTTP_LOOPBACK"]) and config["ENV"] != "production"
+
+
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
+    try:
+        target = outbound.Target.parse(url)
+    except ValueError:
+        target = None
     problem = None
     if parts.username or parts.password:
         problem = "주소에 계정 정보를 넣을 수 없습니다. (No credentials in the URL.)"
-    elif parts.scheme == "http" and current_app.config.get("WEBHOOK_ALLOW_HTTP_LOOPBACK"):
+    elif target is None or not (target.scheme == "https" or _plain_http_allowed(target.host)):
+        problem = _HTTPS_ONLY
+    else:
         try:
-            if not ipaddress.ip_address(parts.hostname or "").is_loopback:
-                problem = "HTTPS 주소여야 합니다. (Must be an HTTPS URL.)"
-        except ValueError:
-            problem = "HTTPS 주소여야 합니다. (Must be an HTTPS URL.)"
-    elif parts.scheme != "https" or not parts.hostname:
-        problem = "HTTPS 주소여야 합니다. (Must be an HTTPS URL.)"
+            outbound.checked_addresses(target, allow_loopback=_loopback_allowed())
+        except outbound.ForbiddenTarget:
+            problem = _NOT_PUBLIC
+        except outbound.Unresolved:
+            pass  # no address yet: every delivery resolves and checks again
     if problem:
         raise Invalid(fields={"url": [problem]})
+
+
+def _plain_http_allowed(host: str) -> bool:
+    try:
+        return _loopback_allowed() and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _require_admin(principal: Principal) -> None:
@@ -158,15 +190,15 @@ def deliver(message: Message) -> None:
     started = time.monotonic()
     status, error, retry_after = None, None, None
     try:
-        response = requests.post(
-            url, data=body, headers=headers, timeout=TIMEOUT_S, allow_redirects=False
-        )
-        status = response.status_code
+        response = outbound.post(url, body, headers, TIMEOUT_S, _loopback_allowed())
+        status = response.status
         if not 200 <= status < 300:
             error = f"HTTP {status}"
             retry_after = _retry_after(response.headers.get("Retry-After"))
-    except requests.RequestException as exc:
-        error = type(exc).__name__
+    except (outbound.Unreachable, ValueError, urllib3.exceptions.HTTPError, OSError) as exc:
+        # The reason is for the operators' log only (see CONNECTION_FAILED).
+        log.warning("Webhook endpoint %s: %s", message.target_id, type(exc).__name__)
+        error = CONNECTION_FAILED
     duration_ms = int((time.monotonic() - started) * 1000)
     with transaction():
         db.session.add(

@@ -46,15 +46,17 @@ from core.forms import (
     Answer,
     PageForm,
     choice,
-    decimal,
+    latitude,
     load_form,
     load_page_number,
+    longitude,
     number,
     submit,
     text,
 )
 from core.geo import in_korea
 from core.nav import add_nav_link
+from core.schemas import Text
 from core.working_days import DEFAULT_WEEKDAYS
 from routing.districts import to_geojson
 from routing.models import Carrier, CarrierDistrict, DeliveryOffice
@@ -120,11 +122,11 @@ class OfficeForm(PageForm):
 
     name = text(100, required=True)
     road_address = text(200, required=True)
-    postal_code = fields.String(
-        validate=validate.Regexp(r"^\d{5}$", error=POSTAL_RULE), error_messages=_REQUIRED
+    postal_code = Text(
+        5, validate=validate.Regexp(r"^\d{5}$", error=POSTAL_RULE), error_messages=_REQUIRED
     )
-    lon = decimal(required=True)
-    lat = decimal(required=True)
+    lon = longitude(required=True)
+    lat = latitude(required=True)
     delivery_weekdays = WeekdaysField(
         strict=False, required=True, error_messages={"required": NO_WEEKDAY, "null": NO_WEEKDAY}
     )
@@ -133,7 +135,8 @@ class OfficeForm(PageForm):
 class NewOfficeForm(OfficeForm):
     """What the API's OfficeCreateSchema takes: the code too, which never changes afterwards."""
 
-    code = fields.String(
+    code = Text(
+        20,
         required=True,
         validate=validate.Regexp(CODE.regex, error=CODE_RULE),
         error_messages=_REQUIRED,
@@ -149,8 +152,8 @@ class CarrierForm(PageForm):
 
     home_district_id = number(minimum=0, required=True)  # 0: no home district
     profile = choice(PROFILES, required=True)
-    shift_start = fields.String(required=True, error_messages=_REQUIRED)
-    shift_end = fields.String(required=True, error_messages=_REQUIRED)
+    shift_start = Text(8, required=True, error_messages=_REQUIRED)
+    shift_end = Text(8, required=True, error_messages=_REQUIRED)
     lunch_minutes = fields.Integer(
         required=True,
         validate=validate.Range(min=0, max=120, error=LUNCH_RULE),
@@ -376,6 +379,7 @@ def _drawn(code: str, name: str, geometry: dict) -> dict[str, Any]:
 def upload(office_id: int) -> Answer:
     """Check a GeoJSON file (nothing kept), or load it: districts added or replaced by code."""
     principal = current_principal()
+    get_office(principal, office_id)  # an unknown office is a 404 before the file is read
     try:
         checking = load_form(UploadForm, request.form)["mode"] == "check"
         geojson = _file_of(request.files.get("file"))

@@ -30,7 +30,7 @@ class ItemEvents(MethodView):
     @blp.response(201, MailItemDetailSchema)
     @require_login
     def post(self, data: dict, item_id: int):
-        """Record a tracking event for an item of one's office (dispatchers and carriers)."""
+        """Record a tracking event for an item of one's office (dispatchers; carriers visit)."""
         with transaction():
             item = delivery.record_item_event(current_principal(), item_id, data)
             item.events = events_of(item)

@@ -6,7 +6,6 @@ admin fixes the file in their GIS tool and uploads it again.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -22,6 +21,8 @@ from shapely.strtree import STRtree
 from shapely.validation import explain_validity
 
 from core.geo import KOREA_BOUNDS, in_korea
+from core.json_input import JsonRefused, loads_bounded
+from core.schemas import text_problem
 
 CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,20}")
 NAME_MAX = 100
@@ -124,9 +125,8 @@ def _features(data: bytes | str | dict) -> tuple[list[Any], DistrictProblem | No
     """Return the list of features, or the problem that makes the whole file unusable."""
     if isinstance(data, bytes | str):
         try:
-            data = json.loads(data)
-        # RecursionError: absurdly deep nesting must be a 4xx, not a crash.
-        except (ValueError, RecursionError) as exc:
+            data = loads_bounded(data)
+        except JsonRefused as exc:
             return [], _file_problem("not_json", "JSON 형식이 아닙니다", f"not JSON: {exc}")
     if not isinstance(data, dict):
         return [], _file_problem("not_geojson", "GeoJSON 객체가 아닙니다", "not a GeoJSON object")
@@ -191,6 +191,11 @@ def _check_feature(
                 f"구역 이름은 {NAME_MAX}자 이하의 문자열이어야 합니다 "
                 f"(properties.name must be a string of at most {NAME_MAX} characters)",
             )
+        )
+        name = None
+    elif (problem := text_problem(name)) is not None:
+        problems.append(
+            DistrictProblem(index, code, "name_invalid", f"구역 이름(properties.name): {problem}")
         )
         name = None
 

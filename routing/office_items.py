@@ -17,7 +17,8 @@ from core.auth.roles import Role
 from core.db import db
 from core.errors import Invalid, NotFound
 from core.geo import in_korea
-from core.schemas import LonLat, StrictSchema
+from core.schemas import Day, Position, StrictSchema, Text
+from core.uploads import too_many_rows, upload_limits
 from municipalities.importing import FileRejected, cell_text, header_key, read_records
 from municipalities.registered_numbers import InvalidRegisteredNumber, parse_number
 from routing import postal_model
@@ -34,8 +35,11 @@ def _window(text: str) -> None:
         raise ValidationError(f"HH:MM-HH:MM 형식이어야 합니다. ({exc})") from exc
 
 
-class RegisteredNumber(fields.String):
+class RegisteredNumber(Text):
     """A registered number as typed (spaces, hyphens), loaded as its 13 checked digits."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(40, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         try:
@@ -46,17 +50,15 @@ class RegisteredNumber(fields.String):
 
 class OfficeItemInSchema(StrictSchema):
     registered_number = RegisteredNumber(required=True)
-    addressee = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    road_address = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    address_detail = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=100)
-    )
-    location = LonLat(required=True)
+    addressee = Text(100, min_length=1, required=True)
+    road_address = Text(200, min_length=1, required=True)
+    address_detail = Text(100, load_default=None, allow_none=True)
+    location = Position(required=True)
     service_s = fields.Integer(
         strict=True, load_default=None, allow_none=True, validate=validate.Range(min=0, max=7200)
     )
     windows = fields.List(
-        fields.String(validate=_window), load_default=list, validate=validate.Length(max=4)
+        Text(20, validate=_window), load_default=list, validate=validate.Length(max=4)
     )
 
     @validates("location")
@@ -66,7 +68,7 @@ class OfficeItemInSchema(StrictSchema):
 
 
 class OfficeItemsInSchema(StrictSchema):
-    day = fields.Date(required=True)
+    day = Day(required=True)
     items = fields.List(
         fields.Nested(OfficeItemInSchema),
         required=True,
@@ -192,9 +194,10 @@ _ALIASES = {header_key(name): key for key, names in COLUMNS.items() for name in 
 
 def parse_file(data: bytes, filename: str, day: date) -> dict:
     """A CSV/XLSX file as OfficeItemsInSchema input; problems name the file row and column."""
+    limits = upload_limits(MAX_ROWS)
     try:
-        encoding, records = read_records(data, filename)
-        rows = list(records)
+        encoding, records = read_records(data, filename, limits)
+        rows = list(records)  # bounded: reading stops at the limits' rows and cells
     except FileRejected as rejected:
         raise OfficeItemsInvalid(fields={"file": [rejected.message]}) from rejected
     header_at = next((i for i, r in enumerate(rows) if r and any(cell_text(c) for c in r)), None)
@@ -229,9 +232,7 @@ def parse_file(data: bytes, filename: str, day: date) -> dict:
         items.append(_item_of(cells))
         line_of.append(number)
     if len(items) > MAX_ROWS:
-        raise OfficeItemsInvalid(
-            fields={"file": [f"최대 {MAX_ROWS:,}행 (at most {MAX_ROWS:,} rows)"]}
-        )
+        raise too_many_rows(limits)
     try:
         loaded = OfficeItemsInSchema().load({"day": day.isoformat(), "items": items})
     except ValidationError as error:

@@ -8,6 +8,7 @@ from core.api import Blueprint
 from core.audit import record_access
 from core.auth.principal import current_principal, require_login
 from core.db import db, transaction
+from core.uploads import checked_first
 from municipalities.mail import seoul_today
 from municipalities.schemas import ImportFileSchema
 from routing import office_items, planning
@@ -23,7 +24,7 @@ from routing.schemas import (
     PlanVersionSchema,
     StopEditSchema,
 )
-from routing.services import get_office
+from routing.services import dispatchers_office, get_office
 
 blp = Blueprint("plans", __name__, "", description="배달 경로 계획 (Route planning)")
 
@@ -140,9 +141,10 @@ class OfficeItems(MethodView):
             )
             return items
 
+    @require_login
+    @checked_first(dispatchers_office)  # the office's own dispatchers, else 404
     @blp.arguments(OfficeItemsInSchema)
     @blp.response(201, OfficeItemOutSchema(many=True))
-    @require_login
     def post(self, data: dict, office_id: int):
         """Add a day's registered items (all or none), so routes are the carriers' real rounds."""
         with transaction():
@@ -151,14 +153,14 @@ class OfficeItems(MethodView):
 
 @blp.route("/offices/<int:office_id>/items/imports")
 class OfficeItemImports(MethodView):
+    @require_login
+    @checked_first(dispatchers_office)  # the office's own dispatchers, else 404
     @blp.arguments(ItemDaySchema, location="query")
     @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
     @blp.response(201, OfficeItemOutSchema(many=True))
-    @require_login
     def post(self, query: dict, file, office_id: int):
         """Import a day's items from CSV (UTF-8/CP949) or XLSX; every bad row is named."""
         principal = current_principal()
-        get_office(principal, office_id)
         data = office_items.parse_file(file.read(), file.filename or "", query["day"])
         with transaction():
             return office_items.add_items(principal, office_id, data)

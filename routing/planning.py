@@ -120,14 +120,10 @@ def _clock(day: date, now: datetime) -> int | None:
 
 
 def plans_visible_to(principal: Principal) -> sa.Select:
-    """Dispatchers see their office's plans; carriers its published ones; others none."""
+    """Dispatchers see their office's plans; others none (carriers read /carrier/route)."""
     query = sa.select(RoutePlan).order_by(RoutePlan.day.desc(), RoutePlan.id.desc())
     if principal.role == Role.DISPATCHER:
         return query.where(RoutePlan.office_id == principal.office_id)
-    if principal.role == Role.CARRIER:
-        return query.where(
-            RoutePlan.office_id == principal.office_id, RoutePlan.status == "published"
-        )
     return query.where(sa.false())
 
 
@@ -906,7 +902,7 @@ def summarize(plan: RoutePlan) -> dict[str, Any]:
 
 
 def describe(principal: Principal, plan: RoutePlan) -> dict[str, Any]:
-    """The plan as its reader may see it: carriers get their own route only, no names ever."""
+    """The plan as its dispatcher sees it: every route, the unassigned stops, the figures."""
     stops = _stops(plan.id)
     done = _done_stop_ids(stops)
     places = _places(stops)
@@ -918,12 +914,9 @@ def describe(principal: Principal, plan: RoutePlan) -> dict[str, Any]:
             )
         )
     }
-    own = _own_carrier(principal)
-    _log_read(principal, plan, [s for s in stops if own is None or s.carrier_id == own])
+    _log_read(principal, plan, stops)
     routes = []
     for route in _routes(plan.id):
-        if own is not None and route.carrier_id != own:
-            continue
         routes.append(
             {
                 "carrier_id": route.carrier_id,
@@ -942,7 +935,7 @@ def describe(principal: Principal, plan: RoutePlan) -> dict[str, Any]:
                 "stops": [_stop_out(s, places, done) for s in _ordered(stops, route.carrier_id)],
             }
         )
-    unassigned = [] if own is not None else [s for s in stops if s.carrier_id is None]
+    unassigned = [s for s in stops if s.carrier_id is None]
     return {
         **summarize(plan),
         "routes": routes,
@@ -962,15 +955,6 @@ def _log_read(principal: Principal, plan: RoutePlan, stops: list[PlanStop]) -> N
         record_access(
             principal.account_id, "read", "household", ids, municipality_id, f"plan={plan.id}"
         )
-
-
-def _own_carrier(principal: Principal) -> int | None:
-    if principal.role != Role.CARRIER:
-        return None
-    carrier_id = db.session.scalar(
-        sa.select(Carrier.id).where(Carrier.account_id == principal.account_id)
-    )
-    return carrier_id if carrier_id is not None else -1
 
 
 def _places(stops: list[PlanStop]) -> dict[int, tuple[str, str, str | None]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate
 
-from core.schemas import Id, LonLat, StrictSchema
+from core.schemas import Choice, Day, Id, Position, StrictSchema, Text, Version
 from routing.postal_model import parse_range
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,20}$")
@@ -55,21 +57,19 @@ class OfficeSchema(Schema):
 
 
 class OfficeCreateSchema(StrictSchema):
-    code = fields.String(required=True, validate=CODE)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    road_address = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    postal_code = fields.String(
-        load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{5}$")
-    )
-    depot = LonLat(required=True)
+    code = Text(20, required=True, validate=CODE)
+    name = Text(100, min_length=1, required=True)
+    road_address = Text(200, min_length=1, required=True)
+    postal_code = Text(5, load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{5}$"))
+    depot = Position(required=True)
     delivery_weekdays = WeekdaysField()  # default: Monday to Friday (the model's)
 
 
 class OfficeUpdateSchema(StrictSchema):
-    name = fields.String(validate=validate.Length(min=1, max=100))
-    road_address = fields.String(validate=validate.Length(min=1, max=200))
-    postal_code = fields.String(allow_none=True, validate=validate.Regexp(r"^\d{5}$"))
-    depot = LonLat()
+    name = Text(100, min_length=1)
+    road_address = Text(200, min_length=1)
+    postal_code = Text(5, allow_none=True, validate=validate.Regexp(r"^\d{5}$"))
+    depot = Position()
     delivery_weekdays = WeekdaysField()
 
 
@@ -88,7 +88,7 @@ class DistrictUploadSchema(Schema):
     class Meta:
         unknown = "include"  # GeoJSON allows foreign members; the parser checks what matters
 
-    type = fields.String(required=True)
+    type = Text(40, required=True)
 
 
 class CarrierSchema(Schema):
@@ -106,15 +106,18 @@ class CarrierSchema(Schema):
 
 
 class CarrierCreateSchema(StrictSchema):
-    username = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9._-]{3,64}$"))
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    password = fields.String(required=True, validate=validate.Length(max=1024))
-    employee_no = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{1,20}$"))
+    username = Text(64, required=True, validate=validate.Regexp(r"^[a-z0-9._-]{3,64}$"))
+    display_name = Text(100, min_length=1, required=True)
+    password = Text(1024, required=True)
+    employee_no = Text(20, required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{1,20}$"))
     home_district_id = Id(load_default=None, allow_none=True)
 
 
-class ShiftField(fields.String):
+class ShiftField(Text):
     """A shift "HH:MM-HH:MM" loaded as (start, end) minutes after midnight."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(20, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> tuple[int, int]:
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -127,7 +130,7 @@ class ShiftField(fields.String):
 
 class CarrierUpdateSchema(StrictSchema):
     home_district_id = Id(allow_none=True)
-    profile = fields.String(validate=validate.OneOf(("foot", "motorbike", "van")))
+    profile = Choice(("foot", "motorbike", "van"))
     shift = ShiftField(metadata={"description": "usual shift, HH:MM-HH:MM (Seoul)"})
     lunch_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=120))
 
@@ -136,7 +139,7 @@ class CarrierUpdateSchema(StrictSchema):
 
 
 class PlanCreateSchema(StrictSchema):
-    day = fields.Date(required=True, metadata={"description": "the delivery day (Seoul)"})
+    day = Day(required=True, metadata={"description": "the delivery day (Seoul)"})
     carrier_ids = fields.List(
         Id(), validate=validate.Length(min=1, max=500), metadata={"description": "default: all"}
     )
@@ -144,7 +147,7 @@ class PlanCreateSchema(StrictSchema):
 
 
 class PlanVersionSchema(StrictSchema):
-    version = fields.Integer(strict=True, required=True, metadata={"description": "as read"})
+    version = Version(required=True, metadata={"description": "as read"})
 
 
 class PlanOptimiseSchema(PlanVersionSchema):
@@ -162,7 +165,7 @@ class StopEditSchema(PlanVersionSchema):
 
 
 class PlanQuerySchema(StrictSchema):
-    day = fields.Date()
+    day = Day()
 
 
 class PlanSummarySchema(Schema):
@@ -235,4 +238,4 @@ class PlanSchema(PlanSummarySchema):
 
 
 class ItemDaySchema(StrictSchema):
-    day = fields.Date(required=True)
+    day = Day(required=True)

@@ -38,11 +38,11 @@ class DistrictsInvalid(Invalid):
 
 
 def offices_visible_to(principal: Principal) -> sa.Select:
-    """System admins see every office; dispatchers and carriers their own; others none."""
+    """System admins see every office; dispatchers their own; others (carriers too) none."""
     query = sa.select(DeliveryOffice).order_by(DeliveryOffice.id)
     if principal.role == Role.SYSTEM_ADMIN:
         return query
-    if principal.role in (Role.DISPATCHER, Role.CARRIER):
+    if principal.role == Role.DISPATCHER:
         return query.where(DeliveryOffice.id == principal.office_id)
     return query.where(sa.false())
 

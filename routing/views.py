@@ -6,10 +6,12 @@ from flask import request
 from flask.views import MethodView
 
 from core.api import Blueprint, paginate
-from core.auth.principal import current_principal, require_login, require_role
+from core.auth.principal import Principal, current_principal, require_login, require_role
 from core.auth.roles import Role
 from core.db import transaction
+from core.errors import Forbidden
 from core.schemas import PageArgsSchema, page_of
+from core.uploads import checked_first
 from routing import services
 from routing.districts import to_geojson
 from routing.postal_model import format_hhmm
@@ -25,6 +27,14 @@ from routing.schemas import (
 )
 
 blp = Blueprint("routing", __name__, "", description="우체국·집배구·집배원 (Postal network)")
+
+
+def _system_admin(principal: Principal, office_id: int, **_: object) -> None:
+    """Only system admins load districts (as load_districts says): an office out of the
+    caller's sight is a 404 like every foreign object, the caller's own a 403."""
+    services.get_office(principal, office_id)
+    if principal.role != Role.SYSTEM_ADMIN:
+        raise Forbidden()
 
 
 def _carrier_out(carrier, account) -> dict:
@@ -49,7 +59,7 @@ def _carrier_out(carrier, account) -> dict:
 class Offices(MethodView):
     @blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, page_of(OfficeSchema))
-    @require_role(Role.SYSTEM_ADMIN, Role.DISPATCHER, Role.CARRIER)
+    @require_role(Role.SYSTEM_ADMIN, Role.DISPATCHER)
     def get(self, page: int, per_page: int):
         """Delivery offices visible to the caller."""
         return paginate(services.offices_visible_to(current_principal()), page, per_page)
@@ -88,9 +98,10 @@ class OfficeDistricts(MethodView):
         """The office's carrier districts with their polygons."""
         return services.districts_of(current_principal(), office_id)
 
+    @require_login
+    @checked_first(_system_admin)
     @blp.arguments(DistrictUploadSchema)
     @blp.response(200, DistrictSchema(many=True))
-    @require_login
     def put(self, data: dict, office_id: int):
         """Add or replace (by code) districts from GeoJSON; every problem is named."""
         with transaction():

@@ -9,8 +9,12 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
-from core.auth.models import Account
+import sqlalchemy as sa
+from flask import current_app
+
+from core.auth.models import Account, StaffSession
 from core.auth.roles import Role
 from core.auth.services import issue_token
 from core.db import db, utcnow
@@ -133,6 +137,14 @@ def sign_in(client, account: Account) -> None:
     token = csrf_of(client.get("/login").text)
     form = {"username": account.username, "password": PASSWORD, "csrf_token": token}
     assert client.post("/login", data=form).status_code == 302
+
+
+def idle_out() -> None:
+    """Make every staff page session look unused for longer than the idle timeout, as the
+    server keeps it (the cookie holds no time to tamper with)."""
+    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"] + 1)
+    db.session.execute(sa.update(StaffSession).values(last_seen_at=utcnow() - idle))
+    db.session.commit()  # the test's SAVEPOINT: the next request sees it
 
 
 def page_routes(app, *blueprints: str) -> list[tuple[str, str]]:

@@ -34,19 +34,25 @@ class Scratch:
 
 
 @contextmanager
-def scratch_database(backend: str, tmp_path: Path, main_app: Flask) -> Iterator[Scratch]:
-    """A fresh migrated database of its own (no test rollback): SQLite file or PG database."""
+def scratch_database(
+    backend: str, tmp_path: Path, main_app: Flask, server_url: str | None = None
+) -> Iterator[Scratch]:
+    """A fresh migrated database of its own (no test rollback): SQLite file or PG database,
+    made on server_url's PostgreSQL server (default: TEST_DATABASE_URL's)."""
     admin_engine = None
     if backend == "sqlite":
         path = tmp_path / "privacy.db"
         url = sa.make_url(f"sqlite:///{path}")
     else:
-        test_url = os.environ.get("TEST_DATABASE_URL", "")
+        test_url = server_url or os.environ.get("TEST_DATABASE_URL", "")
         if not test_url.startswith("postgresql"):
             pytest.skip("TEST_DATABASE_URL is not a PostgreSQL URL")
         base = sa.make_url(test_url)
         name = f"welfare_privacy_{secrets.token_hex(6)}"
-        admin_engine = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        # No pool: the test may restart its own server before the database is dropped.
+        admin_engine = sa.create_engine(
+            base.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool
+        )
         with admin_engine.connect() as conn:
             conn.exec_driver_sql(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
         url, path = base.set(database=name), None

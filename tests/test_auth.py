@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from core.auth.models import Account, PermissionEvent
 from core.auth.roles import Role
 from core.db import db, utcnow
+from tests.desk import idle_out
 from tests.factories import PASSWORD, auth, make_account
 
 NEW_PASSWORD = "seven amber kites over busan"
@@ -356,7 +357,7 @@ def _csrf(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-def test_staff_login_page_with_csrf_and_idle_timeout(app, client, world):
+def test_staff_login_page_with_csrf_and_idle_timeout(client, world):
     account = world.a.accounts[Role.SOCIAL_WORKER]
     page = client.get("/login")
     assert page.status_code == 200 and "로그인" in page.text
@@ -368,8 +369,7 @@ def test_staff_login_page_with_csrf_and_idle_timeout(app, client, world):
     )
     assert signed_in.status_code == 302
     assert account.username in client.get("/").text
-    with client.session_transaction() as session:
-        session["seen_at"] -= app.config["SESSION_IDLE_MINUTES"] * 60 + 1
+    idle_out()
     expired = client.get("/")
     assert expired.status_code == 302 and expired.headers["Location"].endswith("/login")
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
+from core.uploads import UploadLimits, UploadOverLimit
 from municipalities.importing import FileRejected, ParseResult, parse_household_file
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 from tests.household_files import bad_cp949_file, to_csv, to_xlsx, valid_rows
@@ -286,12 +287,13 @@ def test_whole_file_rejections(data, filename, mentions):
     assert re.search(r"\(.*[A-Za-z].*\)$", rejected.value.message)
 
 
-def test_too_many_rows_rejects_the_file():
+def test_too_many_rows_rejects_the_file_naming_the_limit():
     data = to_csv(valid_rows(4))
 
-    assert parse_household_file(data, "h.csv", max_rows=4).total_rows == 4
-    with pytest.raises(FileRejected, match="3"):
-        parse_household_file(data, "h.csv", max_rows=3)
+    assert parse_household_file(data, "h.csv", UploadLimits(max_rows=4)).total_rows == 4
+    with pytest.raises(UploadOverLimit, match="at most 3") as refused:
+        parse_household_file(data, "h.csv", UploadLimits(max_rows=3))
+    assert refused.value.status == 422
 
 
 # --- Properties --------------------------------------------------------------------------------

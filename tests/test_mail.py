@@ -178,10 +178,10 @@ def test_letters_are_produced_by_the_worker_and_tracking_follows_the_item(client
     item = client.get(
         f"/api/v1/mail-items?mailing_id={mailing['id']}", headers=setup["headers"]
     ).json["items"][0]
-    carrier = world.a.headers(Role.CARRIER)
     url = f"/api/v1/mail-items/{item['id']}/events"
-    assert client.post(url, json={"code": "out_for_delivery"}, headers=carrier).status_code == 201
-    delivered = client.post(url, json={"code": "delivered"}, headers=carrier)
+    out = client.post(url, json={"code": "out_for_delivery"}, headers=dispatcher)
+    assert out.status_code == 201
+    delivered = client.post(url, json={"code": "delivered"}, headers=dispatcher)
     assert delivered.status_code == 201 and delivered.json["status"] == "delivered"
     assert [e["code"] for e in delivered.json["events"]] == [
         "accepted",
@@ -190,7 +190,7 @@ def test_letters_are_produced_by_the_worker_and_tracking_follows_the_item(client
         "out_for_delivery",
         "delivered",
     ]
-    again = client.post(url, json={"code": "absent"}, headers=carrier)
+    again = client.post(url, json={"code": "absent"}, headers=dispatcher)
     assert again.status_code == 409 and again.json["error"]["code"] == "event_refused"
 
 
@@ -205,16 +205,64 @@ def test_returned_items_keep_their_reason(client, world, setup):
     assert [(i["id"], i["return_reason"]) for i in returned["items"]] == [(item.id, "moved")]
 
 
-def test_public_lookup_masks_the_addressee_and_shows_nothing_personal(client, world, setup):
+def test_carriers_record_outcomes_only_through_visits_to_their_own_stops(client, world, setup):
+    """A carrier's token (account or phone) cannot post a tracking event for an office item."""
     submit(client, setup)
+    deliver_due()  # printed
     item = db.session.scalars(sa.select(MailItem).order_by(MailItem.id)).first()
+    mail.record_event(item, mail.EventCode.HANDED_TO_OFFICE, actor_id=None)
+    mail.record_event(item, mail.EventCode.OUT_FOR_DELIVERY, actor_id=None)
+    db.session.commit()
+    url = f"/api/v1/mail-items/{item.id}/events"
+    body = {"code": "addressee_deceased", "detail": "이웃 말로는 지난주 사망"}
+    refused = client.post(url, json=body, headers=world.a.headers(Role.CARRIER))
+    assert refused.status_code == 404 and refused.json["error"]["code"] == "not_found"
+    db.session.refresh(item)
+    assert item.status == "out_for_delivery" and item.return_reason is None
+    assert [e.code for e in mail.events_of(item)][-1] == "out_for_delivery"
+
+
+def test_public_lookup_shows_generic_steps_and_nothing_of_who_or_why(client, world, setup):
+    """A walked number tells nobody the addressee, the sender, a door outcome or any text."""
+    submit(client, setup)
+    deliver_due()  # printed
+    item = db.session.scalars(sa.select(MailItem).order_by(MailItem.id)).first()
+    for code in ("handed_to_office", "out_for_delivery", "absent", "redelivery"):
+        mail.record_event(item, mail.EventCode(code), actor_id=None, place="가온우체국 3층")
+    mail.record_event(item, mail.EventCode.OUT_FOR_DELIVERY, actor_id=None)
+    secret = "이웃 말로는 지난주 사망, 복지팀 의뢰 가구"
+    mail.record_event(item, mail.EventCode.ADDRESSEE_DECEASED, actor_id=None, detail=secret)
+    db.session.commit()
     response = client.get(f"/api/v1/tracking/{item.registered_number}")
     assert response.status_code == 200
     body = response.json
-    assert body["addressee"] == "김*자"
+    assert set(body) == {"registered_number", "status", "status_label", "events"}
+    assert (body["status"], body["status_label"]) == ("returned", "반송 (returned to sender)")
+    assert [(e["status"], e["label"]) for e in body["events"]] == [
+        ("accepted", "접수 (accepted)"),
+        ("in_delivery", "배달 중 (in delivery)"),
+        ("returned", "반송 (returned to sender)"),
+    ]
+    assert all(set(event) == {"status", "label", "at"} for event in body["events"])
     text = json.dumps(body, ensure_ascii=False)
-    assert "김순자" not in text and "희망로" not in text and "household" not in text
-    assert set(body) == {"registered_number", "addressee", "status", "status_label", "events"}
+    municipality = world.a.municipality
+    for private in (
+        "김순자",
+        "김*자",
+        "희망로",
+        municipality.name,
+        municipality.department,
+        world.a.office.name,
+        "가온우체국",
+        "사망",
+        "이사",
+        "수취거절",
+        "부재",
+        "deceased",
+        "absent",
+        secret,
+    ):
+        assert private not in text, private
     typo = item.registered_number[:-1] + str((int(item.registered_number[-1]) + 1) % 10)
     bad = client.get(f"/api/v1/tracking/{typo}")
     assert bad.status_code == 422 and "registered_number" in bad.json["error"]["fields"]

@@ -155,7 +155,8 @@ def test_an_admin_lists_adds_and_edits_an_office(admin, network):
         ({"postal_code": "1234"}, "postal_code", "숫자 5자리", 422),
         ({"lon": "동경 127"}, "lon", "숫자가 아닙니다", 422),
         ({"lat": "nan"}, "lat", "숫자가 아닙니다", 422),
-        ({"lon": "37.498", "lat": "127.028"}, "depot", "대한민국 범위 밖", 422),
+        ({"lon": "37.498", "lat": "127.028"}, "lat", "-90", 422),
+        ({"lon": "37.498", "lat": "37.498"}, "depot", "대한민국 범위 밖", 422),
     ],
 )
 def test_a_bad_new_office_is_refused_at_its_field(admin, network, changes, field, message, status):
@@ -171,7 +172,7 @@ def test_a_bad_new_office_is_refused_at_its_field(admin, network, changes, field
 
 def test_a_bad_edit_is_refused_at_its_field_and_changes_nothing(admin, network):
     page = f"{OFFICES}{network.office.id}"
-    for changes, field in (({"postal_code": "abcde"}, "postal_code"), ({"lat": "91"}, "depot")):
+    for changes, field in (({"postal_code": "abcde"}, "postal_code"), ({"lat": "91"}, "lat")):
         response = post_form(admin, page, f"{page}/edit", NEW | changes)
         assert response.status_code == 422 and error_of(response.text, field)
         assert 'value="강남우체국"' in response.text  # the form as typed, not as stored

@@ -17,6 +17,7 @@ from tests.desk import (
     assert_pages_refused,
     carrier_headers,
     csrf_of,
+    idle_out,
     page_routes,
     post_form,
     set_up_desk,
@@ -226,10 +227,9 @@ def test_a_post_without_the_csrf_token_is_refused_in_korean(client, desk):
     assert fresh(case).version == 1
 
 
-def test_idle_logout_is_explained_on_the_login_page(app, client, desk):
+def test_idle_logout_is_explained_on_the_login_page(client, desk):
     sign_in(client, desk.social_worker)
-    with client.session_transaction() as session:
-        session["seen_at"] -= app.config["SESSION_IDLE_MINUTES"] * 60 + 1
+    idle_out()
     response = client.get("/welfare/")
     assert response.headers["Location"].startswith("/login")
     assert "로그아웃되었습니다" in client.get(response.headers["Location"]).text

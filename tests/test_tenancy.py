@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 from werkzeug.routing import Rule
 
@@ -27,7 +28,7 @@ from municipalities.mail import next_working_day, seoul_today
 from municipalities.models import MailItem
 from municipalities.registered_numbers import make_number
 from routing import planning
-from routing.models import Carrier, PlanRoute, PlanStop, RoutePlan
+from routing.models import Carrier, OfficeItem, PlanRoute, PlanStop, RoutePlan
 from tests.factories import PASSWORD, World, auth, square
 from tests.household_files import to_csv, valid_rows
 from welfare_checks import access_review
@@ -645,8 +646,10 @@ def test_own_objects_are_reachable_with_the_same_bodies(client, world):
     assert not unreached, "\n".join(unreached)
 
 
-# Who may call each route without an id (from the code's intent). ANY: every signed-in role.
+# Who may call each route without an id (from the code's intent). ANY: every signed-in role;
+# STAFF: every role but the carrier's (carriers use the carrier app's endpoints only).
 ANY = frozenset(ALL_ROLES)
+STAFF = ANY - {Role.CARRIER}
 READERS = frozenset({Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR})
 WRITERS = frozenset({Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER})
 ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
@@ -656,21 +659,21 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/auth/password", "POST"): ANY,
     ("/accounts", "GET"): frozenset({Role.SYSTEM_ADMIN, Role.MUNICIPAL_ADMIN, Role.AUDITOR}),
     ("/accounts", "POST"): frozenset({Role.SYSTEM_ADMIN, Role.MUNICIPAL_ADMIN}),
-    ("/municipalities", "GET"): ANY,  # each sees its own; system admins all
+    ("/municipalities", "GET"): STAFF,  # each sees its own; system admins all
     ("/municipalities", "POST"): frozenset({Role.SYSTEM_ADMIN}),
     ("/households", "GET"): READERS,
     ("/households", "POST"): WRITERS,
     ("/households/search", "POST"): READERS,
     ("/households/unassigned", "GET"): READERS,
     ("/households/imports", "POST"): WRITERS,
-    ("/letter-templates", "GET"): ANY,  # scoped: other roles get an empty page
+    ("/letter-templates", "GET"): STAFF,  # scoped: other roles get an empty page
     ("/letter-templates", "POST"): WRITERS,
-    ("/mailings", "GET"): ANY,  # scoped: other roles get an empty page
+    ("/mailings", "GET"): STAFF,  # scoped: other roles get an empty page
     ("/mailings", "POST"): WRITERS,
-    ("/mail-items", "GET"): ANY,  # municipality's items, or the office's for post staff
-    ("/webhooks", "GET"): ANY,  # scoped: admins and auditors see their municipality's
+    ("/mail-items", "GET"): STAFF,  # municipality's items, or the office's for dispatchers
+    ("/webhooks", "GET"): STAFF,  # scoped: admins and auditors see their municipality's
     ("/webhooks", "POST"): frozenset({Role.MUNICIPAL_ADMIN}),
-    ("/offices", "GET"): frozenset({Role.SYSTEM_ADMIN, Role.DISPATCHER, Role.CARRIER}),
+    ("/offices", "GET"): frozenset({Role.SYSTEM_ADMIN, Role.DISPATCHER}),
     ("/offices", "POST"): frozenset({Role.SYSTEM_ADMIN}),
     ("/devices/me/fcm-token", "PUT"): frozenset(),  # enrolled phones only, not account tokens
     ("/carrier/route", "GET"): frozenset({Role.CARRIER}),
@@ -732,6 +735,87 @@ def test_every_role_gets_what_the_allow_table_says(client, world):
     print(f"authorization table: {cells} cells, {len(mismatches)} mismatches")
     assert not mismatches, "\n".join(mismatches)
     assert cells > 100, f"authorization table: only {cells} cells"
+
+
+#: Routes naming an object that serve a carrier: their own scans and visits (carrier_api).
+CARRIER_ROUTES = {
+    ("/carrier/items/<string:registered_number>", "GET"),
+    ("/carrier/visits/<string:client_uuid>", "GET"),
+}
+#: Routes for an enrolled phone's token only (a carrier's phone is allowed, its account not).
+PHONE_ROUTES = {("/devices/me/fcm-token", "PUT")}
+
+
+def enrol_phone(client, world: World, account) -> str:
+    """A device access token for a carrier account's new phone (the dispatcher's code)."""
+    carrier_id = db.session.scalar(sa.select(Carrier.id).where(Carrier.account_id == account.id))
+    code = client.post(
+        f"{API}/carriers/{carrier_id}/enrolment-codes", headers=world.admin_headers()
+    ).json["code"]
+    enrolled = client.post(f"{API}/devices/enrol", json={"code": code, "label": "집배원 휴대폰"})
+    return _ok(enrolled, 201)["access_token"]
+
+
+def test_a_carrier_of_the_same_office_gets_only_their_own(client, world):
+    """Every route × the office's carrier (account token and phone) with the office's objects.
+
+    A carrier reads and records only through the carrier app's endpoints, scoped to their own
+    route: every other route answers the list 403 or the plain 404 of a missing id, however
+    much of the office's mail it holds, and no answer carries the office's other data.
+    """
+    own = seed(client, world, world.a)
+    keys = own.first()
+    carrier = world.a.accounts[Role.CARRIER]
+    phone = enrol_phone(client, world, carrier)
+    # What the carrier may see on their own route: the mailed item and its household.
+    household = _ok(
+        client.get(
+            f"{API}/households/{keys['household_id']}",
+            headers=world.a.headers(Role.SOCIAL_WORKER),
+        ),
+        200,
+    )
+    theirs = {household[k] for k in ("name", "road_address", "address_detail", "phone")}
+    stop = db.session.get(OfficeItem, db.session.get(PlanStop, keys["stop_id"]).office_item_id)
+    theirs |= {keys["registered_number"], stop.registered_number, stop.road_address}
+    theirs |= {carrier.username, carrier.display_name}
+    others = own.texts - theirs
+    routes = api_routes(client.application, with_arguments=True)
+    routes += api_routes(client.application, with_arguments=False)
+    routes = [route for route in routes if (short(route[0]), route[1]) not in PUBLIC]
+    require_known(routes, own)
+    # The calls that end the caller's tokens come last, made with the account's token only
+    # (ending the account's sessions ends its phone's too).
+    routes.sort(key=lambda route: (short(route[0]), route[1]) in SESSION_ENDING)
+    problems, cells = [], 0
+    for rule, method in routes:
+        key = (short(rule), method)
+        tokens = [("account", None)] + ([] if key in SESSION_ENDING else [("phone", phone)])
+        for label, token in tokens:
+            if token is None:
+                token = issue_token(carrier)
+                db.session.commit()  # the test's SAVEPOINT only: the request must see it
+            response = send(client, url(rule, keys), method, auth(token), body(rule, method, keys))
+            cells += 1
+            where = f"carrier {label} {method} {short(rule)}"
+            if rule.arguments:
+                allowed = key in CARRIER_ROUTES
+            else:
+                allowed = Role.CARRIER in ALLOWED[key] or (label == "phone" and key in PHONE_ROUTES)
+            if allowed:
+                if response.status_code >= 300:
+                    problems.append(f"{where}: {response.status_code}, expected 2xx")
+            elif rule.arguments:
+                problems += not_found_problems(response, set(), where)
+            elif (response.status_code, response.get_json()) != (403, FORBIDDEN):
+                problems.append(f"{where}: {response.status_code}, expected 403")
+            shown = answer_text(response) if response.data else ""
+            leaked = sorted(text for text in others if text in shown)
+            if leaked:
+                problems.append(f"{where}: leaked {leaked}")
+    print(f"carrier column: {cells} cells, {len(problems)} problems")
+    assert not problems, "\n".join(problems)
+    assert cells > 100, f"carrier column: only {cells} cells"
 
 
 MASS_ASSIGNMENT = ("municipality_id", "role", "status", "created_by", "id", "office_id")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from carrier_api.models import Visit
+from carrier_api.visits import raw_fingerprint
 from core.db import db, utcnow
 from municipalities.mail import next_working_day, record_event, return_held_items, seoul_today
 from municipalities.models import MailItem, TrackingEvent
@@ -295,3 +296,74 @@ def test_the_app_gets_the_form_it_renders(client, day):
     assert (
         client.get("/api/v1/carrier/forms/wellbeing/7", headers=day["headers"]).status_code == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"location": [126.953, 95]}, "location"),
+        ({"recorded_at": "0001-01-01T00:00:00+09:00"}, "recorded_at"),
+        ({"location": [999, 999]}, "location"),
+        ({"accuracy_m": 1e308}, "accuracy_m"),
+        ({"outcome": "other", "other_text": "문이 \ud800 잠김"}, "other_text"),
+        ({"registered_number": "726\x0000"}, "registered_number"),
+    ],
+)
+def test_one_bad_record_fails_alone_and_the_rest_of_the_batch_is_stored(
+    client, day, changes, field
+):
+    first, bad, second = (
+        record(day["numbers"][0]),
+        record(day["numbers"][1]),
+        record(day["numbers"][1]),
+    )
+    response = client.post(
+        "/api/v1/carrier/visits/batch",
+        json={"records": [first, bad | changes, second]},
+        headers=day["headers"],
+    )
+    assert response.status_code == 200, response.json
+    results = response.json["results"]
+    assert [r["status"] for r in results] == [201, 422, 201]
+    assert field in results[1]["body"]["error"]["fields"]
+    stored = db.session.scalars(sa.select(Visit.client_uuid)).all()
+    assert sorted(stored) == sorted([first["client_uuid"], second["client_uuid"]])
+    single = post(client, day, record(day["numbers"][0]) | changes)
+    assert single.status_code == 422 and field in single.json["error"]["fields"]
+
+
+def test_a_replay_serialised_differently_gets_the_stored_answer(client, day):
+    at = utcnow().replace(microsecond=0)
+    body = record(day["numbers"][0], accuracy_m=9.0, recorded_at=at.isoformat())
+    first = post(client, day, body)
+    assert first.status_code == 201, first.json
+    seoul = at.astimezone(timezone(timedelta(hours=9))).isoformat()
+    for replay in (
+        body | {"accuracy_m": 9},
+        body | {"recorded_at": at.isoformat().replace("+00:00", "Z")},
+        body | {"recorded_at": seoul, "location": [126.953, 37.505]},
+        dict(reversed(body.items())),
+    ):
+        again = post(client, day, replay)
+        assert again.status_code == 200 and again.json == first.json, replay
+    batch = client.post(
+        "/api/v1/carrier/visits/batch",
+        json={"records": [body | {"accuracy_m": 9}]},
+        headers=day["headers"],
+    )
+    assert batch.json["results"][0]["status"] == 200
+    other = post(client, day, body | {"accuracy_m": 9.5})
+    assert other.status_code == 422 and other.json["error"]["code"] == "client_uuid_reused"
+
+
+def test_a_visit_stored_with_the_raw_fingerprint_still_answers_its_replay(client, day):
+    """Visits stored before fingerprints were of the loaded record hold the raw form's hash."""
+    body = record(day["numbers"][0])
+    first = post(client, day, body)
+    visit = db.session.scalar(sa.select(Visit).where(Visit.client_uuid == body["client_uuid"]))
+    visit.fingerprint = raw_fingerprint(body)
+    db.session.commit()
+    replay = post(client, day, body)
+    assert replay.status_code == 200 and replay.json == first.json
+    other = post(client, day, body | {"accuracy_m": 1.0})
+    assert other.status_code == 422 and other.json["error"]["code"] == "client_uuid_reused"

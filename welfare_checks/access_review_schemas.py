@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from core.schemas import StrictSchema
+from core.schemas import StrictSchema, Text
 
 
 class ReviewExportSchema(Schema):
@@ -73,4 +73,4 @@ class AccessReviewDetailSchema(AccessReviewSchema):
 
 
 class ReviewCheckSchema(StrictSchema):
-    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    note = Text(2000, min_length=1, multiline=True, required=True)

@@ -9,6 +9,7 @@ from core.api import Blueprint, paginate
 from core.auth.principal import current_principal, require_login, require_role
 from core.db import transaction
 from core.schemas import PageArgsSchema, page_of
+from core.web import download
 from welfare_checks import access_review
 from welfare_checks.access_review_schemas import (
     AccessReviewDetailSchema,
@@ -55,8 +56,7 @@ class ReviewCheck(MethodView):
 def _download(review_id: int, kind: str) -> Response:
     with transaction():  # the download is access-logged
         body, media, name = access_review.review_file(current_principal(), review_id, kind)
-    disposition = f'attachment; filename="{name}"'
-    return Response(body, mimetype=media, headers={"Content-Disposition": disposition})
+    return download(body, media, name)
 
 
 @blp.route("/access-reviews/<int:review_id>/review.csv")

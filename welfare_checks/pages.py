@@ -36,6 +36,7 @@ from core.forms import (
 )
 from core.i18n import page_language
 from core.nav import add_nav_link
+from core.web import download
 from municipalities.mail import seoul_today
 from municipalities.services import get_household
 from welfare_checks import alerts, cases, labels, reports, statistics, survey, timeline
@@ -61,7 +62,7 @@ class StatusForm(VersionForm):
 
 
 class NoteForm(PageForm):
-    text = text(4000, required=True)
+    text = text(4000, required=True, multiline=True)
 
 
 class PeriodForm(PageForm):
@@ -269,8 +270,7 @@ def export() -> Response | tuple[str, int]:
             body, media, name = statistics.export(principal, data | {"from": first, "to": last})
     except Invalid as error:
         return _statistics_page(principal, request.form, error)
-    disposition = f'attachment; filename="{name}"'
-    return Response(body, mimetype=media, headers={"Content-Disposition": disposition})
+    return download(body, media, name)
 
 
 def _period(data: dict[str, Any]) -> tuple[date, date]:

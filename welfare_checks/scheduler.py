@@ -4,9 +4,11 @@
 jobs until it stops. The lock is a PostgreSQL session advisory lock held on a connection of its
 own, or on SQLite an exclusive file lock beside the database file; either is released by the
 operating system or the server when the process dies, so a waiting scheduler, which tries the
-lock every POLL_S, takes over at once (reliability.md §4). Every job is idempotent, and every
-job but the probe also runs at takeover, so nothing waits a whole interval (or a day) for a
-scheduler that was down.
+lock every POLL_S, takes over at once (reliability.md §4). A leader whose lock's session ends
+(a database restart or failover) stops its jobs within LOCK_CHECK_S and waits for the lock again,
+trying less often while the database is unreachable, so it leads again by itself once the
+database is back. Every job is idempotent, and every job but the probe also runs at takeover,
+so nothing waits a whole interval (or a day) for a scheduler that was down.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import fcntl
 import logging
 import math
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +44,10 @@ log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x5765_6C66_6172  # "Welfar": one number for the whole deployment
 POLL_S = 0.2  # how often a waiting scheduler tries the lock: the takeover delay
-LOCK_CHECK_S = 5.0  # how often the leader makes sure its lock's connection is still alive
+# How often the leader makes sure its lock's session is still alive: after a database restart
+# it runs jobs without the lock (beside a standby that may lead by now) for at most this long.
+LOCK_CHECK_S = 1.0
+BACKOFF_MAX_S = 2.0  # the longest pause between tries while the database is unreachable
 
 
 class LeaderLock:
@@ -57,7 +61,8 @@ class LeaderLock:
         self._file: Any = None
 
     def try_acquire(self) -> bool:
-        """Take the lock if free; never blocks."""
+        """Take the lock if free; never blocks. Raises DBAPIError when the database is
+        unreachable."""
         if self.engine.dialect.name == "postgresql":
             return self._try_advisory_lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,9 +85,8 @@ class LeaderLock:
             ).scalar()
             self._connection.commit()  # the lock is the session's, not the transaction's
         except sa.exc.DBAPIError:
-            log.warning("scheduler lock: database unreachable; trying again")
-            self.release()
-            return False
+            self.release()  # a broken connection: the next try opens a new one
+            raise
         return bool(held)
 
     def is_alive(self) -> bool:
@@ -201,12 +205,28 @@ def jobs(app: Flask, probe_every_s: float | None, now: datetime) -> list[Job]:
     return out
 
 
-def run(probe_every_s: float | None = None) -> None:
-    """Wait for the leader lock, then run the jobs until the process stops or loses the lock."""
-    app = current_app._get_current_object()
-    lock = LeaderLock(db.engine)
-    while not lock.try_acquire():
-        time.sleep(POLL_S)
+def wait_for_lock(lock: LeaderLock) -> None:
+    """Try the lock every POLL_S until it is ours; back off while the database is unreachable."""
+    pause = POLL_S
+    while True:
+        try:
+            if lock.try_acquire():
+                return
+            pause = POLL_S
+        except sa.exc.DBAPIError as error:
+            if pause == POLL_S:  # once per outage, not at every try
+                log.warning(
+                    "scheduler %s: database unreachable (%s); trying again, at most every %.0f s",
+                    os.getpid(),
+                    type(error.orig).__name__,
+                    BACKOFF_MAX_S,
+                )
+            pause = min(pause * 2, BACKOFF_MAX_S)
+        time.sleep(pause)
+
+
+def lead(app: Flask, lock: LeaderLock, probe_every_s: float | None) -> None:
+    """Run the jobs while the lock is ours; return once it is lost."""
     now = utcnow()
     log.info("scheduler %s leads", os.getpid())
     scheduler = BlockingScheduler(
@@ -221,20 +241,24 @@ def run(probe_every_s: float | None = None) -> None:
             misfire_grace_time=job.grace_s,
             **({"next_run_time": now} if job.at_takeover else {}),
         )
-    lost = threading.Event()
 
     def check_lock() -> None:
         if not lock.is_alive():
-            # Another scheduler may lead by now: stop, and let the supervisor start us again.
-            lost.set()
+            # Another scheduler may lead by now: stop the jobs (start() below returns).
             scheduler.shutdown(wait=False)
 
     scheduler.add_job(check_lock, IntervalTrigger(seconds=LOCK_CHECK_S), id="lock", name="lock")
-    try:
-        scheduler.start()
-    finally:
-        lock.release()
-    if lost.is_set():
-        raise SystemExit(
-            "스케줄러가 잠금을 잃어 멈췄습니다. (The scheduler lost its lock and stopped.)"
-        )
+    scheduler.start()
+
+
+def run(probe_every_s: float | None = None) -> None:
+    """Lead whenever the leader lock can be had, until the process stops."""
+    app = current_app._get_current_object()
+    lock = LeaderLock(db.engine)
+    while True:
+        wait_for_lock(lock)
+        try:
+            lead(app, lock, probe_every_s)
+        finally:
+            lock.release()
+        log.warning("scheduler %s lost its lock; waiting to lead again", os.getpid())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from core.db import utcnow
-from core.schemas import Id, StrictSchema
+from core.schemas import Choice, Day, Id, StrictSchema, Text, Version
 from welfare_checks.cases import NEXT, OUTCOMES
 from welfare_checks.reports import SEVERITY_ORDER
 
@@ -13,7 +13,7 @@ CASE_STATUSES = tuple(NEXT)
 
 
 class ReportQuerySchema(StrictSchema):
-    severity = fields.String(validate=validate.OneOf(SEVERITY_ORDER))
+    severity = Choice(SEVERITY_ORDER)
     household_id = Id(strict=False)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
@@ -67,7 +67,7 @@ class OnDutySchema(StrictSchema):
 
 
 class CaseQuerySchema(StrictSchema):
-    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
+    status = Choice(CASE_STATUSES)
     mine = fields.Boolean(load_default=False, metadata={"description": "owned by the caller"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
@@ -106,18 +106,18 @@ class CaseDetailSchema(CaseSchema):
 
 
 class CaseUpdateSchema(StrictSchema):
-    version = fields.Integer(strict=True, required=True)
+    version = Version(required=True)
     owner_id = Id(allow_none=True)
-    status = fields.String(validate=validate.OneOf(CASE_STATUSES))
-    outcome = fields.String(validate=validate.OneOf(OUTCOMES))
+    status = Choice(CASE_STATUSES)
+    outcome = Choice(OUTCOMES)
 
 
 class CaseVersionSchema(StrictSchema):
-    version = fields.Integer(strict=True, required=True)
+    version = Version(required=True)
 
 
 class CaseNoteSchema(StrictSchema):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    text = Text(4000, min_length=1, multiline=True, required=True)
 
 
 class CaseNoteOutSchema(Schema):
@@ -129,7 +129,7 @@ class CaseNoteOutSchema(Schema):
 class CasePolicySchema(StrictSchema):
     open_on_watch = fields.Boolean(required=True)
     due_hours = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(("emergency", "urgent", "watch"))),
+        keys=Choice(("emergency", "urgent", "watch")),
         values=fields.Integer(strict=True, validate=validate.Range(min=1, max=24 * 90)),
         load_default=dict,
     )
@@ -167,8 +167,8 @@ class WhereaboutsSchema(Schema):
 
 
 class PeriodSchema(StrictSchema):
-    from_ = fields.Date(data_key="from", metadata={"description": "default: the month's first"})
-    to = fields.Date(metadata={"description": "default: today (Seoul)"})
+    from_ = Day(data_key="from", metadata={"description": "default: the month's first"})
+    to = Day(metadata={"description": "default: today (Seoul)"})
 
 
 class StatisticsSchema(Schema):
@@ -188,10 +188,8 @@ class StatisticsSchema(Schema):
 
 
 class ExportSchema(StrictSchema):
-    from_ = fields.Date(required=True, data_key="from")
-    to = fields.Date(required=True)
-    kind = fields.String(
-        required=True, validate=validate.OneOf(("statistics", "check_reports", "cases"))
-    )
-    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
-    reason = fields.String(required=True, validate=validate.Length(min=5, max=300))
+    from_ = Day(required=True, data_key="from")
+    to = Day(required=True)
+    kind = Choice(("statistics", "check_reports", "cases"), required=True)
+    format = Choice(("csv", "xlsx"), load_default="csv")
+    reason = Text(300, min_length=5, required=True)

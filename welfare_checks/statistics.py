@@ -251,4 +251,4 @@ def export(principal: Principal, data: dict) -> tuple[bytes, str, str]:
         return buffer.getvalue(), media, f"{name}.xlsx"
     text = io.StringIO()
     csv.writer(text).writerows(rows)
-    return ("\ufeff" + text.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", f"{name}.csv"
+    return ("\ufeff" + text.getvalue()).encode("utf-8"), "text/csv", f"{name}.csv"

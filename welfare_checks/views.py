@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from flask import Response
 from flask.views import MethodView
 
 from core.api import Blueprint, paginate
@@ -12,6 +11,7 @@ from core.auth.principal import current_principal, require_login, require_role
 from core.auth.roles import Role
 from core.db import transaction
 from core.schemas import page_of
+from core.web import download
 from municipalities.mail import seoul_today
 from welfare_checks import alerts, cases, reports, statistics, survey, timeline
 from welfare_checks.access import READERS
@@ -236,5 +236,4 @@ class Exports(MethodView):
         request_data = {**data, "from": data["from_"]}
         with transaction():
             body, media, name = statistics.export(current_principal(), request_data)
-        disposition = f'attachment; filename="{name}"'
-        return Response(body, mimetype=media, headers={"Content-Disposition": disposition})
+        return download(body, media, name)

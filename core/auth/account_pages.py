@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, current_app, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from marshmallow import fields, validate
 
 from core.auth import services
 from core.auth.models import Account, PermissionEvent
@@ -41,6 +40,7 @@ from core.forms import (
     text,
 )
 from core.nav import add_nav_link
+from core.schemas import Text
 
 bp = Blueprint(
     "account_pages",
@@ -81,15 +81,13 @@ class AccountForm(PageForm):
     office_id = number()
 
 
-def new_password() -> fields.String:
+def new_password() -> Text:
     """A new password typed into a form; the policy is checked by the service."""
-    return fields.String(
-        required=True, validate=validate.Length(max=1024), error_messages=_REQUIRED
-    )
+    return Text(1024, required=True, error_messages=_REQUIRED)
 
 
 class NewForm(AccountForm):
-    username = fields.String(required=True, validate=USERNAME, error_messages=_REQUIRED)
+    username = Text(64, required=True, validate=USERNAME, error_messages=_REQUIRED)
     password = new_password()
     role = choice(Role, required=True)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, render_template, request, url_for
 from flask_babel import gettext
-from marshmallow import fields, validate
 
 from core.auth import services
 from core.auth.models import Account
@@ -19,6 +18,7 @@ from core.auth.schemas import Email
 from core.db import db
 from core.errors import ApiError
 from core.forms import REQUIRED, Answer, PageForm, submit
+from core.schemas import Text
 from core.web import clear_session
 
 bp = Blueprint("my_account", __name__, url_prefix="/me", template_folder="templates")
@@ -32,12 +32,8 @@ class EmailForm(PageForm):
 
 
 class PasswordForm(PageForm):
-    current_password = fields.String(
-        required=True, validate=validate.Length(max=1024), error_messages=_REQUIRED
-    )
-    new_password = fields.String(
-        required=True, validate=validate.Length(max=1024), error_messages=_REQUIRED
-    )
+    current_password = Text(1024, required=True, error_messages=_REQUIRED)
+    new_password = Text(1024, required=True, error_messages=_REQUIRED)
 
 
 def register_pages(app: Flask) -> None:

@@ -1,10 +1,12 @@
-"""Staff sign-in pages (session cookie, CSRF, idle timeout), the language switch, page guard."""
+"""Staff sign-in pages (server-side sessions, CSRF, idle timeout), language switch, page guard."""
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import (
     Blueprint,
@@ -24,17 +26,47 @@ from core.auth.roles import ROLE_LABELS, Role
 from core.db import transaction
 from core.extensions import limiter
 from core.i18n import LANGUAGE_COOKIE, LANGUAGES
-from core.web import clear_session, start_session
+from core.web import end_session, start_session
 
 bp = Blueprint("pages", __name__)
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 
+#: What a browser drops from or reads into a URL (tabs, newlines, other control characters;
+#: a backslash counts as a slash), so that "/\t/evil.example" would lead off the site.
+_UNSAFE_IN_TARGET = re.compile(r"[\x00-\x1f\x7f\\]")
+#: Layers of percent-encoding looked through before a target is refused as too odd.
+_DECODING_ROUNDS = 3
+
+
 def local_path(target: str | None) -> str:
-    """`target` when it is a path on this site, else the start page (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """`target` when it is a path of this site however a browser reads it, else the start page.
+
+    The one check of every redirect to a user-given target (no open redirect).
+    """
+    if target and _is_local_path(target):
         return target
     return url_for("pages.home")
+
+
+def _is_local_path(target: str) -> bool:
+    # Each decoded form is checked too: "/%2F/evil.example" is harmless in a browser but
+    # becomes "//evil.example" wherever it is decoded once more (another redirect, a proxy).
+    for _ in range(_DECODING_ROUNDS):
+        parts = urlsplit(target)
+        if (
+            _UNSAFE_IN_TARGET.search(target)
+            or not target.startswith("/")
+            or target.startswith("//")
+            or parts.scheme
+            or parts.netloc
+        ):
+            return False
+        decoded = unquote(target)
+        if decoded == target:
+            return True
+        target = decoded
+    return False
 
 
 def staff_page(*roles: Role) -> Callable:
@@ -74,8 +106,9 @@ def login():
         password = request.form.get("password", "")[:1024]
         with transaction():
             result = services.attempt_login(username, password)
+            if result.ok:
+                start_session(result.account)
         if result.ok:
-            start_session(result.account.id)
             return redirect(local_path(target))
         error = services.LoginFailed.message
     status = 401 if error else 200
@@ -84,8 +117,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out of the staff pages."""
-    clear_session()
+    """Sign out of the staff pages: the session ends on the server, not only in this browser."""
+    with transaction():
+        end_session()
     return redirect(url_for("pages.login"))
 
 

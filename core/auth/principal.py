@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import g
+from flask import g, request
 
-from core.auth.roles import Role
-from core.errors import Forbidden, Unauthorized
+from core.auth.roles import STAFF_ROLES, Role
+from core.errors import Forbidden, NotFound, Unauthorized
 
 
 @dataclass(frozen=True)
@@ -39,22 +39,38 @@ def current_principal() -> Principal:
 
 
 def require_role(*roles: Role) -> Callable:
-    """Let the view run only for a signed-in principal holding one of the roles."""
+    """Let the view run only for a principal holding one of the roles (none named: any staff).
+
+    Carriers are in no default: an endpoint serves them only when it names Role.CARRIER, so a
+    carrier's token (a phone's or an account's) reaches nothing of the office's but its own
+    route, scans and visits (carrier_api). A refused principal gets 403, or on an API route
+    naming an object the plain 404 of a missing id.
+    """
+    allowed = frozenset(roles) or STAFF_ROLES
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any):
             principal = current_principal()
-            if roles and principal.role not in roles:
+            if principal.role not in allowed:
+                # The API answers an object out of sight like a missing one (no existence
+                # oracle, the same answer as the services' scoping); pages say 403.
+                if request.view_args and request.path.startswith("/api/"):
+                    raise NotFound()
                 raise Forbidden()
             return view(*args, **kwargs)
 
-        wrapper.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+        wrapper.allowed_roles = allowed  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
 
 
 def require_login(view: Callable) -> Callable:
-    """Let the view run for any signed-in principal; scoping happens in the service."""
+    """Let the view run for any signed-in staff principal; scoping happens in the service."""
     return require_role()(view)
+
+
+def require_any_role(view: Callable) -> Callable:
+    """Let the view run for every signed-in principal, carriers too (their own account, phone)."""
+    return require_role(*Role)(view)

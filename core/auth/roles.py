@@ -18,6 +18,8 @@ class Role(StrEnum):
 MUNICIPAL_ROLES = frozenset({Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR})
 #: Roles that belong to one delivery office.
 OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.CARRIER})
+#: Roles of the staff API and pages; carriers use the carrier app's endpoints (carrier_api).
+STAFF_ROLES = frozenset(Role) - {Role.CARRIER}
 
 ROLE_LABELS = {
     Role.SYSTEM_ADMIN: "시스템 관리자",

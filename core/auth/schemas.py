@@ -8,14 +8,14 @@ from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, validate
 
 from core.auth.roles import Role
-from core.schemas import Id, StrictSchema
+from core.schemas import Id, StrictSchema, Text
 
 USERNAME = validate.Regexp(
     r"^[a-z0-9._-]{3,64}$", error="영문 소문자·숫자·._- 3~64자 (3-64 of a-z 0-9 . _ -)"
 )
 
 
-class WorkEmail(fields.String):
+class WorkEmail(Text):
     """A staff work e-mail address, checked and normalised (null clears it)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
@@ -34,16 +34,16 @@ class WorkEmail(fields.String):
 def Email(**kwargs: Any) -> WorkEmail:  # noqa: N802 - reads like a field
     """An optional work e-mail for alerts."""
     return WorkEmail(
+        254,
         allow_none=True,
-        validate=validate.Length(max=254),
         metadata={"format": "email", "description": "업무용 이메일 (work e-mail for alerts)"},
         **kwargs,
     )
 
 
 class LoginSchema(StrictSchema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    username = Text(64, min_length=1, required=True)
+    password = Text(1024, min_length=1, required=True)
 
 
 class AccountSchema(Schema):
@@ -69,9 +69,9 @@ class TokenSchema(Schema):
 
 
 class AccountCreateSchema(StrictSchema):
-    username = fields.String(required=True, validate=USERNAME)
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    password = fields.String(required=True, validate=validate.Length(max=1024))
+    username = Text(64, required=True, validate=USERNAME)
+    display_name = Text(100, min_length=1, required=True)
+    password = Text(1024, required=True)
     role = fields.Enum(Role, by_value=True, required=True)
     municipality_id = Id(load_default=None, allow_none=True)
     office_id = Id(load_default=None, allow_none=True)
@@ -79,7 +79,7 @@ class AccountCreateSchema(StrictSchema):
 
 
 class AccountUpdateSchema(StrictSchema):
-    display_name = fields.String(validate=validate.Length(min=1, max=100))
+    display_name = Text(100, min_length=1)
     email = Email()
     role = fields.Enum(Role, by_value=True)
     municipality_id = Id(allow_none=True)
@@ -92,12 +92,12 @@ class MeUpdateSchema(StrictSchema):
 
 
 class PasswordChangeSchema(StrictSchema):
-    current_password = fields.String(required=True, validate=validate.Length(max=1024))
-    new_password = fields.String(required=True, validate=validate.Length(max=1024))
+    current_password = Text(1024, required=True)
+    new_password = Text(1024, required=True)
 
 
 class PasswordResetSchema(StrictSchema):
-    password = fields.String(required=True, validate=validate.Length(max=1024))
+    password = Text(1024, required=True)
 
 
 class AccountQuerySchema(StrictSchema):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
 from core.audit import client_ip, record_access
-from core.auth.models import Account, ApiToken, PermissionEvent
+from core.auth.models import Account, ApiToken, PermissionEvent, StaffSession
 from core.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
 from core.auth.principal import Principal
 from core.auth.roles import MUNICIPAL_ROLES, OFFICE_ROLES, Role
@@ -153,25 +153,73 @@ def revoke_token(token: str) -> None:
     )
 
 
-def session_is_valid(account_id: int, authenticated_at: datetime) -> Account | None:
-    """The account behind a staff session if the session may go on."""
-    account = db.session.get(Account, account_id)
-    if account is None or not account.is_active:
+def open_page_session(account: Account) -> str:
+    """Start a staff page session for the account; the caller puts the id in the cookie."""
+    token = secrets.token_urlsafe(32)  # 256 bits
+    now = utcnow()
+    absolute = timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"])
+    # The account's finished sessions are of no further use; clearing them here keeps the
+    # table as small as the number of people signed in.
+    db.session.execute(
+        sa.delete(StaffSession).where(
+            StaffSession.account_id == account.id,
+            sa.or_(StaffSession.revoked_at.is_not(None), StaffSession.created_at < now - absolute),
+        )
+    )
+    db.session.add(
+        StaffSession(
+            token_hash=hash_token(token), account_id=account.id, created_at=now, last_seen_at=now
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def principal_from_page_session(token: str) -> Principal | None:
+    """The principal of a staff page session, or None if it is unknown, revoked, idle or old."""
+    row = db.session.execute(
+        sa.select(StaffSession, Account)
+        .join(Account, Account.id == StaffSession.account_id)
+        .where(StaffSession.token_hash == hash_token(token))
+    ).first()
+    if row is None:
         return None
-    if authenticated_at < account.sessions_valid_after:
+    staff_session, account = row
+    config = current_app.config
+    now = utcnow()
+    if (
+        staff_session.revoked_at is not None
+        or not account.is_active
+        or now - staff_session.last_seen_at > timedelta(minutes=config["SESSION_IDLE_MINUTES"])
+        or now - staff_session.created_at > timedelta(hours=config["SESSION_ABSOLUTE_HOURS"])
+    ):
         return None
-    return account
+    # Touch at most once a minute: the idle timeout does not need a write on every page.
+    if now - staff_session.last_seen_at > timedelta(minutes=1):
+        staff_session.last_seen_at = now
+        db.session.flush()
+    return principal_for(account)
+
+
+def end_page_session(token: str) -> None:
+    """Revoke one staff page session (logout): its cookie, even a copy, no longer signs in."""
+    db.session.execute(
+        sa.update(StaffSession)
+        .where(StaffSession.token_hash == hash_token(token), StaffSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def _end_sessions(account: Account) -> None:
     """Kill every page session and API token of the account at once."""
     now = utcnow()
     account.sessions_valid_after = now
-    db.session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    for model in (ApiToken, StaffSession):
+        db.session.execute(
+            sa.update(model)
+            .where(model.account_id == account.id, model.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
 
 
 # --- account management -------------------------------------------------------------------

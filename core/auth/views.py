@@ -9,7 +9,12 @@ from flask.views import MethodView
 from core.api import Blueprint, paginate
 from core.auth import services
 from core.auth.models import Account, PermissionEvent
-from core.auth.principal import current_principal, require_login, require_role
+from core.auth.principal import (
+    current_principal,
+    require_any_role,
+    require_login,
+    require_role,
+)
 from core.auth.roles import Role
 from core.auth.schemas import (
     AccountCreateSchema,
@@ -56,7 +61,7 @@ class Tokens(MethodView):
         }
 
     @blp.response(204)
-    @require_login
+    @require_any_role
     def delete(self):
         """Sign out: revoke the token used for this request."""
         with transaction():
@@ -66,14 +71,14 @@ class Tokens(MethodView):
 @blp.route("/auth/me")
 class Me(MethodView):
     @blp.response(200, AccountSchema)
-    @require_login
+    @require_any_role
     def get(self):
         """The signed-in account."""
         return db.session.get(Account, current_principal().account_id)
 
     @blp.arguments(MeUpdateSchema)
     @blp.response(200, AccountSchema)
-    @require_login
+    @require_any_role
     def patch(self, data: dict):
         """Set or clear one's own work e-mail for alerts (null clears it)."""
         principal = current_principal()
@@ -87,7 +92,7 @@ class Me(MethodView):
 class Password(MethodView):
     @blp.arguments(PasswordChangeSchema)
     @blp.response(204)
-    @require_login
+    @require_any_role
     def post(self, data: dict):
         """Change one's own password; every session and token of the account ends."""
         with transaction():

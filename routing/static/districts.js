@@ -16,12 +16,12 @@
     data.districts.forEach(function (district, index) {
       L.geoJSON(district.geometry, {
         style: { color: colour(index), weight: 2, fillColor: colour(index), fillOpacity: 0.25 }
-      }).bindTooltip(district.label).addTo(drawn);
+      }).bindTooltip(WelfareMap.text(district.label)).addTo(drawn);
     });
     data.checked.forEach(function (district) {
       L.geoJSON(district.geometry, {
         style: { color: "#111827", weight: 2, dashArray: "6 4", fillOpacity: 0 }
-      }).bindTooltip(district.label).addTo(drawn);
+      }).bindTooltip(WelfareMap.text(district.label)).addTo(drawn);
     });
     WelfareMap.depot(data.depot, holder.dataset.depotLabel).addTo(drawn);
     // The depot alone has no extent: show the streets around it rather than one point.

@@ -8,10 +8,18 @@
     return [location[1], location[0]];
   }
 
+  // Leaflet puts a string given to bindTooltip/bindPopup into the page as HTML: addresses,
+  // names and labels go in as a node holding plain text, so markup in them stays text.
+  function text(value) {
+    var node = document.createElement("span");
+    node.textContent = value == null ? "" : String(value);
+    return node;
+  }
+
   function depot(location, label) {
     return L.circleMarker(latLng(location),
       { radius: 8, color: "#111827", fillColor: "#fff", fillOpacity: 1 })
-      .bindTooltip(label || "");
+      .bindTooltip(text(label));
   }
 
   // Layers are gathered in `drawn` first: Leaflet can only draw them once the map has a view.
@@ -25,5 +33,5 @@
     holder.dataset.ready = "true";
   }
 
-  window.WelfareMap = { latLng: latLng, depot: depot, show: show };
+  window.WelfareMap = { latLng: latLng, text: text, depot: depot, show: show };
 })();

@@ -38,7 +38,7 @@
     data.districts.forEach(function (district) {
       L.geoJSON(district.geometry, {
         style: { color: "#64748b", weight: 1.5, fillColor: "#94a3b8", fillOpacity: 0.12 }
-      }).bindTooltip(district.name).addTo(drawn);
+      }).bindTooltip(WelfareMap.text(district.name)).addTo(drawn);
     });
     var depot = latLng(data.depot);
     WelfareMap.depot(data.depot, holder.dataset.depotLabel).addTo(drawn);
@@ -48,17 +48,17 @@
         return;
       }
       L.polyline([depot].concat(points, [depot]), { color: route.colour, weight: 4, opacity: 0.85 })
-        .bindTooltip(route.carrier)
+        .bindTooltip(WelfareMap.text(route.carrier))
         .addTo(drawn);
       route.stops.forEach(function (stop, index) {
         L.marker(latLng(stop.location), { icon: numbered(index + 1, route.colour), keyboard: false })
-          .bindTooltip(route.carrier + " " + (index + 1) + ": " + stop.label)
+          .bindTooltip(WelfareMap.text(route.carrier + " " + (index + 1) + ": " + stop.label))
           .addTo(drawn);
       });
     });
     data.unassigned.forEach(function (stop) {
       L.circleMarker(latLng(stop.location), { radius: 6, color: "#b00020", dashArray: "2 3" })
-        .bindTooltip(stop.label)
+        .bindTooltip(WelfareMap.text(stop.label))
         .addTo(drawn);
     });
     WelfareMap.show(holder, drawn, data.tiles);

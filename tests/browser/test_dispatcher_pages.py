@@ -23,6 +23,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 pytestmark = pytest.mark.no_db_rollback
 DAY = next_working_day(seoul_today() + timedelta(days=1))
+# Stored markup in an address: the map's tooltips must show it as the text it is.
+MARKUP = "<img src=x onerror=alert(1)> <b>bold</b>"
 
 
 @dataclass
@@ -47,7 +49,8 @@ def crew(live) -> Crew:
         )
         make_carrier(office, district)
         for i in range(5):
-            make_due_item(tenant, (126.955 + 0.002 * i, 37.51), DAY, district)
+            location, detail = (126.955 + 0.002 * i, 37.51), MARKUP if i == 4 else None
+            make_due_item(tenant, location, DAY, district, address_detail=detail)
         carriers = db.session.execute(
             sa.select(Carrier.id, Account)
             .join(Account, Account.id == Carrier.account_id)
@@ -143,13 +146,38 @@ def test_a_dispatcher_plans_a_day_moves_a_stop_and_publishes_it(live, browsing, 
     assert numbers == expected
 
 
-def test_the_plan_page_on_a_tablet_and_the_phones_page(live, browsing, crew):
+def open_day_plan(browsing) -> None:
+    """Sign the dispatcher in and open DAY's plan (the first test made it) with its map drawn."""
     page = browsing.page
     browsing.sign_in("dispatcher", "/dispatch/")
     page.get_by_label("날짜", exact=True).fill(DAY.isoformat())
     page.get_by_role("button", name="보기").click()
     page.get_by_role("link", name=re.compile(r"계획 #\d+ 열기")).first.click()
     expect(page.locator("#plan-map[data-ready='true']")).to_be_visible()
+
+
+def test_an_address_with_markup_shows_as_text_in_the_map_s_tooltip(live, browsing, crew):
+    page = browsing.page
+    alerts = []
+    page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+    open_day_plan(browsing)
+    tooltip = page.locator("#plan-map .leaflet-tooltip")
+    shown = []
+    for marker in page.locator("#plan-map .leaflet-marker-icon").all():
+        marker.hover()
+        expect(tooltip).to_have_count(1)
+        shown.append(tooltip.text_content())
+        if "bold" in shown[-1]:
+            break
+    assert shown and MARKUP in shown[-1], shown
+    assert tooltip.locator("img, b").count() == 0
+    assert alerts == []
+    browsing.shot("18-plan-tooltip-text")
+
+
+def test_the_plan_page_on_a_tablet_and_the_phones_page(live, browsing, crew):
+    page = browsing.page
+    open_day_plan(browsing)
     page.set_viewport_size({"width": 768, "height": 1024})
     page.reload()
     expect(page.locator("#plan-map[data-ready='true']")).to_be_visible()
