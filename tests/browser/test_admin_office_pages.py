@@ -75,10 +75,10 @@ def test_an_admin_registers_an_office_loads_its_districts_and_edits_a_carrier(li
     page.get_by_label("우체국 이름").fill("북한산우체국")
     page.get_by_label("도로명주소").fill("서울특별시 은평구 북한산로 1")
     page.get_by_label("우편번호").fill("03300")
-    page.get_by_label("경도").fill("37.605")  # swapped: refused at the depot
+    page.get_by_label("경도").fill("37.605")  # swapped: no latitude is 127
     page.get_by_label("위도").fill("127.205")
     page.get_by_role("button", name="등록하기").click()
-    expect(page.locator("#depot-error")).to_contain_text("대한민국 범위 밖")
+    expect(page.locator("#lat-error")).to_contain_text("-90")
     expect(page.get_by_label("우체국 이름")).to_have_value("북한산우체국")
     browsing.shot("41-admin-office-new-refused")
     page.get_by_label("경도").fill("127.205")
