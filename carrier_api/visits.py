@@ -27,6 +27,7 @@ from marshmallow import ValidationError
 
 from carrier_api.models import Visit
 from carrier_api.schemas import VisitInSchema
+from core.audit import record_access
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import db, utcnow
@@ -231,6 +232,15 @@ def record_visit(principal: Principal, raw: Any, data: dict[str, Any]) -> Answer
             outcome=visit.outcome,
             flags=visit.flags,
             visited_at=visit.recorded_at,
+        )
+        # The carrier wrote what they saw of the household: a write of personal data.
+        record_access(
+            principal.account_id,
+            "survey",
+            "household",
+            [visit.household_id],
+            visit.municipality_id,
+            f"visit={visit.id}",
         )
     return Answer(201, _stored(visit))
 

@@ -91,7 +91,6 @@ BOTH_ENDS = "시작과 끝을 함께 적어 주세요. (Give both the start and 
 
 
 class FilterForm(PageForm):
-    address = text(100)
     status = choice(STATUSES)
     household_type = choice(HOUSEHOLD_TYPES)
     risk_source = choice(RISK_SOURCES)
@@ -99,7 +98,10 @@ class FilterForm(PageForm):
 
 
 class SearchForm(FilterForm):
+    """Filters posted with a name or an address: personal data never travels in a URL."""
+
     name = text(MAX_NAME)
+    address = text(100)
     page = number()
 
 
@@ -169,7 +171,7 @@ def _words() -> dict:
 @bp.get("/")
 @staff_page(*services.READERS)
 def households() -> tuple[str, int]:
-    """The municipality's households with filters in the query (never a name) and pages."""
+    """The municipality's households with filters in the query (never a name or address)."""
     return _list_page(FilterForm, request.args, load_page_number(request.args))
 
 

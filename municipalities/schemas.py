@@ -170,9 +170,9 @@ class HouseholdCloseSchema(StrictSchema):
 
 
 class HouseholdQuerySchema(StrictSchema):
-    """List filters; names are searched through POST /households/search, never in a URL."""
+    """List filters; names and addresses are searched through POST /households/search, never
+    in a URL."""
 
-    address = Text(100, min_length=1)
     status = Choice(("active", "closed"))
     household_type = Choice(HOUSEHOLD_TYPES)
     risk_source = Choice(RISK_SOURCES)
@@ -185,6 +185,7 @@ class HouseholdQuerySchema(StrictSchema):
 
 class HouseholdSearchSchema(HouseholdQuerySchema):
     name = Text(100, min_length=1)
+    address = Text(100, min_length=1)
 
 
 class UnassignedHouseholdSchema(Schema):

@@ -100,3 +100,23 @@ def test_a_case_note_is_logged(client, day):  # noqa: F811
     worker = day["tenant"].accounts[Role.SOCIAL_WORKER]
     [row] = logged("note", "household", worker.id)
     assert row.subject_id == case["household_id"] and row.detail == f"case={case['id']}"
+
+
+def test_a_carriers_survey_is_logged_as_a_write_of_the_households_data(client, day):  # noqa: F811
+    assert post(client, day, record(day["numbers"][0])).status_code == 201
+    [row] = logged("survey", "household", day["west"].account_id)
+    item = db.session.scalar(
+        sa.select(MailItem).where(MailItem.registered_number == day["numbers"][0])
+    )
+    assert row.subject_id == item.household_id and row.detail.startswith("visit=")
+
+
+def test_addresses_are_searched_by_post_never_in_a_url(client, world):
+    headers = world.a.headers(Role.SOCIAL_WORKER)
+    in_url = client.get("/api/v1/households?address=희망로", headers=headers)
+    assert in_url.status_code == 422 and "address" in in_url.json["error"]["fields"]["query"]
+    posted = client.post("/api/v1/households/search", json={"address": "희망로"}, headers=headers)
+    assert posted.status_code == 200
+    spec = client.get("/api/v1/openapi.json").json
+    listed = spec["paths"]["/api/v1/households"]["get"]["parameters"]
+    assert "address" not in {parameter["name"] for parameter in listed}
