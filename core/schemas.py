@@ -85,6 +85,16 @@ def Choice(values: Iterable[Any], *, error: str | None = None, **kwargs: Any) ->
     return Text(max(map(len, codes)), validate=validate.OneOf(codes, error=error), **kwargs)
 
 
+class Flag(fields.Boolean):
+    """A JSON true or false and nothing else: 0, 1, "yes" or "true" are not booleans here."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        # marshmallow's Boolean takes 1 and "on"; a body that means a flag says true or false.
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class Number(fields.Float):
     """A finite number from minimum to maximum (NaN and infinity are refused)."""
 

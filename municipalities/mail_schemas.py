@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
-from core.schemas import Choice, Day, Id, StrictSchema, Text
+from core.schemas import Choice, Day, Flag, Id, StrictSchema, Text
 from municipalities.tracking import EVENT_LABELS, STATUS_LABELS, EventCode, PublicStep
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 
@@ -50,7 +50,7 @@ class SelectionSchema(StrictSchema):
     household_type = Choice(HOUSEHOLD_TYPES)
     district_id = Id()
     not_mailed_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=3650))
-    all_active = fields.Boolean(
+    all_active = Flag(
         metadata={"description": "true: every active household (an empty filter is refused)"}
     )
 
@@ -190,7 +190,7 @@ class WebhookCreateSchema(StrictSchema):
 
 
 class WebhookUpdateSchema(StrictSchema):
-    is_active = fields.Boolean(required=True)
+    is_active = Flag(required=True)
 
 
 class WebhookDeliverySchema(Schema):

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from core.schemas import Choice, Day, Id, Position, StrictSchema, Text, Version
+from core.schemas import Choice, Day, Flag, Id, Position, StrictSchema, Text, Version
 from routing.postal_model import parse_range
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,20}$")
@@ -161,7 +161,7 @@ class PlanUrgentSchema(PlanVersionSchema):
 class StopEditSchema(PlanVersionSchema):
     carrier_id = Id(allow_none=True, metadata={"description": "null: take it off every route"})
     position = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
-    locked = fields.Boolean()
+    locked = Flag()
 
 
 class PlanQuerySchema(StrictSchema):

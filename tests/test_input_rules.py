@@ -114,6 +114,28 @@ HOSTILE: list[tuple[str, Callable, tuple[int, ...], str | None]] = [
         "road_address",
     ),
     (
+        "0 is not a boolean",
+        _json(
+            "PUT",
+            "/api/v1/case-policy",
+            Role.MUNICIPAL_ADMIN,
+            {"due_hours": {}, "open_on_watch": 0},
+        ),
+        (422,),
+        "open_on_watch",
+    ),
+    (
+        '"true" is not a boolean',
+        _json(
+            "POST",
+            "/api/v1/mailings",
+            SW,
+            {"title": "t", "template_id": 1, "selection": {"all_active": "true"}},
+        ),
+        (422,),
+        "selection",
+    ),
+    (
         "latitude 95 of a household",
         _json("POST", "/api/v1/households", SW, HOUSEHOLD | {"location": [127, 95]}),
         (422,),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from core.db import utcnow
-from core.schemas import Choice, Day, Id, StrictSchema, Text, Version
+from core.schemas import Choice, Day, Flag, Id, StrictSchema, Text, Version
 from welfare_checks.cases import NEXT, OUTCOMES
 from welfare_checks.reports import SEVERITY_ORDER
 
@@ -127,7 +127,7 @@ class CaseNoteOutSchema(Schema):
 
 
 class CasePolicySchema(StrictSchema):
-    open_on_watch = fields.Boolean(required=True)
+    open_on_watch = Flag(required=True)
     due_hours = fields.Dict(
         keys=Choice(("emergency", "urgent", "watch")),
         values=fields.Integer(strict=True, validate=validate.Range(min=1, max=24 * 90)),
