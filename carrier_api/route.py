@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -24,94 +23,89 @@ from municipalities.models import Household, MailItem
 from routing.models import Carrier, OfficeItem, PlanRoute, PlanStop, RoutePlan
 from routing.postal_model import format_hhmm
 
-
-@dataclass(frozen=True)
-class CarrierRoute:
-    """The carrier's published route of a day (plan None: nothing published yet)."""
-
-    day: date
-    plan: RoutePlan | None
-    route: PlanRoute | None
-    stops: list[PlanStop]
-
-
-def carrier_of(principal: Principal) -> Carrier:
-    """The Carrier row of a carrier principal; 404 for anyone else (no route to show)."""
-    carrier = None
-    if principal.role == Role.CARRIER:
-        carrier = db.session.scalar(
-            sa.select(Carrier).where(Carrier.account_id == principal.account_id)
-        )
-    if carrier is None:
-        raise NotFound()
-    return carrier
-
-
-def route_of(principal: Principal, day: date) -> CarrierRoute:
-    """The carrier's own route in the office's published plan of the day."""
-    carrier = carrier_of(principal)
-    plan = db.session.scalar(
-        sa.select(RoutePlan).where(
-            RoutePlan.office_id == principal.office_id,
-            RoutePlan.day == day,
-            RoutePlan.status == "published",
-        )
+# Phones ask for their route and scan items all day: each answer is one query over only the
+# columns the door needs (no household's other fields decrypted, no ORM objects), built once.
+_DOOR = (
+    sa.select(
+        PlanStop.id,
+        PlanStop.position,
+        PlanStop.arrival_s,
+        PlanStop.kind,
+        PlanStop.urgent,
+        PlanStop.lon,
+        PlanStop.lat,
+        PlanStop.windows,
+        # A stop holds a welfare item (with its household) or an office item, never both.
+        sa.func.coalesce(MailItem.registered_number, OfficeItem.registered_number).label("number"),
+        sa.func.coalesce(MailItem.status, OfficeItem.status).label("status"),
+        Household.name,
+        OfficeItem.addressee,
+        sa.func.coalesce(Household.road_address, OfficeItem.road_address).label("road_address"),
+        sa.case(
+            (PlanStop.mail_item_id.is_not(None), Household.address_detail),
+            else_=OfficeItem.address_detail,
+        ).label("address_detail"),
+        Household.id.label("household_id"),
+        Household.municipality_id,
     )
-    if plan is None:
-        return CarrierRoute(day, None, None, [])
-    route = db.session.scalar(
-        sa.select(PlanRoute).where(PlanRoute.plan_id == plan.id, PlanRoute.carrier_id == carrier.id)
+    .outerjoin(MailItem, MailItem.id == PlanStop.mail_item_id)
+    .outerjoin(Household, Household.id == MailItem.household_id)
+    .outerjoin(OfficeItem, OfficeItem.id == PlanStop.office_item_id)
+)
+_CALLER = Carrier.account_id == sa.bindparam("account_id")
+_PUBLISHED = sa.and_(
+    RoutePlan.office_id == sa.bindparam("office_id"),
+    RoutePlan.day == sa.bindparam("day"),
+    RoutePlan.status == "published",
+)
+# The caller's carrier row, the day's published plan (if any) and the caller's route in it.
+_ROUTE = (
+    sa.select(Carrier.id, RoutePlan.id, RoutePlan.version, PlanRoute.start_s, PlanRoute.end_s)
+    .select_from(Carrier)
+    .outerjoin(RoutePlan, _PUBLISHED)
+    .outerjoin(
+        PlanRoute, sa.and_(PlanRoute.plan_id == RoutePlan.id, PlanRoute.carrier_id == Carrier.id)
     )
-    stops = db.session.scalars(
-        sa.select(PlanStop)
-        .where(PlanStop.plan_id == plan.id, PlanStop.carrier_id == carrier.id)
-        .order_by(PlanStop.position)
+    .where(_CALLER)
+)
+_STOPS = _DOOR.where(
+    PlanStop.plan_id == sa.bindparam("plan_id"), PlanStop.carrier_id == sa.bindparam("carrier_id")
+).order_by(PlanStop.position)
+_SCAN = (
+    _DOOR.join(RoutePlan, RoutePlan.id == PlanStop.plan_id)
+    .join(Carrier, Carrier.id == PlanStop.carrier_id)
+    .where(
+        _PUBLISHED,
+        _CALLER,
+        sa.or_(
+            MailItem.registered_number == sa.bindparam("number"),
+            OfficeItem.registered_number == sa.bindparam("number"),
+        ),
     )
-    return CarrierRoute(day, plan, route, list(stops))
+)
 
 
-def stops_out(principal: Principal, stops: list[PlanStop]) -> list[dict[str, Any]]:
+def _stops_out(principal: Principal, rows: list[sa.Row]) -> list[dict[str, Any]]:
     """The stops as the app gets them; reading addressees' names is access-logged."""
-    welfare = {s.mail_item_id for s in stops if s.mail_item_id is not None}
-    other = {s.office_item_id for s in stops if s.office_item_id is not None}
-    by_item, by_office = {}, {}
-    if welfare:  # each query only when needed: a scan is one stop, of one kind
-        rows = db.session.execute(
-            sa.select(MailItem, Household)
-            .join(Household, Household.id == MailItem.household_id)
-            .where(MailItem.id.in_(welfare))
-        )
-        by_item = {item.id: (item, household) for item, household in rows}
-    if other:
-        query = sa.select(OfficeItem).where(OfficeItem.id.in_(other))
-        by_office = {item.id: item for item in db.session.scalars(query)}
     out, seen = [], {}
-    for stop in stops:
-        if stop.mail_item_id is not None:
-            item, household = by_item[stop.mail_item_id]
-            number, status = item.registered_number, item.status
-            name, address, detail = household.name, household.road_address, household.address_detail
-            seen.setdefault(household.municipality_id, []).append(household.id)
-        else:
-            office_item = by_office[stop.office_item_id]
-            number, status = office_item.registered_number, office_item.status
-            name, address = office_item.addressee, office_item.road_address
-            detail = office_item.address_detail
+    for row in rows:
+        if row.household_id is not None:
+            seen.setdefault(row.municipality_id, []).append(row.household_id)
         out.append(
             {
-                "stop_id": stop.id,
-                "position": stop.position,
-                "planned_arrival": None if stop.arrival_s is None else format_hhmm(stop.arrival_s),
-                "kind": stop.kind,
-                "urgent": stop.urgent,
-                "registered_number": number,
-                "item_status": status,
-                "addressee": name,
-                "road_address": address,
-                "address_detail": detail,
-                "location": [stop.lon, stop.lat],
-                "windows": [f"{format_hhmm(a)}-{format_hhmm(b)}" for a, b in stop.windows or []],
-                "survey_required": stop.kind == "welfare",
+                "stop_id": row.id,
+                "position": row.position,
+                "planned_arrival": None if row.arrival_s is None else format_hhmm(row.arrival_s),
+                "kind": row.kind,
+                "urgent": row.urgent,
+                "registered_number": row.number,
+                "item_status": row.status,
+                "addressee": row.name if row.household_id is not None else row.addressee,
+                "road_address": row.road_address,
+                "address_detail": row.address_detail,
+                "location": [row.lon, row.lat],
+                "windows": [f"{format_hhmm(a)}-{format_hhmm(b)}" for a, b in row.windows or []],
+                "survey_required": row.kind == "welfare",
             }
         )
     for municipality_id, household_ids in seen.items():
@@ -122,24 +116,34 @@ def stops_out(principal: Principal, stops: list[PlanStop]) -> list[dict[str, Any
 
 
 def route_body(principal: Principal, day: date) -> dict[str, Any]:
-    """The route as the app gets it (its ETag is etag_of this body)."""
-    carrier_route = route_of(principal, day)
-    plan, route = carrier_route.plan, carrier_route.route
-    body = {
+    """The carrier's own route in the office's published plan of the day, as the app gets it."""
+    found = None
+    if principal.role == Role.CARRIER:
+        found = db.session.execute(
+            _ROUTE,
+            {"account_id": principal.account_id, "office_id": principal.office_id, "day": day},
+        ).first()
+    if found is None:
+        raise NotFound()  # not a carrier: no route to show
+    carrier_id, plan_id, version, start_s, end_s = found
+    stops = []
+    if plan_id is not None:
+        rows = db.session.execute(_STOPS, {"plan_id": plan_id, "carrier_id": carrier_id}).all()
+        stops = _stops_out(principal, rows)
+    return {
         "day": day.isoformat(),
-        "plan_id": plan.id if plan else None,
-        "version": plan.version if plan else None,
-        "start": format_hhmm(route.start_s) if route and route.start_s is not None else None,
-        "end": format_hhmm(route.end_s) if route and route.end_s is not None else None,
-        "stops": stops_out(principal, carrier_route.stops),
+        "plan_id": plan_id,
+        "version": version,
+        "start": None if start_s is None else format_hhmm(start_s),
+        "end": None if end_s is None else format_hhmm(end_s),
+        "stops": stops,
     }
-    return body
 
 
-def etag_of(body: dict[str, Any]) -> str:
-    """A strong ETag of a JSON body."""
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+def encoded(body: dict[str, Any]) -> tuple[bytes, str]:
+    """A JSON body as sent, and its strong ETag (the same body always encodes the same)."""
+    payload = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return payload, hashlib.sha256(payload).hexdigest()[:32]
 
 
 def scan(principal: Principal, text: str, day: date) -> dict[str, Any]:
@@ -147,20 +151,15 @@ def scan(principal: Principal, text: str, day: date) -> dict[str, Any]:
     number = checked_number(text)
     if principal.role != Role.CARRIER:
         raise NotFound()
-    stop = db.session.scalar(
-        sa.select(PlanStop)
-        .join(RoutePlan, RoutePlan.id == PlanStop.plan_id)
-        .join(Carrier, Carrier.id == PlanStop.carrier_id)
-        .outerjoin(MailItem, MailItem.id == PlanStop.mail_item_id)
-        .outerjoin(OfficeItem, OfficeItem.id == PlanStop.office_item_id)
-        .where(
-            RoutePlan.office_id == principal.office_id,
-            RoutePlan.day == day,
-            RoutePlan.status == "published",
-            Carrier.account_id == principal.account_id,
-            sa.or_(MailItem.registered_number == number, OfficeItem.registered_number == number),
-        )
-    )
-    if stop is None:
+    rows = db.session.execute(
+        _SCAN,
+        {
+            "account_id": principal.account_id,
+            "office_id": principal.office_id,
+            "day": day,
+            "number": number,
+        },
+    ).all()
+    if not rows:
         raise NotFound()
-    return stops_out(principal, [stop])[0]
+    return _stops_out(principal, rows[:1])[0]

@@ -70,7 +70,11 @@ SIGNATURE_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\x
 # item to the caller (route_handouts): only then may the caller record its visit.
 _NEWEST = (RoutePlan.day.desc(), RoutePlan.published_at.desc())
 _HANDED_OUT = (
-    sa.select(PlanStop, (Carrier.account_id == sa.bindparam("account_id")).label("own"))
+    sa.select(
+        PlanStop.id.label("stop_id"),
+        PlanStop.plan_id,
+        (Carrier.account_id == sa.bindparam("account_id")).label("own"),
+    )
     .join(RoutePlan, RoutePlan.id == PlanStop.plan_id)
     .join(Carrier, Carrier.id == PlanStop.carrier_id)
     .where(RoutePlan.status.in_(("published", "superseded")))
@@ -113,6 +117,7 @@ _OFFICE_STOPS = (
         OfficeItem.office_id == sa.bindparam("office_id"),
     )
     .order_by(OfficeItem.day.desc(), *_NEWEST)
+    .options(sa.orm.defer(OfficeItem.addressee))  # the item's status changes; its name is not read
 )
 _STORED = sa.select(Visit).where(Visit.client_uuid == sa.bindparam("key"))
 _CLAIM = sa.select(
@@ -299,7 +304,7 @@ class _Target:
     mail_item: MailItem | None
     office_item: OfficeItem | None
     position: tuple[float, float]
-    stop: PlanStop
+    stop: tuple[int, int]  # (stop id, plan id)
     reassigned: bool
 
     def apply_to(self, visit: Visit) -> None:
@@ -308,7 +313,7 @@ class _Target:
         visit.office_item_id = self.office_item.id if self.office_item else None
         visit.household_id = self.mail_item.household_id if self.mail_item else None
         visit.municipality_id = self.mail_item.municipality_id if self.mail_item else None
-        visit.stop_id, visit.plan_id = self.stop.id, self.stop.plan_id
+        visit.stop_id, visit.plan_id = self.stop
         if self.reassigned:
             visit.flags.append("reassigned")
 
@@ -334,10 +339,11 @@ def _on_routes(rows: list[sa.Row], **item: Any) -> _Target | None:
     published version ever gave the item to the caller (a colleague's item is not theirs)."""
     if not rows[0].handed:
         return None
-    mine = next((row.PlanStop for row in rows if row.own), None)
+    mine = next(((row.stop_id, row.plan_id) for row in rows if row.own), None)
     # Not (or no longer) on the caller's route: moved to a colleague while the phone was
     # offline. Kept and flagged for the dispatcher, never applied, never dropped.
-    return _Target(stop=mine or rows[0].PlanStop, reassigned=mine is None, **item)
+    newest = rows[0].stop_id, rows[0].plan_id
+    return _Target(stop=mine or newest, reassigned=mine is None, **item)
 
 
 def _welfare_target(principal: Principal, number: str) -> _Target | None:

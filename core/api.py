@@ -117,6 +117,13 @@ class Blueprint(_SmorestBlueprint):
     def __init__(self, name: str, import_name: str, url_prefix: str, **kwargs: Any):
         super().__init__(name, import_name, url_prefix=f"/api/v1{url_prefix}", **kwargs)
 
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Any:
+        """As smorest's, but one schema instance serves every request: given a class, webargs
+        would build (and deep-copy the fields of) a new one on each request."""
+        if isinstance(schema, type):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)
+
 
 def paginate(query: sa.Select, page: int, per_page: int) -> dict[str, Any]:
     """One page of a select: {"items": [...], "meta": {page, per_page, total, pages}}."""

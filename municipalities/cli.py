@@ -1,4 +1,4 @@
-"""Registry CLI: `flask households import|geocode`."""
+"""Registry CLI: `flask households import|geocode|reindex`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from core.errors import ApiError
 from core.geocoding import Geocoder
 from municipalities import imports
 from municipalities.jobs import geocode_pending
-from municipalities.services import municipality_by_code
+from municipalities.services import municipality_by_code, reindex_households
 
 households_cli = AppGroup("households", help="가구 명부 (Household registry).")
 
@@ -84,4 +84,17 @@ def geocode_command(limit: int) -> None:
         raise click.ClickException(
             f"The geocoder at {url} was unavailable: {run.failed} household(s) stay pending; "
             "run again later."
+        )
+
+
+@households_cli.command("reindex")
+def reindex_command() -> None:
+    """Compute the households' blind indexes again (after an upgrade or an index-key change)."""
+    with transaction():
+        report = reindex_households()
+    click.echo(f"{report.checked} households checked, {report.changed} re-indexed.")
+    for household_id, first in report.duplicates:
+        click.echo(
+            f"  가구 #{household_id} = 가구 #{first}: 같은 가구로 보입니다. 하나를 종결하세요. "
+            "(Now seen as the same household: close one.)"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import current_app
@@ -406,3 +407,68 @@ def _reassign_statement() -> sa.Update:
             assignment_status=sa.bindparam("new_status"),
         )
     )
+
+
+@dataclass
+class Reindexed:
+    """What re-indexing found: households checked, indexes changed, duplicates now visible."""
+
+    checked: int = 0
+    changed: int = 0
+    #: (household, the earlier household it is now seen to be): left for staff to close one.
+    duplicates: list[tuple[int, int]] = field(default_factory=list)
+
+
+def reindex_households(batch_size: int = 1000) -> Reindexed:
+    """Compute every household's blind indexes again with today's normaliser and key.
+
+    Needed after the normaliser changed (invisible characters are ignored since issue 14: an
+    older index of "김\u200b순자" differs from "김순자"'s) or the index key was rotated. A
+    household that now equals another keeps its old key and is reported, not merged.
+    """
+    report, entries, last_id = Reindexed(), [], 0
+    while True:
+        rows = db.session.execute(
+            sa.select(
+                Household.id,
+                Household.municipality_id,
+                Household.name,
+                Household.road_address,
+                Household.address_detail,
+                Household.name_index,
+                Household.dedup_key,
+            )
+            .where(Household.id > last_id)
+            .order_by(Household.id)
+            .limit(batch_size)
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            key = dedup_key(row.municipality_id, row.name, row.road_address, row.address_detail)
+            entries.append((row, key, blind_index(row.name)))
+        report.checked += len(rows)
+        last_id = rows[-1].id
+    # Keys that do not change are held already; a changed key that one of them (or an earlier
+    # changed one) holds is a duplicate. A changed old key was made with invisible characters,
+    # which no new key holds: the updates below cannot collide with each other.
+    holders = {(row.municipality_id, row.dedup_key): row.id for row, _, _ in entries}
+    fresh = []
+    for row, key, name_index in entries:
+        if key != row.dedup_key:
+            holder = holders.setdefault((row.municipality_id, key), row.id)
+            if holder != row.id:
+                report.duplicates.append((row.id, holder))
+                key = row.dedup_key
+        if (name_index, key) != (row.name_index, row.dedup_key):
+            fresh.append({"row_id": row.id, "new_name": name_index, "new_key": key})
+    table = Household.__table__
+    statement = (  # Core, as for districts: re-indexing is no edit of the household
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("row_id"))
+        .values(name_index=sa.bindparam("new_name"), dedup_key=sa.bindparam("new_key"))
+    )
+    for start in range(0, len(fresh), batch_size):
+        db.session.execute(statement, fresh[start : start + batch_size])
+    report.changed = len(fresh)
+    return report

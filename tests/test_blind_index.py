@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import sys
 import unicodedata
@@ -9,7 +11,9 @@ import unicodedata
 import pytest
 
 from core.auth.roles import Role
-from core.crypto import _INVISIBLE, normalize_for_index
+from core.crypto import _INVISIBLE, _keyring, normalize_for_index
+from core.db import db
+from municipalities.models import Household
 from tests.household_files import to_csv, valid_rows
 from tests.test_households import NEW, create
 
@@ -111,3 +115,49 @@ def test_file_import_finds_duplicates_through_an_invisible_character(client, wor
     twice = other | {"road_address": mark + other["road_address"]}
     in_file = _dry_run(client, world, [other, twice])
     assert [(p["row"], p["code"]) for p in in_file.json["errors"]] == [(3, "duplicate_in_file")]
+
+
+def _indexed_before(*parts: str) -> str:
+    """A blind index as it was computed before invisible characters were ignored."""
+    message = "\x1f".join(_before(part) for part in parts).encode("utf-8")
+    return hmac.new(_keyring.index_key, message, hashlib.sha256).hexdigest()
+
+
+def _store_old_indexes(household_id: int) -> None:
+    household = db.session.get(Household, household_id)
+    household.name_index = _indexed_before(household.name)
+    household.dedup_key = _indexed_before(
+        str(household.municipality_id),
+        household.name,
+        household.road_address,
+        household.address_detail or "",
+    )
+    db.session.flush()
+
+
+def test_reindex_brings_old_indexes_in_line_and_reports_hidden_duplicates(client, world, runner):
+    """Indexes stored before the normaliser ignored invisible characters are computed again; a
+    household hidden from duplicate detection by them is reported, not merged."""
+    headers = world.a.headers(Role.SOCIAL_WORKER)
+    hidden = create(client, world.a, NEW | {"name": "김\u200b순자"}).json["id"]
+    other = create(client, world.a, NEW | {"name": "홍\u2060길동", "address_detail": "3층"}).json
+    for household_id in (hidden, other["id"]):
+        _store_old_indexes(household_id)
+    # Before: the plain spelling registers a second household, and a name search misses one.
+    plain = create(client, world.a)
+    assert plain.status_code == 201, plain.json
+    search = {"name": "홍길동"}
+    found = client.post("/api/v1/households/search", json=search, headers=headers).json
+    assert found["meta"]["total"] == 0
+
+    result = runner.invoke(args=["households", "reindex"])
+
+    assert result.exit_code == 0, result.output
+    # Both names index anew; 김​순자 keeps its household key, which would clash with 김순자's.
+    assert "3 households checked, 2 re-indexed" in result.output
+    assert f"가구 #{hidden} = 가구 #{plain.json['id']}" in result.output
+    found = client.post("/api/v1/households/search", json=search, headers=headers).json
+    assert [h["id"] for h in found["items"]] == [other["id"]]
+    again = create(client, world.a, NEW | {"name": "홍길동", "address_detail": "3층"})
+    assert again.status_code == 409, again.json
+    assert "0 re-indexed" in runner.invoke(args=["households", "reindex"]).output

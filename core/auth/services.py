@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -19,6 +20,8 @@ from core.db import db, utcnow
 from core.errors import ApiError, Conflict, Forbidden, Invalid, NotFound
 
 TOKEN_PREFIX = "wpt_"  # noqa: S105 - a public marker, not a secret
+# A credential's last use is written at most this often: reads should not write on every call.
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 class _Unchanged:
@@ -53,8 +56,8 @@ class LoginResult:
         return self.account is not None
 
 
-def principal_for(account: Account) -> Principal:
-    """The principal an account acts as."""
+def principal_for(account: Account | sa.Row) -> Principal:
+    """The principal an account (or a row of its columns) acts as."""
     return Principal(
         account_id=account.id,
         username=account.username,
@@ -137,11 +140,14 @@ def principal_from_token(token: str) -> Principal | None:
         or api_token.created_at < account.sessions_valid_after
     ):
         return None
-    # Touch at most once a minute: a read-only request should not write on every call.
-    if now - api_token.last_used_at > timedelta(minutes=1):
-        api_token.last_used_at = now
-        db.session.flush()
+    touch(ApiToken, api_token.id, "last_used_at", api_token.last_used_at, now)
     return principal_for(account)
+
+
+def touch(model: Any, row_id: int, column: str, last: datetime | None, now: datetime) -> None:
+    """Record a credential's use (at most every TOUCH_EVERY, so most reads write nothing)."""
+    if last is None or now - last > TOUCH_EVERY:
+        db.session.execute(sa.update(model).where(model.id == row_id).values({column: now}))
 
 
 def revoke_token(token: str) -> None:
@@ -194,10 +200,7 @@ def principal_from_page_session(token: str) -> Principal | None:
         or now - staff_session.created_at > timedelta(hours=config["SESSION_ABSOLUTE_HOURS"])
     ):
         return None
-    # Touch at most once a minute: the idle timeout does not need a write on every page.
-    if now - staff_session.last_seen_at > timedelta(minutes=1):
-        staff_session.last_seen_at = now
-        db.session.flush()
+    touch(StaffSession, staff_session.id, "last_seen_at", staff_session.last_seen_at, now)
     return principal_for(account)
 
 
