@@ -68,8 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     from core.db import db, utcnow
     from core.outbox import OutboxMessage, deliver_due
     from municipalities.models import WebhookEndpoint
-    from routing import planning
-    from routing.models import PlanRoute, PlanStop, RoutePlan
     from tests.factories import (
         Tenant,
         make_account,
@@ -78,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         make_due_item,
         make_municipality,
         make_office,
+        publish_routes,
         square,
     )
     from tests.fakes.fcm import FakeFcm
@@ -112,32 +111,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             carrier = make_carrier(tenant.office, district)
-            plan = RoutePlan(
-                office_id=tenant.office.id, day=utcnow().date(), time_limit_s=1, status="published"
-            )
-            db.session.add(plan)
-            db.session.flush()
-            db.session.add(
-                PlanRoute(
-                    plan_id=plan.id, carrier_id=carrier.id, profile="motorbike",
-                    shift_start_s=32_400, shift_end_s=64_800, lunch_s=3600,
-                )
-            )  # fmt: skip
-            numbers = []
-            for position in range(args.visits):
-                item = make_due_item(
-                    tenant, (127.0, 37.5), plan.day, district, status="out_for_delivery"
-                )
-                db.session.add(
-                    PlanStop(
-                        plan_id=plan.id, kind="welfare", mail_item_id=item.id,
-                        household_id=item.household_id, lon=127.0, lat=37.5, service_s=600,
-                        priority=60, carrier_id=carrier.id, position=position,
-                    )
-                )  # fmt: skip
-                numbers.append(item.registered_number)
-            db.session.flush()
-            planning.hand_out(plan, None)
+            today = utcnow().date()
+            items = [
+                make_due_item(tenant, (127.0, 37.5), today, district, status="out_for_delivery")
+                for _ in range(args.visits)
+            ]
+            publish_routes(tenant.office, today, {carrier: items}, priority=60)
+            numbers = [item.registered_number for item in items]
             token = issue_token(db.session.get(Account, carrier.account_id))
             db.session.commit()
         client = app.test_client()

@@ -153,9 +153,9 @@ def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str
     from core.auth.roles import Role
     from core.auth.services import principal_for
     from core.db import db
+    from municipalities.models import MailItem
     from municipalities.registered_numbers import make_number
-    from routing import planning
-    from routing.models import OfficeItem, PlanRoute, PlanStop, RoutePlan
+    from routing.models import OfficeItem
     from tests.factories import (
         Tenant,
         make_account,
@@ -164,6 +164,7 @@ def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str
         make_due_item,
         make_municipality,
         make_office,
+        publish_routes,
         square,
     )
 
@@ -175,23 +176,10 @@ def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str
         tenant = Tenant(make_municipality(), make_office(depot_lon=127.0, depot_lat=37.5))
         district = make_district(tenant.office, square(126.99, 37.49, 0.02))
         dispatcher = principal_for(make_account(Role.DISPATCHER, office_id=tenant.office.id))
-        plan = RoutePlan(office_id=tenant.office.id, day=DAY, time_limit_s=1, status="published")
-        db.session.add(plan)
-        db.session.flush()
-        serial = 0
+        serial, routes = 0, {}
         for _ in range(carriers):
             carrier = make_carrier(tenant.office, district)
-            db.session.add(
-                PlanRoute(
-                    plan_id=plan.id,
-                    carrier_id=carrier.id,
-                    profile="motorbike",
-                    shift_start_s=32_400,
-                    shift_end_s=64_800,
-                    lunch_s=3600,
-                )
-            )
-            items = []
+            route = routes[carrier] = []
             for position in range(stops):
                 serial += 1
                 lon, lat = 127.0 + (serial % 97) * 1e-4, 37.5 + (serial % 89) * 1e-4
@@ -199,34 +187,28 @@ def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str
                     item = make_due_item(
                         tenant, (lon, lat), DAY, district, status="out_for_delivery"
                     )
-                    stop = PlanStop(
-                        kind="welfare", mail_item_id=item.id, household_id=item.household_id
-                    )
-                    items.append((item.registered_number, "welfare"))
                 else:
-                    number = make_number(2031, serial, "6")
-                    office_item = OfficeItem(
+                    item = OfficeItem(
                         office_id=tenant.office.id,
                         day=DAY,
-                        registered_number=number,
+                        registered_number=make_number(2031, serial, "6"),
                         addressee="수취인",
                         road_address="서울특별시 시험구 우정로 1",
                         lon=lon,
                         lat=lat,
                     )
-                    db.session.add(office_item)
+                    db.session.add(item)
                     db.session.flush()
-                    stop = PlanStop(kind="registered", office_item_id=office_item.id)
-                    items.append((number, "registered"))
-                stop.plan_id, stop.lon, stop.lat, stop.service_s = plan.id, lon, lat, 60
-                stop.priority, stop.carrier_id, stop.position = 50, carrier.id, position
-                stop.arrival_s = 36_000 + position * 120
-                db.session.add(stop)
+                route.append(item)
+        publish_routes(tenant.office, DAY, routes, service_s=60)
+        for carrier, route in routes.items():
             # Each phone enrols as the app does: a dispatcher's one-time code for device tokens.
             code, _ = issue_enrolment_code(dispatcher, carrier.id)
-            out.append((enrol(code, "bench phone", "android").access_token, items))
-        db.session.flush()
-        planning.hand_out(plan, None)
+            kinds = [
+                (item.registered_number, "welfare" if isinstance(item, MailItem) else "registered")
+                for item in route
+            ]
+            out.append((enrol(code, "bench phone", "android").access_token, kinds))
         db.session.commit()
     return out
 

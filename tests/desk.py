@@ -19,8 +19,6 @@ from core.auth.roles import Role
 from core.auth.services import issue_token
 from core.db import db, utcnow
 from municipalities.mail import seoul_today
-from routing import planning
-from routing.models import PlanRoute, PlanStop, RoutePlan
 from tests.factories import (
     PASSWORD,
     World,
@@ -29,6 +27,7 @@ from tests.factories import (
     make_carrier,
     make_district,
     make_due_item,
+    publish_routes,
     square,
 )
 from tests.test_visits import INTERVIEW, OBSERVATION
@@ -61,43 +60,18 @@ def set_up_desk(visits: int = 4) -> Desk:
     )
     district = make_district(tenant.office, square(126.95, 37.50, 0.02))
     carrier = make_carrier(tenant.office, district)
-    plan = RoutePlan(
-        office_id=tenant.office.id, day=seoul_today(), time_limit_s=1, status="published"
-    )
-    db.session.add(plan)
-    db.session.flush()
-    db.session.add(
-        PlanRoute(
-            plan_id=plan.id,
-            carrier_id=carrier.id,
-            profile="motorbike",
-            shift_start_s=32_400,
-            shift_end_s=64_800,
-            lunch_s=3600,
+    items = [
+        make_due_item(
+            tenant,
+            (126.951 + 0.001 * n, 37.505),
+            seoul_today(),
+            district,
+            status="out_for_delivery",
         )
-    )
-    numbers = []
-    for position in range(visits):
-        location = (126.951 + 0.001 * position, 37.505)
-        item = make_due_item(tenant, location, seoul_today(), district, status="out_for_delivery")
-        db.session.add(
-            PlanStop(
-                plan_id=plan.id,
-                kind="welfare",
-                mail_item_id=item.id,
-                household_id=item.household_id,
-                district_id=district.id,
-                lon=location[0],
-                lat=location[1],
-                service_s=600,
-                priority=50,
-                carrier_id=carrier.id,
-                position=position,
-            )
-        )
-        numbers.append(item.registered_number)
-    db.session.flush()
-    planning.hand_out(plan, None)
+        for n in range(visits)
+    ]
+    publish_routes(tenant.office, seoul_today(), {carrier: items})
+    numbers = [item.registered_number for item in items]
     token = issue_token(db.session.get(Account, carrier.account_id))
     return Desk(world=world, colleague=colleague, carrier_token=token, numbers=numbers)
 

@@ -22,7 +22,16 @@ from municipalities.models import (
     TrackingEvent,
 )
 from municipalities.registered_numbers import make_number
-from routing.models import Carrier, CarrierDistrict, DeliveryOffice
+from routing import planning
+from routing.models import (
+    Carrier,
+    CarrierDistrict,
+    DeliveryOffice,
+    OfficeItem,
+    PlanRoute,
+    PlanStop,
+    RoutePlan,
+)
 
 PASSWORD = "correct horse battery staple 42"
 _serial = itertools.count(1)
@@ -222,3 +231,62 @@ def make_due_item(
     db.session.add_all(TrackingEvent(item_id=item.id, code=code) for code in codes)
     db.session.flush()
     return item
+
+
+def publish_routes(
+    office: DeliveryOffice,
+    day: date,
+    routes: dict[Carrier, list[MailItem | OfficeItem]],
+    *,
+    service_s: int = 600,
+    priority: int = 50,
+) -> RoutePlan:
+    """A published plan of the office's day: each carrier's items in this order on its route
+    (09:00-18:00, stops two minutes apart from 10:00), handed out as publishing does.
+
+    Set directly: solving belongs to the planning tests; here the routes only have to exist.
+    """
+    plan = RoutePlan(office_id=office.id, day=day, time_limit_s=1, status="published")
+    db.session.add(plan)
+    db.session.flush()
+    for carrier, items in routes.items():
+        db.session.add(
+            PlanRoute(
+                plan_id=plan.id,
+                carrier_id=carrier.id,
+                profile="motorbike",
+                shift_start_s=32_400,
+                shift_end_s=64_800,
+                lunch_s=3600,
+            )
+        )
+        db.session.add_all(
+            PlanStop(
+                plan_id=plan.id,
+                carrier_id=carrier.id,
+                position=position,
+                arrival_s=36_000 + 120 * position,
+                service_s=service_s,
+                priority=priority,
+                **_stop_of(item),
+            )
+            for position, item in enumerate(items)
+        )
+    db.session.flush()
+    planning.hand_out(plan, None)
+    return plan
+
+
+def _stop_of(item: MailItem | OfficeItem) -> dict:
+    """Where a stop for the item is, and what it holds."""
+    if isinstance(item, OfficeItem):
+        return {"kind": "registered", "office_item_id": item.id, "lon": item.lon, "lat": item.lat}
+    household = db.session.get(Household, item.household_id)
+    return {
+        "kind": "welfare",
+        "mail_item_id": item.id,
+        "household_id": household.id,
+        "district_id": item.district_id,
+        "lon": household.lon,
+        "lat": household.lat,
+    }

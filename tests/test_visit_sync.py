@@ -20,9 +20,8 @@ from core.auth.models import Account
 from core.auth.services import issue_token
 from core.db import db, utcnow
 from municipalities.registered_numbers import make_number
-from routing import planning
-from routing.models import OfficeItem, PlanRoute, PlanStop, RoutePlan
-from tests.factories import auth, make_carrier, make_municipality, make_office
+from routing.models import OfficeItem
+from tests.factories import auth, make_carrier, make_municipality, make_office, publish_routes
 
 RECORDS, COPIES, BATCH, THREADS = 10_000, 3, 100, 6
 DAY = date(2031, 3, 4)
@@ -33,19 +32,6 @@ def _route_of_records(n: int) -> tuple[str, list[str]]:
     make_municipality()
     office = make_office()
     carrier = make_carrier(office)
-    plan = RoutePlan(office_id=office.id, day=DAY, time_limit_s=1, status="published")
-    db.session.add(plan)
-    db.session.flush()
-    db.session.add(
-        PlanRoute(
-            plan_id=plan.id,
-            carrier_id=carrier.id,
-            profile="motorbike",
-            shift_start_s=32_400,
-            shift_end_s=64_800,
-            lunch_s=3600,
-        )
-    )
     numbers = [make_number(2031, serial, "6") for serial in range(1, n + 1)]
     items = [
         OfficeItem(
@@ -61,22 +47,7 @@ def _route_of_records(n: int) -> tuple[str, list[str]]:
     ]
     db.session.add_all(items)
     db.session.flush()
-    db.session.add_all(
-        PlanStop(
-            plan_id=plan.id,
-            kind="registered",
-            office_item_id=item.id,
-            lon=item.lon,
-            lat=item.lat,
-            service_s=60,
-            priority=30,
-            carrier_id=carrier.id,
-            position=i,
-        )
-        for i, item in enumerate(items)
-    )
-    db.session.flush()
-    planning.hand_out(plan, None)
+    publish_routes(office, DAY, {carrier: items}, service_s=60, priority=30)
     token = issue_token(db.session.get(Account, carrier.account_id))
     db.session.commit()
     return token, numbers
