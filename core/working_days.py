@@ -7,6 +7,7 @@ holidays (대체공휴일), election days and one-off temporary holidays it know
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -21,6 +22,19 @@ WEEKDAY_NAMES = ("월", "화", "수", "목", "금", "토", "일")
 
 class NotAWorkingDay(Invalid):
     code = "not_a_working_day"
+
+
+@dataclass(frozen=True)
+class DayUse:
+    """What a day is refused for, in the words of the person choosing it."""
+
+    refused: str  # Korean, after "<date>(<weekday>)은"
+    refused_en: str
+    following: str  # Korean label of the next day that works
+
+
+DELIVERY = DayUse("배달하는 날이 아닙니다", "is not a delivery day", "다음 배달일")
+SENDING = DayUse("발송할 수 없는 날입니다", "is a day mail is not sent", "다음 발송 가능일")
 
 
 @lru_cache(maxsize=32)
@@ -49,15 +63,20 @@ def next_working_day(day: date, weekdays: Collection[int] = DEFAULT_WEEKDAYS) ->
     return day
 
 
-def check_working_day(day: date, field: str, weekdays: Collection[int] = DEFAULT_WEEKDAYS) -> None:
+def check_working_day(
+    day: date,
+    field: str,
+    weekdays: Collection[int] = DEFAULT_WEEKDAYS,
+    use: DayUse = DELIVERY,
+) -> None:
     """Refuse a day that is not a working day with a 422 naming it and the next working day."""
     if is_working_day(day, weekdays):
         return
     following = next_working_day(day, weekdays).isoformat()
     # Every date is read ending in 일 (day), so the particle is always 은.
     message = (
-        f"{day.isoformat()}({WEEKDAY_NAMES[day.weekday()]})은 배달하는 날이 아닙니다. "
-        f"다음 배달일: {following} "
-        f"({day.isoformat()} is not a delivery day; the next one is {following}.)"
+        f"{day.isoformat()}({WEEKDAY_NAMES[day.weekday()]})은 {use.refused}. "
+        f"{use.following}: {following} "
+        f"({day.isoformat()} {use.refused_en}; the next one is {following}.)"
     )
     raise NotAWorkingDay(message, fields={field: [message]})

@@ -17,7 +17,7 @@ from core.auth.roles import Role
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.outbox import enqueue
-from core.working_days import NotAWorkingDay, check_working_day, next_working_day
+from core.working_days import SENDING, NotAWorkingDay, check_working_day, next_working_day
 from municipalities import webhooks
 from municipalities.models import (
     Household,
@@ -77,7 +77,7 @@ def check_send_date(day: date, today: date) -> None:
     """A send date is a working day, today or later."""
     if day < today:
         raise NotAWorkingDay(fields={"send_date": ["지난 날짜입니다. (The date has passed.)"]})
-    check_working_day(day, "send_date")
+    check_working_day(day, "send_date", use=SENDING)
 
 
 # --- templates -------------------------------------------------------------------------------

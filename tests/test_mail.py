@@ -114,8 +114,8 @@ def test_weekends_and_public_holidays_are_refused_naming_the_next_working_day(
     assert following > refused and following.weekday() < 5
     named = f"{refused}({'월화수목금토일'[refused.weekday()]})은"
     for message in (error["message"], error["fields"]["send_date"][0]):
-        assert message.startswith(f"{named} 배달하는 날이 아닙니다. 다음 배달일: {following}")
-        assert f"({refused} is not a delivery day; the next one is {following}.)" in message
+        assert message.startswith(f"{named} 발송할 수 없는 날입니다. 다음 발송 가능일: {following}")
+        assert f"({refused} is a day mail is not sent; the next one is {following}.)" in message
     assert error["code"] == "not_a_working_day"
     assert draft(client, setup, send_date=following.isoformat()).status_code == 201
 

@@ -169,7 +169,7 @@ def sunday_after(days: int) -> str:
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"send_date": sunday_after(3)}, "send_date", "배달하는 날이 아닙니다. 다음 배달일"),
+        ({"send_date": sunday_after(3)}, "send_date", "발송할 수 없는 날입니다. 다음 발송 가능일"),
         ({"send_date": "2020-03-02"}, "send_date", "지난 날짜입니다"),
         ({"send_date": "03/02/2030"}, "send_date", "날짜가 아닙니다"),
         ({"title": ""}, "title", "필수 항목입니다"),

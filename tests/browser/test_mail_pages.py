@@ -82,7 +82,7 @@ def test_a_mailing_is_chosen_previewed_submitted_and_printed(live, browsing):
     page.get_by_label("제목").fill("겨울철 위기가구 안내")
     page.get_by_label("발송일", exact=True).fill(a_sunday())
     page.get_by_role("button", name="저장하고 미리보기").click()
-    expect(page.locator("#send_date-error")).to_contain_text("배달하는 날이 아닙니다")
+    expect(page.locator("#send_date-error")).to_contain_text("발송할 수 없는 날입니다")
     browsing.shot("61-mail-letter-refused")
     page.get_by_label("겨울철 복지 안내").check()
     page.get_by_label("발송일", exact=True).fill(
