@@ -123,10 +123,35 @@ class DeviceFcmToken(MethodView):
             return devices.set_fcm_token(current_principal(), data["token"])
 
 
-@blp.route("/carrier/route")
+#: The headers the carrier app sends and gets, in the document as the code reads and sets them.
+ETAG = {
+    "ETag": {
+        "description": "the route's version, for If-None-Match",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "description": "the ETag of the route the app holds: unchanged, the answer is 304",
+    "schema": {"type": "string"},
+}
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": True,
+    "description": "the record's client_uuid: a resend gets the stored answer",
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+@blp.route("/carrier/route", parameters=[IF_NONE_MATCH])
 class CarrierRouteView(MethodView):
     @blp.arguments(DayQuerySchema, location="query")
-    @blp.response(200, CarrierRouteSchema)
+    @blp.response(200, CarrierRouteSchema, headers=ETAG)
+    @blp.alt_response(304, description="unchanged since If-None-Match (no body)", headers=ETAG)
     @require_role(Role.CARRIER)
     def get(self, query: dict):
         """Today's (or the day's) published route: ordered stops with what the door needs.
@@ -160,7 +185,7 @@ class IdempotencyKeyMissing(ApiError):
     message = "Idempotency-Key 헤더가 필요합니다. (The Idempotency-Key header is required.)"
 
 
-@blp.route("/carrier/visits")
+@blp.route("/carrier/visits", parameters=[IDEMPOTENCY_KEY])
 class Visits(MethodView):
     @blp.arguments(VisitInSchema)
     @blp.response(201, VisitResultSchema)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from app import create_app
 from core.db import db
 from tests.factories import World, build_world
+from tests.schemathesis_counts import ARTIFACT, COUNTS
 from tests.scratch import scratch_database
 
 TEST_KEYS = {
@@ -130,3 +131,24 @@ def fresh_app(app, tmp_path):
     backend = "postgresql" if url.startswith("postgresql") else "sqlite"
     with scratch_database(backend, tmp_path, app) as scratch:
         yield scratch.app, scratch.url.render_as_string(hide_password=False)
+
+
+def pytest_runtest_logreport(report) -> None:
+    COUNTS.timed(report.nodeid, report.duration)
+
+
+def pytest_sessionfinish(session) -> None:
+    """Schemathesis' counts to test-artifacts/schemathesis.json, when its tests ran."""
+    if COUNTS:
+        url = os.environ.get("TEST_DATABASE_URL", "")
+        COUNTS.database = "postgresql" if url.startswith("postgresql") else "sqlite"
+        COUNTS.write()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Schemathesis' counts by caller, when its tests ran (not captured: CI's output shows it)."""
+    if COUNTS:
+        terminalreporter.section("schemathesis")
+        for line in COUNTS.lines():
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"  (written to {ARTIFACT.relative_to(ARTIFACT.parents[1])})")

@@ -51,19 +51,26 @@ def require_role(*roles: Role) -> Callable:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any):
-            principal = current_principal()
-            if principal.role not in allowed:
-                # The API answers an object out of sight like a missing one (no existence
-                # oracle, the same answer as the services' scoping); pages say 403.
-                if request.view_args and request.path.startswith("/api/"):
-                    raise NotFound()
-                raise Forbidden()
+            admit(allowed)
             return view(*args, **kwargs)
 
         wrapper.allowed_roles = allowed  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
+
+
+def admit(allowed: frozenset[Role]) -> Principal:
+    """The principal of this request if it holds one of the roles: 401 without one, else 403,
+    or on an API route naming an object the plain 404 of a missing id."""
+    principal = current_principal()
+    if principal.role not in allowed:
+        # The API answers an object out of sight like a missing one (no existence oracle, the
+        # same answer as the services' scoping); pages say 403.
+        if request.view_args and request.path.startswith("/api/"):
+            raise NotFound()
+        raise Forbidden()
+    return principal
 
 
 def require_login(view: Callable) -> Callable:
