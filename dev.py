@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +20,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
+MAIL = ROOT / "instance" / "mail"  # the demo's alert e-mails (mail_sink)
+#: pyproject.toml's extras that include another's packages.
+CONTAINING = {"": ("demo", "dev"), "demo": ("dev",)}
 
 
 def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
@@ -34,7 +38,9 @@ def ensure_environment(extras: str) -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     stamp = VENV / f".installed-{extras or 'base'}"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
+    # An install with more extras serves too (the test tools include the demo's mail sink).
+    done = [stamp, *(VENV / f".installed-{more}" for more in CONTAINING.get(extras, ()))]
+    if any(path.exists() and path.read_text() == digest for path in done):
         return
     _run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     target = f".[{extras}]" if extras else "."
@@ -93,21 +99,63 @@ class Supervisor:
         self._thread.join()
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def mail_sink(web_port: str) -> Supervisor | None:
+    """Alert e-mails to a local sink (core/mail_sink.py: each message an .eml file in
+    instance/mail/), unless WELFARE_SMTP_HOST names a real server; the settings reach the web
+    process and the scheduler through the environment."""
+    if os.environ.get("WELFARE_SMTP_HOST"):
+        return None
+    port = free_port()
+    os.environ.update(
+        {
+            "WELFARE_SMTP_HOST": "127.0.0.1",
+            "WELFARE_SMTP_PORT": str(port),
+            "WELFARE_SMTP_STARTTLS": "false",
+            "WELFARE_SMTP_FROM": "복지등기 데모 알림 <alerts@gaon.example>",
+        }
+    )
+    os.environ.setdefault("WELFARE_PUBLIC_URL", f"http://127.0.0.1:{web_port}")
+    sink = Supervisor(
+        [str(PYTHON), "-m", "core.mail_sink", "--dir", str(MAIL), "--port", str(port)]
+    )
+    sink.start()
+    return sink
+
+
 def run(args: list[str]) -> None:
     """Set up, migrate, load the demo district and serve it on 127.0.0.1 with a worker."""
-    ensure_environment("")
+    ensure_environment("demo")
     port = args[0] if args else os.environ.get("PORT", "5000")
     flask("db", "upgrade")
     flask("demo", "load")
-    print(f"\n  welfare-post: http://127.0.0.1:{port}/login   API: /api/v1/openapi.json\n")
-    # The scheduler delivers the outbox (letters, route plans, webhooks, pushes) and escalates;
-    # it rides out database restarts itself, and is started again should it die anyway.
+    sink = mail_sink(port)
+    print(f"\n  welfare-post: http://127.0.0.1:{port}/login   API: /api/v1/openapi.json")
+    if sink:
+        print(
+            f"  알림 메일: {MAIL.relative_to(ROOT)}/*.eml 에 파일로 저장 (로컬 메일 수신함)\n"
+            f"  (alert e-mails are kept as files in {MAIL.relative_to(ROOT)}/: a local mail sink"
+            f" on smtp://127.0.0.1:{os.environ['WELFARE_SMTP_PORT']}; set WELFARE_SMTP_HOST for"
+            " a real server)"
+        )
+    print(flush=True)
+    # The scheduler delivers the outbox (letters, route plans, webhooks, pushes, e-mails) and
+    # escalates; it says once at start whether pushes are off (no FCM). It rides out database
+    # restarts itself, and is started again should it die anyway.
     scheduler = Supervisor([str(BIN / "flask"), "--app", "app", "scheduler", "run"])
     scheduler.start()
     try:
         flask("run", "--host", "127.0.0.1", "--port", port)
     finally:
         scheduler.stop()
+        if sink:
+            sink.stop()
 
 
 def test(args: list[str]) -> None:

@@ -151,7 +151,9 @@ def run_outbox(once: bool, interval: float) -> None:
     import time
 
     from core.outbox import deliver_due
+    from core.push import state_push_off
 
+    state_push_off(current_app._get_current_object())
     while True:
         run = deliver_due()
         if run.sent or run.retried or run.dead:

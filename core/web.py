@@ -4,6 +4,7 @@ by the app itself)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import xstatic.pkg.leaflet
@@ -46,14 +47,26 @@ def register_bearer_resolver(app: Flask, prefix: str, resolve) -> None:
 SESSION_ID = "sid"
 
 
-def _load_session_principal() -> None:
+def background(view: Callable) -> Callable:
+    """Mark a page endpoint that a page's script calls on a timer (the alert poll): it checks
+    the session but is not a use of it, so an unattended page still idles out."""
+    view.background_request = True  # type: ignore[attr-defined]
+    return view
+
+
+def _is_background(app: Flask) -> bool:
+    view = app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "background_request", False))
+
+
+def _load_session_principal(*, touch_session: bool = True) -> None:
     token = session.get(SESSION_ID)
     if not isinstance(token, str):
         return
     # Committed on its own: the touch that keeps the session from idling out must last even
     # when the page itself changes nothing.
     with transaction():
-        principal = services.principal_from_page_session(token)
+        principal = services.principal_from_page_session(token, touch_session=touch_session)
     if principal is None:
         clear_session()
         # Shown by the login page the browser is sent to next (the flash survives the clear).
@@ -95,7 +108,7 @@ def install_request_hooks(app: Flask) -> None:
         if request.path.startswith("/api/"):
             _load_api_principal(app)
         elif not request.path.startswith("/static/"):
-            _load_session_principal()
+            _load_session_principal(touch_session=not _is_background(app))
             # Pages use cookies, so every state change needs the CSRF token; the API uses
             # bearer tokens, which a browser never sends by itself.
             csrf.protect()

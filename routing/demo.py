@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from shapely.geometry import mapping, shape
 
+from core.auth.models import Account
 from core.auth.roles import Role
 from core.auth.services import create_account
 from core.db import db, transaction
@@ -68,13 +69,22 @@ def _households_csv(world: DemoWorld) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+#: The demo team's work addresses: alert e-mails go to them (in `dev.py run`, into the local
+#: mail sink's instance/mail/; the .example domain is reserved, nothing is ever delivered).
+DEMO_MAIL_DOMAIN = "gaon.example"
+
+
 def _staff(municipality_id: int, office_id: int) -> list[tuple[str, str, Role, dict]]:
     town = {"municipality_id": municipality_id}
+
+    def mail(username: str) -> dict:
+        return town | {"email": f"{username}@{DEMO_MAIL_DOMAIN}"}
+
     return [
         ("admin", "시스템 관리자", Role.SYSTEM_ADMIN, {}),
-        ("gaon.admin", "가온구 관리자", Role.MUNICIPAL_ADMIN, town),
-        ("gaon.sw1", "한지은 주무관", Role.SOCIAL_WORKER, town),
-        ("gaon.sw2", "오세훈 주무관", Role.SOCIAL_WORKER, town),
+        ("gaon.admin", "가온구 관리자", Role.MUNICIPAL_ADMIN, mail("gaon.admin")),
+        ("gaon.sw1", "한지은 주무관", Role.SOCIAL_WORKER, mail("gaon.sw1")),
+        ("gaon.sw2", "오세훈 주무관", Role.SOCIAL_WORKER, mail("gaon.sw2")),
         ("gaon.audit", "감사 담당", Role.AUDITOR, town),
         ("gaon.dispatch", "가온우체국 집배실장", Role.DISPATCHER, {"office_id": office_id}),
     ]
@@ -86,6 +96,7 @@ def load_demo(seed: int = 2026, households: int = 500) -> tuple[DemoWorld, bool]
     if db.session.scalar(
         sa.select(Municipality.id).where(Municipality.code == world.municipality.code)
     ):
+        _give_staff_addresses()
         return world, False
     municipality = create_municipality(
         {
@@ -146,6 +157,17 @@ def load_demo(seed: int = 2026, households: int = 500) -> tuple[DemoWorld, bool]
             raise click.ClickException(f"demo households did not import: {report.errors[:3]}")
     add_office_day(office, next_delivery_day(office, seoul_today() + timedelta(days=1)), DEMO_ITEMS)
     return world, True
+
+
+def _give_staff_addresses() -> None:
+    """A demo loaded before the team had work addresses gets them (only where none is set)."""
+    for username, _, _, binding in _staff(0, 0):
+        if "email" in binding:
+            db.session.execute(
+                sa.update(Account)
+                .where(Account.username == username, Account.email.is_(None))
+                .values(email=binding["email"])
+            )
 
 
 DEMO_ITEMS = 300

@@ -20,6 +20,7 @@ from core.outbox import OutboxMessage, deliver_due
 from municipalities.models import Household
 from tests.conftest import TEST_KEYS
 from tests.factories import auth, make_account
+from tests.fakes.fcm import fcm_on  # noqa: F401
 from tests.fakes.smtp import FakeSmtp
 from tests.test_check_reports import EMERGENCY, absent, outbox
 from tests.test_planning import office  # noqa: F401
@@ -125,7 +126,7 @@ def test_an_emergency_emails_each_on_duty_worker_with_an_address_and_no_personal
     assert deliver_due().sent == 0  # sent once
 
 
-def test_no_email_is_queued_while_smtp_is_off(client, day):  # noqa: F811
+def test_no_email_is_queued_while_smtp_is_off(client, day, fcm_on):  # noqa: F811
     on_duty = day["tenant"].accounts[Role.SOCIAL_WORKER]
     on_duty.email = "kim@city.example.go.kr"
     emergency(client, day)

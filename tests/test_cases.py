@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from core.auth.roles import Role
 from core.db import db, utcnow
 from core.outbox import OutboxMessage
 from tests.factories import make_account
+from tests.fakes.fcm import fcm_on  # noqa: F401
 from tests.test_check_reports import EMERGENCY, absent, social
 from tests.test_planning import office  # noqa: F401
 from tests.test_visits import OBSERVATION, day, post, record  # noqa: F401
 from welfare_checks.cases import escalate_overdue_cases
 from welfare_checks.models import CaseEvent
+
+# Pushes are queued only while FCM is configured (core/push.py): here at a local fake.
+pytestmark = pytest.mark.usefixtures("fcm_on")
 
 WATCH = OBSERVATION | {"mail_piling": True}  # one observation: watch
 

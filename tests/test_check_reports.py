@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from core.audit import AccessLog
@@ -14,10 +15,13 @@ from municipalities.mail import record_event
 from municipalities.models import MailItem, WebhookEndpoint
 from municipalities.tracking import EventCode
 from tests.factories import make_account
+from tests.fakes.fcm import fcm_on  # noqa: F401
 from tests.test_planning import office  # noqa: F401
 from tests.test_visits import INTERVIEW, OBSERVATION, day, item, post, record  # noqa: F401
 from welfare_checks.alerts import escalate_overdue
 
+# Pushes are queued only while FCM is configured (core/push.py): here at a local fake.
+pytestmark = pytest.mark.usefixtures("fcm_on")
 EMERGENCY = OBSERVATION | {"bad_smell": True, "lights_tv_on_absent": True, "mail_piling": True}
 
 

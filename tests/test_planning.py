@@ -18,7 +18,10 @@ from municipalities.models import MailItem
 from routing import planning
 from routing.models import PlanStop
 from tests.factories import auth, make_carrier, make_district, make_due_item, square
+from tests.fakes.fcm import fcm_on  # noqa: F401
 
+# Pushes are queued only while FCM is configured (core/push.py): here at a local fake.
+pytestmark = pytest.mark.usefixtures("fcm_on")
 DAY = next_working_day(seoul_today() + timedelta(days=1))
 NEXT_DAY = next_working_day(DAY + timedelta(days=1))
 WEST, EAST = (126.953, 37.505), (126.967, 37.505)

@@ -82,20 +82,33 @@ def test_a_push_reaches_every_phone_drops_dead_tokens_and_waits_as_fcm_asks(fcm,
     assert busy.fcm_token == "busy-1"
 
 
-def test_an_account_without_a_registered_phone_needs_no_fcm(app, world):
+def test_an_account_without_a_registered_phone_contacts_no_fcm(fcm, world):
     carrier = make_carrier(world.a.office)
     phone(carrier.account_id, None)
     enqueue_push(carrier.account_id, "route_published", {})
     db.session.commit()
     assert deliver_due().sent == 1
+    assert fcm.sent == [] and fcm.token_requests == 0
 
 
-def test_pushes_without_fcm_configured_are_dead_with_the_reason(app, world, monkeypatch):
+def test_without_fcm_no_push_is_queued_to_die(app, world, monkeypatch):
     monkeypatch.setitem(app.config, "FCM_SERVICE_ACCOUNT_FILE", None)
     carrier = make_carrier(world.a.office)
     phone(carrier.account_id, "good-1")
     enqueue_push(carrier.account_id, "route_published", {})
     db.session.commit()
+    pushes = sa.select(OutboxMessage).where(OutboxMessage.kind == "push")
+    assert db.session.scalars(pushes).all() == []
+
+
+def test_pushes_queued_before_fcm_was_turned_off_are_dead_with_the_reason(
+    app, world, fcm, monkeypatch
+):
+    carrier = make_carrier(world.a.office)
+    phone(carrier.account_id, "good-1")
+    enqueue_push(carrier.account_id, "route_published", {})
+    db.session.commit()
+    monkeypatch.setitem(app.config, "FCM_SERVICE_ACCOUNT_FILE", None)
     assert deliver_due().dead == 1
     message = db.session.scalar(sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()))
-    assert "FCM is not configured" in message.last_error
+    assert "FCM is not configured" in message.last_error and fcm.sent == []

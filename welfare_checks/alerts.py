@@ -9,6 +9,7 @@ municipal admins the same ways (the scheduler runs `escalate_overdue`, which is 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from core.db import db, utcnow
 from core.errors import Forbidden, Invalid, NotFound
 from core.push import enqueue_push
 from municipalities import webhooks
-from welfare_checks.access import WRITERS, active_accounts, in_own_municipality
+from welfare_checks.access import WRITERS, active_accounts, in_own_municipality, reads_here
 from welfare_checks.alert_email import email_alert
 from welfare_checks.models import Alert, CheckReport, OnDuty
 
@@ -80,6 +81,83 @@ def alerts_visible_to(principal: Principal, *, open_only: bool = False) -> sa.Se
         Alert.created_at,
         Alert.id,
     )
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """What the staff pages' poll compares: a change of any figure is a change to show."""
+
+    #: Open (unacknowledged) alerts, and how many of them went to the municipal admins.
+    open: int
+    escalated: int
+    #: The newest open alert's id. Ids only grow, so an alert that arrived since is the newest
+    #: and moves it; alerts only leave the open set (acknowledged), which lowers `open`; an
+    #: escalation raises `escalated` or, with a parting acknowledgement, lowers `open`.
+    newest_open: int | None
+    #: The newest check report (of any severity): the inbox lists those too.
+    newest_report: int | None
+
+    @property
+    def etag(self) -> str:
+        figures = (self.open, self.escalated, self.newest_open or 0, self.newest_report or 0)
+        return "a" + "-".join(str(figure) for figure in figures)
+
+
+def alert_state(principal: Principal) -> AlertState:
+    """The principal's municipality's open alerts and newest report, in one indexed query
+    (alerts by municipality and acknowledgement, reports by municipality and id)."""
+    if not reads_here(principal):
+        return AlertState(0, 0, None, None)
+    open_alerts = (
+        sa.select(
+            sa.func.count().label("open"),
+            sa.func.count(Alert.escalated_at).label("escalated"),
+            sa.func.max(Alert.id).label("newest_open"),
+        )
+        .where(Alert.municipality_id == principal.municipality_id)
+        .where(Alert.acknowledged_at.is_(None))
+        .subquery()
+    )
+    newest_report = (
+        sa.select(sa.func.max(CheckReport.id))
+        .where(CheckReport.municipality_id == principal.municipality_id)
+        .scalar_subquery()
+    )
+    row = db.session.execute(
+        sa.select(
+            open_alerts.c.open, open_alerts.c.escalated, open_alerts.c.newest_open, newest_report
+        )
+    ).one()
+    return AlertState(*row)
+
+
+def newest_open_alerts(principal: Principal, limit: int) -> list[Alert]:
+    """The municipality's newest open alerts (a new one is always among them)."""
+    return list(
+        db.session.scalars(
+            sa.select(Alert)
+            .where(in_own_municipality(principal, Alert.municipality_id))
+            .where(Alert.acknowledged_at.is_(None))
+            .order_by(Alert.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def page_notices(principal: Principal) -> tuple[str, ...]:
+    """Which alerts raise a notice (sound, browser notification) on the principal's pages:
+    the ones the outbox would push to them. New alerts for the on-duty social workers (every
+    social worker while none is listed), escalations for the municipal admins; the count in
+    the navigation for everyone who reads the alerts."""
+    if not reads_here(principal):
+        return ()
+    if principal.role == Role.MUNICIPAL_ADMIN:
+        return ("escalated",)
+    if principal.role == Role.SOCIAL_WORKER and principal.account_id in on_duty(
+        principal.municipality_id
+    ):
+        return ("new",)
+    return ()
 
 
 def acknowledge(principal: Principal, alert_id: int) -> Alert:

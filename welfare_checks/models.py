@@ -15,10 +15,12 @@ class CheckReport(db.Model):
     """One welfare visit's survey as triaged: severity and the rules that fired."""
 
     __tablename__ = "check_reports"
+    # The inbox's newest report (the staff pages' poll): max(id) of a municipality from the index.
+    __table_args__ = (sa.Index("ix_check_reports_municipality_id_id", "municipality_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(sa.ForeignKey("visits.id"), unique=True)
-    municipality_id: Mapped[int] = mapped_column(sa.ForeignKey("municipalities.id"), index=True)
+    municipality_id: Mapped[int] = mapped_column(sa.ForeignKey("municipalities.id"))
     household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"), index=True)
     mail_item_id: Mapped[int] = mapped_column(sa.ForeignKey("mail_items.id"))
     form: Mapped[str] = mapped_column(sa.String(40))
@@ -40,10 +42,14 @@ class Alert(db.Model):
     """An emergency or urgent report brought to the welfare team's attention at once."""
 
     __tablename__ = "alerts"
+    # The open alerts of a municipality (the navigation's count, the pages' poll) from the index.
+    __table_args__ = (
+        sa.Index("ix_alerts_municipality_id_acknowledged_at", "municipality_id", "acknowledged_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(sa.ForeignKey("check_reports.id"), unique=True)
-    municipality_id: Mapped[int] = mapped_column(sa.ForeignKey("municipalities.id"), index=True)
+    municipality_id: Mapped[int] = mapped_column(sa.ForeignKey("municipalities.id"))
     severity: Mapped[str] = mapped_column(sa.String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

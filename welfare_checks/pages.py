@@ -14,13 +14,23 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from core.auth.pages import staff_page
+from core.auth.pages import staff_page, staff_poll
 from core.auth.principal import Principal, current_principal
+from core.auth.roles import Role
 from core.db import db, transaction
 from core.errors import ApiError, Invalid
 from core.forms import (
@@ -35,15 +45,21 @@ from core.forms import (
     text,
 )
 from core.i18n import page_language
-from core.nav import add_nav_link
+from core.nav import NavBadge, add_header_part, add_nav_link
 from core.web import download
 from municipalities.mail import seoul_today
 from municipalities.services import get_household
 from welfare_checks import alerts, cases, labels, reports, statistics, survey, timeline
-from welfare_checks.access import READERS, account_names, colleagues
+from welfare_checks.access import READERS, WRITERS, account_names, colleagues
 from welfare_checks.models import Alert, Case, CheckReport
 
-bp = Blueprint("welfare_pages", __name__, url_prefix="/welfare", template_folder="templates")
+bp = Blueprint(
+    "welfare_pages",
+    __name__,
+    url_prefix="/welfare",
+    template_folder="templates",
+    static_folder="static",
+)
 PER_PAGE = 50
 OPEN_ALERTS_SHOWN = 20
 
@@ -77,10 +93,26 @@ class ExportForm(PeriodForm):
 
 
 def register_pages(app: Flask) -> None:
-    """Mount the pages and put the inbox and statistics in the welfare team's navigation."""
+    """Mount the pages; put the inbox, with the count of open alerts, and statistics in the
+    welfare team's navigation, and the alert poll (live_alerts.js) on every page of theirs."""
     app.register_blueprint(bp)
-    add_nav_link(app, "welfare_pages.inbox", _l("받은 보고"), READERS)
+    add_nav_link(app, "welfare_pages.inbox", _l("받은 보고"), READERS, badge=_alert_badge)
     add_nav_link(app, "welfare_pages.statistics_page", _l("통계"), READERS)
+    add_header_part(app, "welfare_checks/_live_alerts.html", READERS)
+
+
+def _alert_badge(principal: Principal) -> NavBadge:
+    """The open alerts beside 받은 보고, with escalations for the admins who receive them; its
+    version is the poll's ETag, so the page's first poll knows whether anything changed."""
+    state = alerts.alert_state(principal)
+    escalations = principal.role == Role.MUNICIPAL_ADMIN
+    return NavBadge(
+        count=state.open,
+        label=gettext("확인하지 않은 알림"),
+        flag_label=gettext("에스컬레이션") if escalations else "",
+        flag_count=state.escalated if escalations else 0,
+        version=f'"{state.etag}"',  # quoted, as the ETag header is
+    )
 
 
 def _cases_of(principal: Principal, report_ids: list[int]) -> dict[int, Case]:
@@ -108,8 +140,19 @@ def _answers_in_words(report: CheckReport) -> list[tuple[str, str]]:
 @bp.get("/")
 @staff_page(*READERS)
 def inbox() -> str:
-    """Check reports by severity, emergencies on top, under the banner of open alerts."""
-    principal = current_principal()
+    """Check reports by severity, emergencies on top, under the banner of open alerts; the
+    page's script brings new ones in without a reload (`inbox_parts`)."""
+    return render_template("welfare_checks/inbox.html", **_inbox(current_principal()))
+
+
+@bp.get("/live/inbox")
+@staff_poll(*READERS)
+def inbox_parts() -> str:
+    """The inbox's banner and list alone, for the page's script once the poll saw a change."""
+    return render_template("welfare_checks/_inbox_parts.html", **_inbox(current_principal()))
+
+
+def _inbox(principal: Principal) -> dict[str, Any]:
     severity = request.args.get("severity", "")
     select = reports.reports_visible_to(principal)
     if severity in labels.SEVERITIES:
@@ -121,14 +164,56 @@ def inbox() -> str:
         alerts.alerts_visible_to(principal, open_only=True).limit(OPEN_ALERTS_SHOWN)
     ).all()
     case_of = _cases_of(principal, [r.id for r in page.items] + [a.report_id for a in open_alerts])
-    return render_template(
-        "welfare_checks/inbox.html",
-        page=page,
-        rows=[(report, _report_words(report), case_of.get(report.id)) for report in page.items],
-        open_alerts=[(alert, case_of.get(alert.report_id)) for alert in open_alerts],
-        severity=severity,
-        labels=labels,
-    )
+    return {
+        "page": page,
+        "rows": [(report, _report_words(report), case_of.get(report.id)) for report in page.items],
+        "open_alerts": [(alert, case_of.get(alert.report_id)) for alert in open_alerts],
+        "severity": severity,
+        "labels": labels,
+        "parts_url": url_for(
+            ".inbox_parts",
+            page=page.page if page.page > 1 else None,
+            severity=severity if severity in labels.SEVERITIES else None,
+        ),
+    }
+
+
+@bp.get("/alerts/live")
+@staff_poll(*READERS)
+def live_alerts() -> Response:
+    """The alert poll of every welfare page (live_alerts.js, every few seconds): one indexed
+    query, then 304 while nothing changed (If-None-Match); else the counts and the newest
+    open alerts as ids, severities and times, no household's data. A session that ended is a
+    401 (staff_poll), and the poll does not keep a session from idling out."""
+    principal = current_principal()
+    state = alerts.alert_state(principal)
+    if request.if_none_match.contains(state.etag):
+        unchanged = Response(status=304)
+        unchanged.set_etag(state.etag)
+        return unchanged
+    may_acknowledge = principal.role in WRITERS
+    body = {
+        "open": state.open,
+        "escalated": state.escalated,
+        "newest_report_id": state.newest_report,
+        "notify": list(alerts.page_notices(principal)),
+        "may_acknowledge": may_acknowledge,
+        "alerts": [
+            {
+                "id": alert.id,
+                "report_id": alert.report_id,
+                "severity": alert.severity,
+                "created_at": alert.created_at.isoformat(),
+                "escalated": alert.escalated_at is not None,
+                "report_url": url_for(".report", report_id=alert.report_id),
+                "open_url": url_for(".open_alert", alert_id=alert.id) if may_acknowledge else None,
+            }
+            for alert in alerts.newest_open_alerts(principal, OPEN_ALERTS_SHOWN)
+        ],
+    }
+    response = jsonify(body)
+    response.set_etag(state.etag)
+    return response
 
 
 @bp.post("/alerts/<int:alert_id>/acknowledge")
@@ -139,6 +224,18 @@ def acknowledge(alert_id: int) -> Response:
         alerts.acknowledge(current_principal(), alert_id)
     flash(gettext("알림을 확인했습니다."), "notice")
     return redirect(url_for(".inbox"))
+
+
+@bp.post("/alerts/<int:alert_id>/open")
+@staff_page(*READERS)
+def open_alert(alert_id: int) -> Response:
+    """Take an alert and read its report (a click on the browser notification): the same
+    acknowledgement as the banner's button, then the report page, whose read is logged."""
+    with transaction():
+        alert = alerts.acknowledge(current_principal(), alert_id)
+        report_id = alert.report_id
+    flash(gettext("알림을 확인했습니다."), "notice")
+    return redirect(url_for(".report", report_id=report_id))
 
 
 @bp.get("/reports/<int:report_id>")

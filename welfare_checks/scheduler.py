@@ -33,6 +33,7 @@ from flask import Flask, current_app
 
 from core.db import db, transaction, utcnow
 from core.outbox import deliver_due
+from core.push import state_push_off
 from municipalities.mail import SEOUL, return_held_items, seoul_today
 from welfare_checks import access_review
 from welfare_checks.alerts import escalate_overdue
@@ -254,6 +255,7 @@ def lead(app: Flask, lock: LeaderLock, probe_every_s: float | None) -> None:
 def run(probe_every_s: float | None = None) -> None:
     """Lead whenever the leader lock can be had, until the process stops."""
     app = current_app._get_current_object()
+    state_push_off(app)  # once at start, not at every outbox pass
     lock = LeaderLock(db.engine)
     while True:
         wait_for_lock(lock)

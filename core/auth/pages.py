@@ -24,9 +24,10 @@ from core.auth import services
 from core.auth.principal import require_role
 from core.auth.roles import ROLE_LABELS, Role
 from core.db import transaction
+from core.errors import Unauthorized, wants_html
 from core.extensions import limiter
 from core.i18n import LANGUAGE_COOKIE, LANGUAGES
-from core.web import end_session, start_session
+from core.web import background, end_session, start_session
 
 bp = Blueprint("pages", __name__)
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
@@ -83,6 +84,28 @@ def staff_page(*roles: Role) -> Callable:
 
         wrapper.allowed_roles = guarded.allowed_roles  # type: ignore[attr-defined]
         return wrapper
+
+    return decorator
+
+
+def staff_poll(*roles: Role) -> Callable:
+    """An endpoint a staff page's script calls on a timer, guarded like `staff_page`; but once
+    the session has ended a script (asking for JSON) gets 401, so the page can say so and stop,
+    and the call does not count as use of the session (core.web.background)."""
+
+    def decorator(view: Callable) -> Callable:
+        guarded = staff_page(*roles)(view)
+
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if g.get("principal") is None and not wants_html():
+                raise Unauthorized(
+                    "로그아웃되었습니다. 다시 로그인하세요. (You have been signed out.)"
+                )
+            return guarded(*args, **kwargs)
+
+        wrapper.allowed_roles = guarded.allowed_roles  # type: ignore[attr-defined]
+        return background(wrapper)
 
     return decorator
 

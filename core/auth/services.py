@@ -181,8 +181,12 @@ def open_page_session(account: Account) -> str:
     return token
 
 
-def principal_from_page_session(token: str) -> Principal | None:
-    """The principal of a staff page session, or None if it is unknown, revoked, idle or old."""
+def principal_from_page_session(token: str, *, touch_session: bool = True) -> Principal | None:
+    """The principal of a staff page session, or None if it is unknown, revoked, idle or old.
+
+    touch_session=False checks the session without counting the request as its use: a page's
+    own timer (the alert poll) must not keep an unattended session from idling out.
+    """
     row = db.session.execute(
         sa.select(StaffSession, Account)
         .join(Account, Account.id == StaffSession.account_id)
@@ -200,7 +204,8 @@ def principal_from_page_session(token: str) -> Principal | None:
         or now - staff_session.created_at > timedelta(hours=config["SESSION_ABSOLUTE_HOURS"])
     ):
         return None
-    touch(StaffSession, staff_session.id, "last_seen_at", staff_session.last_seen_at, now)
+    if touch_session:
+        touch(StaffSession, staff_session.id, "last_seen_at", staff_session.last_seen_at, now)
     return principal_for(account)
 
 

@@ -10,16 +10,30 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 PROJECT = "welfare-post-test"
 ACCESS_TOKEN = "fake-fcm-access-token"  # noqa: S105 - a test server's token
+
+
+@cache
+def _private_key_pem() -> str:
+    """One RSA key per test run (making one takes a while); its endpoint is each fake's own."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
 
 
 @dataclass
@@ -93,13 +107,8 @@ class FakeFcm:
         return self
 
     def write_service_account(self, directory: Path) -> Path:
-        """A service account file whose token endpoint is this server (a fresh RSA key)."""
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
+        """A service account file whose token endpoint is this server."""
+        pem = _private_key_pem()
         path = directory / "fcm-service-account.json"
         path.write_text(
             json.dumps(
@@ -120,3 +129,14 @@ class FakeFcm:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+@pytest.fixture
+def fcm_on(app, tmp_path, monkeypatch) -> Iterator[FakeFcm]:
+    """FCM configured, at a local fake: pushes are queued only while it is (core/push.py).
+    Import it into a test module and ask for it by name (or pytest.mark.usefixtures)."""
+    with FakeFcm() as fake:
+        service_account = fake.write_service_account(tmp_path)
+        monkeypatch.setitem(app.config, "FCM_SERVICE_ACCOUNT_FILE", str(service_account))
+        monkeypatch.setitem(app.config, "FCM_ENDPOINT", fake.endpoint)
+        yield fake
