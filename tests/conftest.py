@@ -13,6 +13,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app import create_app
 from core.db import db
+from tests.desk import Desk, set_up_desk
 from tests.factories import World, build_world
 from tests.schemathesis_counts import ARTIFACT, COUNTS
 from tests.scratch import scratch_database
@@ -131,6 +132,15 @@ def fresh_app(app, tmp_path):
     backend = "postgresql" if url.startswith("postgresql") else "sqlite"
     with scratch_database(backend, tmp_path, app) as scratch:
         yield scratch.app, scratch.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def desk(app, db_session) -> Desk:
+    """A carrier's published route of welfare items today, committed (the test's SAVEPOINT only:
+    requests end their session)."""
+    desk = set_up_desk()
+    db.session.commit()
+    return desk
 
 
 def pytest_runtest_logreport(report) -> None:

@@ -95,6 +95,17 @@ def carrier_headers(token: str, body: dict) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "Idempotency-Key": body["client_uuid"]}
 
 
+def upload_visit(client, desk: Desk, number: str, *, emergency: bool = True) -> dict:
+    """A carrier's visit through the carrier API, stored (201); the session sees what it made."""
+    body = visit(number, emergency=emergency)
+    response = client.post(
+        "/api/v1/carrier/visits", json=body, headers=carrier_headers(desk.carrier_token, body)
+    )
+    assert response.status_code == 201, response.json
+    db.session.expire_all()
+    return response.json
+
+
 def csrf_of(html: str) -> str:
     """The CSRF token of the first form on a page."""
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)

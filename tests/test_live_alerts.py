@@ -17,7 +17,7 @@ from core.auth.models import StaffSession
 from core.auth.roles import Role
 from core.db import db, utcnow
 from municipalities.models import Household
-from tests.desk import HTML, Desk, carrier_headers, csrf_of, idle_out, set_up_desk, sign_in, visit
+from tests.desk import HTML, Desk, carrier_headers, csrf_of, idle_out, sign_in, upload_visit, visit
 from welfare_checks.alerts import escalate_overdue
 from welfare_checks.models import Alert, Case
 from welfare_checks.sound import PATH as SOUND
@@ -29,21 +29,9 @@ ALERT_KEYS = {"id", "report_id", "severity", "created_at", "escalated", "report_
 BODY_KEYS = {"open", "escalated", "newest_report_id", "notify", "may_acknowledge", "alerts"}
 
 
-@pytest.fixture
-def desk(app, db_session) -> Desk:
-    desk = set_up_desk()
-    db.session.commit()  # the test's SAVEPOINT only: requests end their session
-    return desk
-
-
 def upload(client, desk: Desk, number: str, *, emergency: bool = True) -> Alert:
     """A carrier's visit through the carrier API; the alert it raised."""
-    body = visit(number, emergency=emergency)
-    response = client.post(
-        "/api/v1/carrier/visits", json=body, headers=carrier_headers(desk.carrier_token, body)
-    )
-    assert response.status_code == 201, response.json
-    db.session.expire_all()
+    upload_visit(client, desk, number, emergency=emergency)
     return db.session.scalars(sa.select(Alert).order_by(Alert.id.desc())).first()
 
 

@@ -15,14 +15,12 @@ from tests.desk import (
     HTML,
     Desk,
     assert_pages_refused,
-    carrier_headers,
     csrf_of,
     idle_out,
     page_routes,
     post_form,
-    set_up_desk,
     sign_in,
-    visit,
+    upload_visit,
 )
 from welfare_checks import labels
 from welfare_checks.cases import NEXT, OUTCOMES
@@ -30,20 +28,9 @@ from welfare_checks.models import Alert, Case, CaseEvent
 from welfare_checks.statistics import figures
 
 
-@pytest.fixture
-def desk(app, db_session) -> Desk:
-    desk = set_up_desk()
-    db.session.commit()  # the test's SAVEPOINT only: requests end their session
-    return desk
-
-
 def upload(client, desk: Desk, number: str, *, emergency: bool = True) -> Case:
     """A carrier's visit through the carrier API; the case it opened."""
-    body = visit(number, emergency=emergency)
-    response = client.post(
-        "/api/v1/carrier/visits", json=body, headers=carrier_headers(desk.carrier_token, body)
-    )
-    assert response.status_code == 201, response.json
+    upload_visit(client, desk, number, emergency=emergency)
     return db.session.scalars(sa.select(Case).order_by(Case.id.desc())).first()
 
 

@@ -16,7 +16,6 @@ from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 import dev
@@ -27,17 +26,10 @@ from core.db import db
 from core.mail_sink import serve
 from core.outbox import OutboxMessage, deliver_due
 from core.push import PUSH_OFF, state_push_off
-from tests.desk import Desk, carrier_headers, set_up_desk, visit
+from tests.desk import Desk, carrier_headers, visit
 from welfare_checks.models import Alert
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def desk(app, db_session) -> Desk:
-    desk = set_up_desk()
-    db.session.commit()  # the test's SAVEPOINT only: requests end their session
-    return desk
 
 
 def upload_emergency(client, desk: Desk, number: str) -> Alert:
