@@ -1254,6 +1254,9 @@ def _check_time_limit(time_limit_s: float) -> None:
         raise ValueError(f"time_limit_s must be positive and finite, got {time_limit_s}")
 
 
+LOADING_TOOK_THE_LIMIT = "the time limit ran out while loading the problem"
+
+
 def solve(
     problem: object,
     time_limit_s: float,
@@ -1277,7 +1280,7 @@ def solve(
         loaded = time.perf_counter()
         remaining = time_limit_s - (loaded - began)
         if remaining <= 0:
-            return {"code": 1, "error": "the time limit ran out while loading the problem"}
+            return {"code": 1, "error": LOADING_TOOK_THE_LIMIT}
         status = model.solve(config, remaining)
         solved = time.perf_counter()
         failure = STATUS_RESULTS.get(status, (1, f"unexpected solver status {status}"))

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.solomon import DATA_DIR, gap, read_bks, read_instance, route_distance, to_vroom
-from routing.solver import SearchConfig, solve
+from routing.solver import LOADING_TOOK_THE_LIMIT, SearchConfig, solve
 from tests.test_solver import small_problems
 from tests.vrp_checker import check
 
@@ -55,6 +55,10 @@ def test_the_default_search_keeps_every_plan_feasible(problem: dict) -> None:
     # Breaks, windows, skills, max_tasks and preferences through OR-Tools' ruin and recreate;
     # current routes through the descent that runs before it, whose plan it must beat.
     result = solve(problem, 0.5)  # the default SearchConfig
+    if result.get("error") == LOADING_TOOK_THE_LIMIT:
+        # A stalled machine (seen in CI: half a second gone before the search began), not the
+        # search under test: the same problem with time to spare.
+        result = solve(problem, 5)
     assert result["code"] == 0, result
     assert check(problem, result) == []
 
