@@ -16,7 +16,8 @@ from core.errors import register_error_handlers
 from core.extensions import csrf, limiter, migrate
 from core.i18n import init_i18n
 from core.nav import init_nav
-from core.outbox import register_handler
+from core.outbox import LETTERS, PLANS, register_handler
+from core.queues import init_queues
 from core.web import install_request_hooks, register_bearer_resolver
 
 
@@ -43,6 +44,7 @@ def create_app(
     csrf.init_app(app)
     limiter.init_app(app)
     init_i18n(app)
+    init_queues(app)
     init_nav(app)
     api = create_api(app)
     register_error_handlers(app)
@@ -78,7 +80,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from routing import pages as routing_pages
     from routing import services as routing_services
     from routing import views as routing_views
-    from welfare_checks import access_review_views
+    from welfare_checks import access_review_views, scheduled
     from welfare_checks import views as check_views
     from welfare_checks.pages import register_pages
 
@@ -109,11 +111,14 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     app.extensions["office_weekdays"] = routing_services.office_weekdays
     # core resolves account tokens; carrier phones' tokens are the carrier app's.
     register_bearer_resolver(app, devices.ACCESS_PREFIX, devices.principal_from_device_token)
-    register_handler(mail.PRODUCE_KIND, production.produce_batch)
+    # Pushes, webhooks and e-mails default to the alerts queue; routine ones name `notices`.
+    register_handler(mail.PRODUCE_KIND, production.produce_batch, queue=LETTERS)
     register_handler(webhooks.KIND, webhooks.deliver)
-    register_handler(planning.KIND, planning.run_plan)
+    register_handler(planning.KIND, planning.run_plan, queue=PLANS)
     register_handler(push.KIND, carrier_push.deliver)
     register_handler(email.KIND, email.deliver)
+    for kind, job in scheduled.TASKS.items():
+        register_handler(kind, job.handler, queue=job.queue)
 
 
 def _register_cli(app: Flask) -> None:

@@ -21,6 +21,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 MAIL = ROOT / "instance" / "mail"  # the demo's alert e-mails (mail_sink)
+#: The outbox's queues (core/outbox.py QUEUES; dev.py runs before the project is installed).
+QUEUES = ("alerts", "notices", "plans", "letters", "imports", "maintenance")
 #: pyproject.toml's extras that include another's packages.
 CONTAINING = {"": ("demo", "dev"), "demo": ("dev",)}
 
@@ -144,16 +146,24 @@ def run(args: list[str]) -> None:
             f" on smtp://127.0.0.1:{os.environ['WELFARE_SMTP_PORT']}; set WELFARE_SMTP_HOST for"
             " a real server)"
         )
-    print(flush=True)
-    # The scheduler delivers the outbox (letters, route plans, webhooks, pushes, e-mails) and
-    # escalates; it says once at start whether pushes are off (no FCM). It rides out database
-    # restarts itself, and is started again should it die anyway.
-    scheduler = Supervisor([str(BIN / "flask"), "--app", "app", "scheduler", "run"])
-    scheduler.start()
+    print(
+        f"  작업자: 대기열마다 하나 ({', '.join(QUEUES)}); 경로 계산이 알림을 늦추지 않습니다\n"
+        "  (workers: one local process per queue, so a route solve never delays an alert)",
+        flush=True,
+    )
+    # The scheduler only asks for work; one local worker per queue runs it (the same task code
+    # Celery runs in production). Each rides out database restarts itself, and is started again
+    # should it die anyway; the alerts worker says once whether pushes are off (no FCM).
+    flask_cli = [str(BIN / "flask"), "--app", "app"]
+    background = [Supervisor([*flask_cli, "scheduler", "run"])]
+    background += [Supervisor([*flask_cli, "outbox", "run", "--queue", q]) for q in QUEUES]
+    for process in background:
+        process.start()
     try:
         flask("run", "--host", "127.0.0.1", "--port", port)
     finally:
-        scheduler.stop()
+        for process in background:
+            process.stop()
         if sink:
             sink.stop()
 

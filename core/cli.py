@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import click
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
@@ -14,6 +17,7 @@ from core.config import read_local_secrets, write_local_secrets
 from core.crypto import EncryptedText, configure_crypto, reencrypt
 from core.db import db, transaction
 from core.errors import ApiError
+from core.outbox import QUEUES
 
 keys_cli = AppGroup("keys", help="암호화 키 관리 (Encryption keys).")
 accounts_cli = AppGroup("accounts", help="계정 관리 (Accounts).")
@@ -140,24 +144,43 @@ def create(
     click.echo(f"Created account {account.username} (id {account.id}, {account.role}).")
 
 
-outbox_cli = AppGroup("outbox", help="보내기 대기열 (Outbox: webhooks, letters, pushes).")
+outbox_cli = AppGroup("outbox", help="작업 대기열 (Outbox: jobs, webhooks, pushes, e-mails).")
 
 
 @outbox_cli.command("run")
-@click.option("--once", is_flag=True, help="deliver what is due now, then exit")
-@click.option("--interval", default=2.0, show_default=True, help="seconds between passes")
-def run_outbox(once: bool, interval: float) -> None:
-    """Deliver due outbox messages (the worker; run one per deployment or per queue)."""
-    import time
-
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    type=click.Choice(QUEUES),
+    help="a queue to work on (repeatable; default: all)",
+)
+@click.option("--once", is_flag=True, help="run what is due now in this process, then exit")
+@click.option("--concurrency", default=4, show_default=True, help="Celery worker threads")
+def run_outbox(queues: tuple[str, ...], once: bool, concurrency: int) -> None:
+    """Work on queues: a Celery worker when a broker is configured, else a local worker."""
     from core.outbox import deliver_due
     from core.push import state_push_off
+    from core.queues import work_locally
 
-    state_push_off(current_app._get_current_object())
-    while True:
-        run = deliver_due()
-        if run.sent or run.retried or run.dead:
-            click.echo(f"sent {run.sent}, to retry {run.retried}, dead {run.dead}")
-        if once:
-            return
-        time.sleep(interval)
+    app = current_app._get_current_object()
+    queues = queues or QUEUES
+    state_push_off(app)
+    if once:
+        run = deliver_due(queues=queues)
+        click.echo(f"sent {run.sent}, to retry {run.retried}, dead {run.dead}")
+        return
+    celery = app.extensions.get("celery")
+    if celery is None:
+        work_locally(app, queues, app.config["LOCAL_WORKER_POLL_S"])
+        return
+    prefix = app.config["JOBS_QUEUE_PREFIX"]
+    # Threads, not forked children: the solver runs in a process of its own already, and a
+    # worker killed outright gives its messages back through the outbox lease either way.
+    celery.Worker(
+        queues=[prefix + queue for queue in queues],
+        pool="threads",
+        concurrency=concurrency,
+        hostname=f"{'+'.join(queues)}@{socket.gethostname()}-{os.getpid()}",
+        loglevel=app.config.get("LOG_LEVEL", "INFO"),
+    ).start()

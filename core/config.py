@@ -53,6 +53,7 @@ class Config:
     RETENTION_CLOSED_DAYS = 365
     ACCESS_LOG_RETENTION_DAYS = 730  # PIPA 안전성 확보조치 기준 제8조: >= 2 years for 민감정보
     PERMISSION_LOG_RETENTION_DAYS = 1095  # 제5조③: >= 3 years
+    OUTBOX_KEEP_DAYS = 30  # finished jobs (sent or dead) stay this long for inquiries
     # memory:// counts per process: with n workers a client gets n times the limit. Production
     # refuses it (_check_production); `python3 dev.py run` serves from one process.
     RATELIMIT_STORAGE_URI = "memory://"
@@ -73,7 +74,13 @@ class Config:
     ALERT_ESCALATE_MINUTES = 15  # an emergency nobody acknowledged goes to the municipal admins
     # Hours to a first response by severity (a municipality's case policy may set its own).
     CASE_DUE_HOURS: dict[str, int] = {"emergency": 4, "urgent": 24, "watch": 168}
-    SCHEDULER_OUTBOX_EVERY_S = 5
+    # Celery's broker (redis://host:6379/0): jobs and side effects run on Celery workers, one
+    # pool per queue (core/queues.py). Empty: local workers poll the outbox (dev.py run).
+    JOBS_BROKER_URL = ""
+    JOBS_QUEUE_PREFIX = ""  # names this deployment's queues apart on a shared broker
+    OUTBOX_HEARTBEAT_S = 5.0  # a running job's lease (15 s) is renewed this often
+    LOCAL_WORKER_POLL_S = 0.25  # a local worker looks for due messages this often
+    SCHEDULER_RELAY_EVERY_S = 1
     SCHEDULER_ESCALATION_EVERY_S = 60
     # The monthly access-log review (안전성 확보조치 기준 제8조): what it flags. Working hours
     # are Seoul time on weekdays that are not public holidays; outside them is off-hours.
@@ -112,7 +119,7 @@ class Config:
     # the carrier who last visited a welfare household, else the district's carrier.
     ROUTING_PREFERENCE_COST_S = 900
     ROUTING_PLAN_TIME_LIMIT_S = 30
-    # Below the outbox lease (5 min), so a running solve is never claimed a second time.
+    # Twice this (an urgent insertion's two passes) stays below the plans queue's time limit.
     ROUTING_PLAN_TIME_LIMIT_MAX_S = 240
     # The dispatcher's map: base-map tiles from this server, a Leaflet URL template such as
     # https://tiles.example.go.kr/{z}/{x}/{y}.png (its host is added to the pages' CSP). Empty:
@@ -173,6 +180,13 @@ def _check_production(config: dict[str, Any]) -> None:
     if config["WEBHOOK_ALLOW_HTTP_LOOPBACK"]:
         raise ConfigError(
             "WELFARE_WEBHOOK_ALLOW_HTTP_LOOPBACK is for tests only; refusing to start."
+        )
+    if not config["JOBS_BROKER_URL"]:
+        # Local workers poll one machine's outbox per queue; production's web, scheduler and
+        # workers run on several machines and meet at the broker.
+        raise ConfigError(
+            "WELFARE_JOBS_BROKER_URL is empty: production runs its jobs on Celery workers. "
+            "Set it to the shared Redis, e.g. redis://127.0.0.1:6379/1; refusing to start."
         )
 
 

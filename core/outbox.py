@@ -1,45 +1,80 @@
-"""The outbox: side effects written in the transaction, delivered after commit by a worker.
+"""The outbox: side effects and jobs written in the transaction, run after commit by workers.
 
-A message is claimed with a short lease, its handler runs outside any transaction (network calls
-must not hold database locks), and the outcome is recorded: sent, retried later with backoff, or
-dead after too many attempts. Handlers must be idempotent for the receiver: a message carries a
-stable id so a receiver can drop a repeat.
+Every message names a queue, so that light, urgent work never waits behind heavy work: alert
+pushes, webhooks and e-mails on `alerts`; routine notices on `notices`; route plans on `plans`;
+letter batches on `letters`; imports on `imports`; scheduled upkeep on `maintenance`. The table
+is the durable record; a queue transport (core/queues.py: Celery on Redis, or local workers
+polling this table) only says which message to run now.
+
+A message is claimed with a short lease that a heartbeat renews while its handler runs, so a
+worker that dies gives its message back within LEASE; the handler runs outside any transaction
+(network calls and solves must not hold database locks), and the outcome is recorded: sent,
+retried later with backoff, or dead after too many attempts. Handlers must be idempotent for
+the receiver: a message carries a stable id so a receiver can drop a repeat.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import UTCDateTime, db, transaction, utcnow
+from core.db import UTCDateTime, db, on_commit, transaction, utcnow
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
+ALERTS, NOTICES, PLANS, LETTERS, IMPORTS, MAINTENANCE = (
+    "alerts",
+    "notices",
+    "plans",
+    "letters",
+    "imports",
+    "maintenance",
+)
+QUEUES = (ALERTS, NOTICES, PLANS, LETTERS, IMPORTS, MAINTENANCE)
+#: The longest a job of each queue may run before its worker stops it (Celery's hard limit;
+#: a plan solves for at most twice ROUTING_PLAN_TIME_LIMIT_MAX_S, an urgent insertion's passes).
+TIME_LIMIT_S = {
+    ALERTS: 60,
+    NOTICES: 60,
+    PLANS: 600,
+    LETTERS: 1800,
+    IMPORTS: 1800,
+    MAINTENANCE: 3600,
+}
+LEASE = timedelta(seconds=15)
 BACKOFF_BASE_S = 30
 BACKOFF_CAP_S = 3600
 MAX_ATTEMPTS = 8
 
 
 class OutboxMessage(db.Model):
-    """One side effect waiting to be delivered (webhook, push, e-mail)."""
+    """One side effect or job waiting to run (webhook, push, e-mail, plan, letters, import)."""
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        sa.Index("ix_outbox_status_queue_available_at", "status", "queue", "available_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(20), index=True)
+    queue: Mapped[str] = mapped_column(sa.String(20), default=ALERTS, server_default=ALERTS)
     target_id: Mapped[int | None]
     payload: Mapped[dict] = mapped_column(sa.JSON)
     #: pending | sent | dead
     status: Mapped[str] = mapped_column(sa.String(10), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     available_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    #: When it was last handed to a worker queue (None: not yet, or given back since).
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -68,19 +103,53 @@ class DeliveryFailed(Exception):
 
 Handler = Callable[[Message], None]
 _handlers: dict[str, Handler] = {}
+_queues: dict[str, str] = {}
 
 
-def register_handler(kind: str, handler: Handler) -> None:
-    """Say which function delivers messages of a kind."""
+def register_handler(kind: str, handler: Handler, queue: str = ALERTS) -> None:
+    """Say which function runs messages of a kind, and on which queue by default."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
     _handlers[kind] = handler
+    _queues[kind] = queue
 
 
-def enqueue(kind: str, payload: dict[str, Any], target_id: int | None = None) -> OutboxMessage:
-    """Add a message to the caller's transaction; it is delivered only if that commits."""
-    message = OutboxMessage(kind=kind, payload=payload, target_id=target_id)
+def enqueue(
+    kind: str, payload: dict[str, Any], target_id: int | None = None, *, queue: str | None = None
+) -> OutboxMessage:
+    """Add a message to the caller's transaction; it is run only if that commits, and handed
+    to its queue's workers right after the commit."""
+    queue = queue or _queues.get(kind, ALERTS)
+    transport = current_app.extensions["queues"]
+    now = utcnow()
+    message = OutboxMessage(
+        kind=kind,
+        queue=queue,
+        payload=payload,
+        target_id=target_id,
+        available_at=now,
+        dispatched_at=now if transport.online() else None,  # else the relay hands it over
+    )
     db.session.add(message)
     db.session.flush()
+    callbacks = db.session.info.get("on_commit", [])
+    handover = next((c for c in callbacks if isinstance(c, _HandOver)), None)
+    if handover is None:  # the transaction's first message: hand them all over at commit
+        handover = _HandOver(transport)
+        on_commit(handover)
+    handover.messages.append((message.id, queue))
     return message
+
+
+class _HandOver:
+    """An on-commit callback: the transaction's messages to their queues' workers."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.messages: list[tuple[int, str]] = []
+
+    def __call__(self) -> None:
+        self.transport.publish(self.messages)
 
 
 def backoff(attempt: int) -> timedelta:
@@ -97,23 +166,102 @@ class DeliveryRun:
     dead: int = 0
 
 
-def _claim(limit: int, now: datetime) -> list[Message]:
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(OutboxMessage.status == "pending", OutboxMessage.available_at <= now)
+
+
+def claim(message_id: int, now: datetime | None = None) -> Message | None:
+    """Take one message if it is due and nobody holds it (atomic: of workers handed the same
+    message, one gets it); None otherwise."""
+    now = now or utcnow()
     with transaction():
-        query = (
-            sa.select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now)
-            .order_by(OutboxMessage.id)
-            .limit(limit)
+        taken = db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, _due(now))
+            .values(
+                attempts=OutboxMessage.attempts + 1,
+                available_at=now + LEASE,  # a dead worker's claim expires
+                dispatched_at=None,  # given back at expiry, the relay hands it over again
+            )
+            .execution_options(synchronize_session=False)
         )
-        if db.session.get_bind().dialect.name == "postgresql":
-            # Several workers may run: each takes rows nobody else holds.
-            query = query.with_for_update(skip_locked=True)
-        rows = list(db.session.scalars(query))
-        for row in rows:
-            row.attempts += 1
-            row.available_at = now + LEASE  # a crashed worker's claim expires
-        claimed = [Message(r.id, r.kind, r.target_id, dict(r.payload), r.attempts) for r in rows]
-    return claimed
+        if taken.rowcount != 1:
+            return None
+        row = db.session.execute(
+            sa.select(
+                OutboxMessage.kind,
+                OutboxMessage.target_id,
+                OutboxMessage.payload,
+                OutboxMessage.attempts,
+            ).where(OutboxMessage.id == message_id)
+        ).one()
+    return Message(message_id, row.kind, row.target_id, dict(row.payload), row.attempts)
+
+
+def _due_ids(queues: tuple[str, ...], limit: int, now: datetime) -> list[int]:
+    with transaction():
+        return list(
+            db.session.scalars(
+                sa.select(OutboxMessage.id)
+                .where(_due(now), OutboxMessage.queue.in_(queues))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+        )
+
+
+@contextmanager
+def _heartbeat(message: Message) -> Iterator[None]:
+    """Renew the message's lease while its handler runs (a long solve keeps it; a dead
+    worker's lease runs out within LEASE)."""
+    every_s = current_app.config["OUTBOX_HEARTBEAT_S"]
+    if not every_s:  # off: the tests' single rolled-back connection cannot be shared
+        yield
+        return
+    engine, stop = db.engine, threading.Event()
+    renew = (
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            OutboxMessage.status == "pending",
+            OutboxMessage.attempts == message.attempt,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                with engine.begin() as connection:
+                    connection.execute(renew.values(available_at=utcnow() + LEASE))
+            except sa.exc.DBAPIError:
+                log.warning("could not renew the lease of outbox message %s", message.id)
+
+    thread = threading.Thread(target=beat, name=f"lease-{message.id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def run_claimed(message: Message) -> str:
+    """Run a claimed message's handler and record the outcome: sent, retried or dead."""
+    handler = _handlers.get(message.kind)
+    failure = None
+    if handler is None:
+        failure = DeliveryFailed(f"no handler for {message.kind}", permanent=True)
+    else:
+        try:
+            with _heartbeat(message):
+                handler(message)
+        except DeliveryFailed as error:
+            failure = error
+        except Exception as error:  # a handler bug must not stop the other messages
+            log.exception("outbox handler for %s failed", message.kind)
+            failure = DeliveryFailed(f"{type(error).__name__}")
+    return _record(message, utcnow(), failure)
 
 
 def _record(message: Message, now: datetime, failure: DeliveryFailed | None) -> str:
@@ -130,27 +278,58 @@ def _record(message: Message, now: datetime, failure: DeliveryFailed | None) -> 
         wait = backoff(message.attempt)
         if failure.retry_after_s is not None:
             wait = max(wait, timedelta(seconds=failure.retry_after_s))
-        row.available_at = now + wait
+        row.available_at, row.dispatched_at = now + wait, None
         return "retried"
 
 
-def deliver_due(limit: int = 100, now: datetime | None = None) -> DeliveryRun:
-    """Deliver the messages that are due; each outcome is recorded in its own transaction."""
+def deliver_due(
+    limit: int = 100, now: datetime | None = None, queues: tuple[str, ...] = QUEUES
+) -> DeliveryRun:
+    """Run the due messages of the queues, oldest first, one claim at a time (a local worker's
+    pass, and the tests' way to run the outbox)."""
     now = now or utcnow()
     run = DeliveryRun()
-    for message in _claim(limit, now):
-        handler = _handlers.get(message.kind)
-        failure = None
-        if handler is None:
-            failure = DeliveryFailed(f"no handler for {message.kind}", permanent=True)
-        else:
-            try:
-                handler(message)
-            except DeliveryFailed as error:
-                failure = error
-            except Exception as error:  # a handler bug must not stop the other messages
-                log.exception("outbox handler for %s failed", message.kind)
-                failure = DeliveryFailed(f"{type(error).__name__}")
-        outcome = _record(message, now, failure)
-        setattr(run, outcome, getattr(run, outcome) + 1)
+    for message_id in _due_ids(queues, limit, now):
+        message = claim(message_id, now)
+        if message is not None:
+            outcome = run_claimed(message)
+            setattr(run, outcome, getattr(run, outcome) + 1)
     return run
+
+
+def to_relay(
+    now: datetime, again_after: dict[str, timedelta], limit: int = 1000
+) -> list[tuple[int, str]]:
+    """Due messages no worker queue has (never handed over, given back, or handed over so long
+    ago that the queue may have lost them), marked as handed over now."""
+    waited_too_long = sa.or_(
+        *(
+            sa.and_(OutboxMessage.queue == queue, OutboxMessage.dispatched_at <= now - after)
+            for queue, after in again_after.items()
+        )
+    )
+    with transaction():
+        rows = db.session.execute(
+            sa.select(OutboxMessage.id, OutboxMessage.queue)
+            .where(_due(now), sa.or_(OutboxMessage.dispatched_at.is_(None), waited_too_long))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        ).all()
+        if rows:
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id.in_([row.id for row in rows]))
+                .values(dispatched_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    return [(row.id, row.queue) for row in rows]
+
+
+def forget_dispatch(message_ids: list[int]) -> None:
+    """Mark messages as not handed over (the broker refused them): the relay tries again."""
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == "pending")
+            .values(dispatched_at=None)
+        )

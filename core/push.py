@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from core.outbox import enqueue
+from core.outbox import ALERTS, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,11 @@ def push_enabled() -> bool:
     return bool(current_app.config["FCM_SERVICE_ACCOUNT_FILE"])
 
 
-def enqueue_push(account_id: int, event: str, data: dict[str, Any]) -> None:
+def enqueue_push(account_id: int, event: str, data: dict[str, Any], *, queue: str = ALERTS) -> None:
     """Queue a push of `event` with `data` to the account's devices (sent after commit, if on)."""
     if push_enabled():
-        enqueue(KIND, {"account_id": account_id, "event": event, "data": data}, account_id)
+        payload = {"account_id": account_id, "event": event, "data": data}
+        enqueue(KIND, payload, account_id, queue=queue)
 
 
 def state_push_off(app: Flask) -> bool:

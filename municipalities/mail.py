@@ -16,7 +16,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.outbox import enqueue
+from core.outbox import NOTICES, enqueue
 from core.working_days import SENDING, NotAWorkingDay, check_working_day, next_working_day
 from municipalities import webhooks
 from municipalities.models import (
@@ -533,6 +533,7 @@ def _notify_status(item: MailItem, event: EventCode, at: datetime) -> None:
             "at": at.isoformat(),
             "return_reason": item.return_reason,
         },
+        queue=NOTICES,  # routine tracking never delays an alert
     )
 
 

@@ -19,7 +19,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import db, transaction, utcnow
 from core.errors import Forbidden, Invalid, NotFound
-from core.outbox import DeliveryFailed, Message, enqueue
+from core.outbox import ALERTS, DeliveryFailed, Message, enqueue
 from municipalities.models import WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ _ACTIVE_ENDPOINTS = sa.select(WebhookEndpoint.id).where(
 )
 
 
-def notify(municipality_id: int, event_type: str, data: dict) -> int:
+def notify(municipality_id: int, event_type: str, data: dict, *, queue: str = ALERTS) -> int:
     """Queue an event for every active endpoint of the municipality (sent after commit)."""
     endpoints = db.session.scalars(_ACTIVE_ENDPOINTS, {"municipality_id": municipality_id}).all()
     for endpoint_id in endpoints:
@@ -168,6 +168,7 @@ def notify(municipality_id: int, event_type: str, data: dict) -> int:
             KIND,
             {"type": event_type, "created": utcnow().isoformat(), "data": data},
             target_id=endpoint_id,
+            queue=queue,
         )
     return len(endpoints)
 

@@ -21,7 +21,7 @@ from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import db, transaction, utcnow
 from core.errors import Conflict, Invalid, NotFound
-from core.outbox import Message, enqueue
+from core.outbox import ALERTS, NOTICES, Message, enqueue
 from core.push import enqueue_push
 from municipalities.mail import SEOUL, record_event
 from municipalities.models import Household, MailItem
@@ -668,7 +668,9 @@ def _notify_changes(plan: RoutePlan, before: dict[int, list[int]], *, urgent: bo
 
 def _push(plan: RoutePlan, carrier_id: int, event: str, **data: Any) -> None:
     account_id = db.session.scalar(sa.select(Carrier.account_id).where(Carrier.id == carrier_id))
-    enqueue_push(account_id, event, {"plan_id": plan.id, "day": plan.day.isoformat(), **data})
+    data = {"plan_id": plan.id, "day": plan.day.isoformat(), **data}
+    # An urgent visit sends a carrier to an emergency: that push goes with the alerts.
+    enqueue_push(account_id, event, data, queue=ALERTS if data.get("urgent") else NOTICES)
 
 
 # --- Editing, re-optimising, publishing, urgent visits ----------------------------------------

@@ -52,6 +52,8 @@ def app_config(tmp_path_factory) -> dict:
         # Many tests enrol phones within a minute from one address; the limit has its own test.
         "RATELIMIT_DEVICE_AUTH": "1000 per minute",
         "WEBHOOK_ALLOW_HTTP_LOOPBACK": True,
+        # One rolled-back connection per test: no second connection renews a running lease.
+        "OUTBOX_HEARTBEAT_S": 0,
         "LETTERS_DIR": str(tmp_path_factory.mktemp("letters")),
         "MIGRATIONS_DIR": str(Path(__file__).resolve().parent.parent / "migrations"),
         **TEST_KEYS,

@@ -35,10 +35,15 @@ class Scratch:
 
 @contextmanager
 def scratch_database(
-    backend: str, tmp_path: Path, main_app: Flask, server_url: str | None = None
+    backend: str,
+    tmp_path: Path,
+    main_app: Flask,
+    server_url: str | None = None,
+    config: dict | None = None,
 ) -> Iterator[Scratch]:
     """A fresh migrated database of its own (no test rollback): SQLite file or PG database,
-    made on server_url's PostgreSQL server (default: TEST_DATABASE_URL's)."""
+    made on server_url's PostgreSQL server (default: TEST_DATABASE_URL's); `config` adds to
+    its app's settings."""
     admin_engine = None
     if backend == "sqlite":
         path = tmp_path / "privacy.db"
@@ -66,6 +71,7 @@ def scratch_database(
             "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "BLIND_INDEX_KEY": "privacy-test-blind-index-key",
             "RATELIMIT_LOGIN": "1000 per minute",
+            **(config or {}),
         },
         instance_path=str(tmp_path / "instance"),
     )

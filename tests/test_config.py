@@ -50,10 +50,22 @@ def test_production_starts_with_secrets_from_the_environment(tmp_path, productio
             "ENV": "production",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
             "RATELIMIT_STORAGE_URI": REDIS,
+            "JOBS_BROKER_URL": REDIS,
         }
     )
     assert app.config["SECRET_KEY"] == "s" * 40
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.extensions["celery"].conf.task_acks_late is True
+
+
+def test_production_refuses_to_run_jobs_without_a_broker(tmp_path, production_secrets):
+    overrides = {
+        "ENV": "production",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+        "RATELIMIT_STORAGE_URI": REDIS,
+    }
+    with pytest.raises(ConfigError, match="WELFARE_JOBS_BROKER_URL is empty"):
+        create_app(overrides)
 
 
 @pytest.mark.parametrize("storage", [None, "memory://", "async+memory://", ""])
@@ -100,6 +112,7 @@ def test_two_workers_in_production_share_the_rate_limit_through_redis(tmp_path):
         "WELFARE_ENV": "production",
         "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
         "WELFARE_RATELIMIT_STORAGE_URI": REDIS,
+        "WELFARE_JOBS_BROKER_URL": REDIS,
         "WELFARE_RATELIMIT_TRACKING": "3 per minute",
         # A fresh count for this run, apart from any other run's.
         "WELFARE_RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",

@@ -162,8 +162,9 @@ def test_the_demo_team_has_work_addresses(runner):
     assert roles["gaon.sw1"] == Role.SOCIAL_WORKER.value
 
 
-def test_the_scheduler_states_it_once_when_it_starts(fresh_app):
-    """The process `dev.py run` starts for the outbox: the notice is in its log, once."""
+def test_a_worker_states_it_once_when_it_starts(fresh_app):
+    """A worker process `dev.py run` starts for the alerts queue: the notice is in its log,
+    once."""
     app, url = fresh_app
     keys = ("SECRET_KEY", "ENCRYPTION_KEYS", "BLIND_INDEX_KEY")
     env = (
@@ -172,8 +173,8 @@ def test_the_scheduler_states_it_once_when_it_starts(fresh_app):
         | {"DATABASE_URL": url, "WELFARE_ENV": "testing"}
     )
     env.pop("WELFARE_FCM_SERVICE_ACCOUNT_FILE", None)
-    scheduler = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "flask", "--app", "app", "scheduler", "run"],
+    worker = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "flask", "--app", "app", "outbox", "run", "--queue", "alerts"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -184,14 +185,14 @@ def test_the_scheduler_states_it_once_when_it_starts(fresh_app):
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            line = scheduler.stderr.readline()
+            line = worker.stderr.readline()
             lines.append(line)
-            if " leads" in line or not line:
+            if "local worker for alerts started" in line or not line:
                 break
-        time.sleep(6)  # a pass of the outbox or more: still said only once
+        time.sleep(3)  # many passes of the queue: still said only once
     finally:
-        scheduler.terminate()
-        _, rest = scheduler.communicate(timeout=30)
+        worker.terminate()
+        _, rest = worker.communicate(timeout=30)
     log = "".join(lines) + rest
-    assert any(" leads" in line for line in lines), log
+    assert any("local worker for alerts started" in line for line in lines), log
     assert log.count("푸시 꺼짐: 설정하려면 WELFARE_FCM_SERVICE_ACCOUNT_FILE") == 1, log

@@ -5,7 +5,9 @@ closing, its cases' closing) for RETENTION_CLOSED_DAYS. Its name, phone, note, a
 position are overwritten, its check reports' answers, its cases' notes and its visits' free text
 and signatures are erased; the rows themselves stay, so counts and statistics stay correct.
 Access logs older than ACCESS_LOG_RETENTION_DAYS and permission records older than
-PERMISSION_LOG_RETENTION_DAYS are deleted (the database refuses it any earlier). Idempotent.
+PERMISSION_LOG_RETENTION_DAYS are deleted (the database refuses it any earlier), and finished
+outbox jobs (sent or dead: their payloads name accounts and carry alert texts) after
+OUTBOX_KEEP_DAYS. Idempotent.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from flask import current_app
 from core.audit import AccessLog
 from core.auth.models import PermissionEvent
 from core.db import db, utcnow
+from core.outbox import OutboxMessage
 from municipalities.models import Household
 from welfare_checks.models import Case, CaseEvent, CheckReport
 
@@ -42,6 +45,7 @@ class Purged:
     households: int = 0
     access_logs: int = 0
     permission_events: int = 0
+    outbox_messages: int = 0
 
 
 def purge(now: datetime | None = None) -> Purged:
@@ -72,6 +76,12 @@ def purge(now: datetime | None = None) -> Purged:
     result.permission_events = db.session.execute(
         sa.delete(PermissionEvent).where(
             PermissionEvent.at < now - timedelta(days=config["PERMISSION_LOG_RETENTION_DAYS"])
+        )
+    ).rowcount
+    result.outbox_messages = db.session.execute(
+        sa.delete(OutboxMessage).where(
+            OutboxMessage.status.in_(("sent", "dead")),
+            OutboxMessage.created_at < now - timedelta(days=config["OUTBOX_KEEP_DAYS"]),
         )
     ).rowcount
     db.session.flush()

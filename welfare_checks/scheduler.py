@@ -1,14 +1,17 @@
 """The scheduler process: periodic jobs run by exactly one process, never by web workers.
 
 `flask --app app scheduler run` waits until it holds the leader lock, then runs APScheduler's
-jobs until it stops. The lock is a PostgreSQL session advisory lock held on a connection of its
-own, or on SQLite an exclusive file lock beside the database file; either is released by the
-operating system or the server when the process dies, so a waiting scheduler, which tries the
-lock every POLL_S, takes over at once (reliability.md §4). A leader whose lock's session ends
-(a database restart or failover) stops its jobs within LOCK_CHECK_S and waits for the lock again,
-trying less often while the database is unreachable, so it leads again by itself once the
-database is back. Every job is idempotent, and every job but the probe also runs at takeover,
-so nothing waits a whole interval (or a day) for a scheduler that was down.
+jobs until it stops. The jobs only ask for work (outbox messages that workers run,
+welfare_checks/scheduled.py) and relay to Celery what its broker did not take.
+
+The lock is a PostgreSQL session advisory lock held on a connection of its own, or on SQLite an
+exclusive file lock beside the database file; either is released by the operating system or the
+server when the process dies, so a waiting scheduler, which tries the lock every POLL_S, takes
+over at once (reliability.md §4). A leader whose lock's session ends (a database restart or
+failover) stops its jobs within LOCK_CHECK_S and waits for the lock again, trying less often
+while the database is unreachable, so it leads again by itself once the database is back. Every
+job is idempotent, and every job but the probe also runs at takeover, so nothing waits a whole
+interval (or a day) for a scheduler that was down.
 """
 
 from __future__ import annotations
@@ -32,14 +35,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask, current_app
 
 from core.db import db, transaction, utcnow
-from core.outbox import deliver_due
-from core.push import state_push_off
-from municipalities.mail import SEOUL, return_held_items, seoul_today
-from welfare_checks import access_review
-from welfare_checks.alerts import escalate_overdue
-from welfare_checks.cases import escalate_overdue_cases
+from core.queues import relay
+from municipalities.mail import SEOUL
 from welfare_checks.models import SchedulerTick
-from welfare_checks.retention import purge
+from welfare_checks.scheduled import ask_for
 
 log = logging.getLogger(__name__)
 
@@ -136,39 +135,6 @@ def probe() -> None:
         db.session.add(SchedulerTick(tick=tick, runner=f"pid {os.getpid()}"))
 
 
-def outbox() -> None:
-    """Send what committed transactions queued (push, webhooks, letters, plans)."""
-    deliver_due()
-
-
-def escalate() -> None:
-    """Escalate unacknowledged emergencies and overdue cases (idempotent)."""
-    with transaction():
-        escalate_overdue()
-        escalate_overdue_cases()
-
-
-def retention() -> None:
-    """Send back items whose hold is over; destroy what is past retention (idempotent)."""
-    with transaction():
-        returned = return_held_items()
-        purged = purge()
-    log.info("daily: %d held items returned; retention %s", returned, purged)
-
-
-def access_reviews() -> None:
-    """Last month's access-log review for every municipality that has none yet (idempotent)."""
-    month = access_review.previous_month(seoul_today())
-    with transaction():
-        missing = access_review.missing_reviews(month)
-    for municipality_id in missing:
-        try:
-            with transaction():  # one each: a failure does not hold up the other municipalities
-                access_review.create_review(municipality_id, month)
-        except Exception:
-            log.exception("access-log review of municipality %s failed", municipality_id)
-
-
 @dataclass(frozen=True)
 class Job:
     """One scheduled job: what it runs, when, and whether it also runs at takeover."""
@@ -190,13 +156,26 @@ def jobs(app: Flask, probe_every_s: float | None, now: datetime) -> list[Job]:
     """The scheduled jobs of a scheduler that took the lock at `now`."""
     config = app.config
     out = [
-        Job("outbox", outbox, IntervalTrigger(seconds=config["SCHEDULER_OUTBOX_EVERY_S"])),
+        # Hands Celery's queues what the broker did not take (nothing to do for local workers).
         Job(
-            "escalation", escalate, IntervalTrigger(seconds=config["SCHEDULER_ESCALATION_EVERY_S"])
+            "relay", lambda: relay(app), IntervalTrigger(seconds=config["SCHEDULER_RELAY_EVERY_S"])
+        ),
+        Job(
+            "escalation",
+            lambda: ask_for("escalate"),
+            IntervalTrigger(seconds=config["SCHEDULER_ESCALATION_EVERY_S"]),
         ),
         # Daily at night, Seoul time; and at takeover, so a restart never skips a day.
-        Job("retention", retention, CronTrigger(hour=3, minute=30, timezone=SEOUL)),
-        Job("access_reviews", access_reviews, CronTrigger(hour=4, minute=0, timezone=SEOUL)),
+        Job(
+            "retention",
+            lambda: ask_for("retention"),
+            CronTrigger(hour=3, minute=30, timezone=SEOUL),
+        ),
+        Job(
+            "access_reviews",
+            lambda: ask_for("access_reviews"),
+            CronTrigger(hour=4, minute=0, timezone=SEOUL),
+        ),
     ]
     if probe_every_s:
         # Not at takeover: the leader that died may already have run this second. A tick
@@ -230,6 +209,10 @@ def lead(app: Flask, lock: LeaderLock, probe_every_s: float | None) -> None:
     """Run the jobs while the lock is ours; return once it is lost."""
     now = utcnow()
     log.info("scheduler %s leads", os.getpid())
+    # The relay runs every second: a line per run would bury everything else in the log.
+    # A relay still waiting on a broker that is down makes the next second's run a skip: said
+    # by the relay itself, once per try.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     scheduler = BlockingScheduler(
         timezone=SEOUL, job_defaults={"coalesce": True, "max_instances": 1}
     )
@@ -255,7 +238,6 @@ def lead(app: Flask, lock: LeaderLock, probe_every_s: float | None) -> None:
 def run(probe_every_s: float | None = None) -> None:
     """Lead whenever the leader lock can be had, until the process stops."""
     app = current_app._get_current_object()
-    state_push_off(app)  # once at start, not at every outbox pass
     lock = LeaderLock(db.engine)
     while True:
         wait_for_lock(lock)
