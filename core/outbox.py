@@ -141,6 +141,20 @@ def enqueue(
     return message
 
 
+def enqueue_once(kind: str, payload: dict[str, Any] | None = None) -> bool:
+    """Add a message unless one of its kind is waiting (for jobs that do all there is to do:
+    asking twice would only run them twice); whether one was added."""
+    waiting = db.session.scalar(
+        sa.select(OutboxMessage.id)
+        .where(OutboxMessage.kind == kind, OutboxMessage.status == "pending")
+        .limit(1)
+    )
+    if waiting is not None:
+        return False
+    enqueue(kind, payload or {})
+    return True
+
+
 class _HandOver:
     """An on-commit callback: the transaction's messages to their queues' workers."""
 

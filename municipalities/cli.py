@@ -10,9 +10,8 @@ from flask.cli import AppGroup
 
 from core.db import transaction
 from core.errors import ApiError
-from core.geocoding import Geocoder
 from municipalities import imports
-from municipalities.jobs import geocode_pending
+from municipalities.jobs import configured_geocoder, geocode_pending
 from municipalities.services import municipality_by_code, reindex_households
 
 households_cli = AppGroup("households", help="가구 명부 (Household registry).")
@@ -66,14 +65,10 @@ def import_command(file: Path, code: str, dry_run: bool) -> None:
 @click.option("--limit", default=500, show_default=True)
 def geocode_command(limit: int) -> None:
     """Geocode households that came without coordinates (needs WELFARE_GEOCODER_URL)."""
-    url = current_app.config.get("GEOCODER_URL")
-    if not url:
+    geocoder = configured_geocoder()
+    if geocoder is None:
         raise click.ClickException("No geocoder configured: set WELFARE_GEOCODER_URL.")
-    geocoder = Geocoder(
-        url,
-        timeout_s=current_app.config["GEOCODER_TIMEOUT_S"],
-        min_delay_s=current_app.config["GEOCODER_MIN_DELAY_S"],
-    )
+    url = current_app.config["GEOCODER_URL"]
     run = geocode_pending(geocoder, limit)
     click.echo(
         f"geocoded {run.geocoded}, not found {run.not_found}, "

@@ -6,10 +6,12 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 
 from core.crypto import blind_index
 from core.db import db, transaction
 from core.geocoding import Geocoder, GeocoderUnavailable
+from core.outbox import DeliveryFailed, Message
 from municipalities.models import GeocodeCache, Household
 from municipalities.services import assign_district, district_index
 
@@ -32,6 +34,35 @@ def _address(road_address: str) -> str:
 
 def _cache_key(address: str) -> str:
     return blind_index("geocode", address)
+
+
+BATCH = 500
+
+
+def configured_geocoder() -> Geocoder | None:
+    """The geocoder of the configuration (WELFARE_GEOCODER_URL), or None when there is none."""
+    config = current_app.config
+    if not config.get("GEOCODER_URL"):
+        return None
+    return Geocoder(
+        config["GEOCODER_URL"],
+        timeout_s=config["GEOCODER_TIMEOUT_S"],
+        min_delay_s=config["GEOCODER_MIN_DELAY_S"],
+    )
+
+
+def geocode_job(message: Message) -> None:
+    """Outbox handler: geocode every household waiting for coordinates, a batch at a time; a
+    geocoder outage is retried later with backoff."""
+    geocoder = configured_geocoder()
+    if geocoder is None:
+        return
+    while True:
+        run = geocode_pending(geocoder, BATCH)
+        if run.failed:
+            raise DeliveryFailed(f"geocoder unavailable: {run.failed} household(s) wait")
+        if run.geocoded + run.not_found + run.from_cache < BATCH:
+            return
 
 
 def geocode_pending(geocoder: Geocoder, limit: int = 500) -> GeocodeRun:

@@ -15,6 +15,7 @@ from core.crypto import blind_index
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.geo import DistrictIndex
+from core.outbox import enqueue_once
 from municipalities.importing import RowProblem, check_household_values
 from municipalities.models import Household, Municipality
 
@@ -276,6 +277,16 @@ def _validated(values: dict, *, partial: bool) -> dict:
     return checked
 
 
+GEOCODE_KIND = "geocode"
+
+
+def request_geocoding() -> None:
+    """Ask the maintenance queue to geocode the households that wait for coordinates, if a
+    geocoder is configured (in the caller's transaction; one request covers them all)."""
+    if current_app.config.get("GEOCODER_URL"):
+        enqueue_once(GEOCODE_KIND)
+
+
 def create_household(principal: Principal, values: dict) -> Household:
     """Register one household in the principal's municipality."""
     _require(principal, WRITERS)
@@ -290,6 +301,8 @@ def create_household(principal: Principal, values: dict) -> Household:
     assign_district(household, district_index())
     db.session.add(household)
     db.session.flush()
+    if household.geocode_status == "pending":
+        request_geocoding()
     record_access(
         principal.account_id, "create", "household", [household.id], household.municipality_id
     )
@@ -314,6 +327,8 @@ def update_household(principal: Principal, household_id: int, values: dict) -> H
     _check_unique(household)
     if address_changed:
         assign_district(household, district_index())
+    if household.geocode_status == "pending":
+        request_geocoding()
     db.session.flush()
     record_access(
         principal.account_id,

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 
 from core.auth.roles import Role
+from core.db import db
+from core.outbox import MAINTENANCE, OutboxMessage, deliver_due
+from municipalities.services import GEOCODE_KIND
 from tests.fakes.nominatim import FakeNominatim
 
 INSIDE = "서울특별시 시험구 희망로 12"  # inside tenant a's district
@@ -169,3 +173,21 @@ def test_command_without_geocoder_fails_clearly(app, runner, world, monkeypatch)
     result = geocode(runner)
     assert result.exit_code != 0
     assert "WELFARE_GEOCODER_URL" in result.output
+
+
+def test_a_household_without_location_asks_the_maintenance_queue_once(client, world, fake):
+    """Creating or moving households asks for one geocoding job; the worker geocodes them all;
+    an outage leaves them pending and the job retried later."""
+    inside = create(client, world, "김순자", INSIDE)
+    create(client, world, "박영호", OUTSIDE)
+    jobs = sa.select(OutboxMessage).where(OutboxMessage.kind == GEOCODE_KIND)
+    assert [(m.queue, m.status) for m in db.session.scalars(jobs)] == [(MAINTENANCE, "pending")]
+    assert deliver_due(queues=(MAINTENANCE,)).sent == 1
+    got = read(client, world, inside["id"])
+    assert got["geocode_status"] == "geocoded" and got["assignment_status"] == "assigned"
+    fake.fail_next(100)
+    create(client, world, "이민호", ELSEWHERE)
+    assert deliver_due(queues=(MAINTENANCE,)).retried == 1
+    db.session.expire_all()
+    retried = db.session.scalars(jobs.where(OutboxMessage.status == "pending")).one()
+    assert "geocoder unavailable" in retried.last_error

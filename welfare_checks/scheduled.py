@@ -1,8 +1,9 @@
 """Scheduled upkeep as outbox jobs: the scheduler only asks for them; workers run them.
 
-Escalation is light and urgent (the `alerts` queue); retention and the monthly access-log
-reviews are heavy (`maintenance`). Each is idempotent, and the scheduler asks for a job only
-while none of its kind is waiting, so a slow worker never finds a pile of the same job.
+Escalation is light and urgent (the `alerts` queue); retention, the monthly access-log reviews
+and geocoding are heavy or remote (`maintenance`). Each is idempotent, and the scheduler asks
+for a job only while none of its kind is waiting, so a slow worker never finds a pile of the
+same job.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
-from core.db import db, transaction
-from core.outbox import ALERTS, MAINTENANCE, Message, OutboxMessage, enqueue
+from core.db import transaction
+from core.outbox import ALERTS, MAINTENANCE, Message, enqueue_once
+from municipalities.jobs import geocode_job
 from municipalities.mail import return_held_items, seoul_today
+from municipalities.services import GEOCODE_KIND
 from welfare_checks import access_review
 from welfare_checks.alerts import escalate_overdue
 from welfare_checks.cases import escalate_overdue_cases
@@ -64,18 +65,11 @@ TASKS = {
     "escalate": Task(escalate, ALERTS),
     "retention": Task(retention, MAINTENANCE),
     "access_reviews": Task(access_reviews, MAINTENANCE),
+    GEOCODE_KIND: Task(geocode_job, MAINTENANCE),
 }
 
 
 def ask_for(kind: str) -> bool:
     """Queue a scheduled job unless one of its kind is waiting; whether one was queued."""
     with transaction():
-        waiting = db.session.scalar(
-            sa.select(OutboxMessage.id)
-            .where(OutboxMessage.kind == kind, OutboxMessage.status == "pending")
-            .limit(1)
-        )
-        if waiting is not None:
-            return False
-        enqueue(kind, {})
-    return True
+        return enqueue_once(kind)

@@ -37,6 +37,7 @@ from flask import Flask, current_app
 from core.db import db, transaction, utcnow
 from core.queues import relay
 from municipalities.mail import SEOUL
+from municipalities.services import GEOCODE_KIND
 from welfare_checks.models import SchedulerTick
 from welfare_checks.scheduled import ask_for
 
@@ -177,6 +178,9 @@ def jobs(app: Flask, probe_every_s: float | None, now: datetime) -> list[Job]:
             CronTrigger(hour=4, minute=0, timezone=SEOUL),
         ),
     ]
+    if config["GEOCODER_URL"]:  # also asked for whenever a household needs coordinates
+        geocode = IntervalTrigger(minutes=10)
+        out.append(Job("geocode", lambda: ask_for(GEOCODE_KIND), geocode))
     if probe_every_s:
         # Not at takeover: the leader that died may already have run this second. A tick
         # more than a second late is skipped, never run in the next tick's second.
