@@ -17,7 +17,7 @@ from core.config import read_local_secrets, write_local_secrets
 from core.crypto import EncryptedText, configure_crypto, reencrypt
 from core.db import db, transaction
 from core.errors import ApiError
-from core.outbox import QUEUES
+from core.outbox import ALERTS, NOTICES, QUEUES
 
 keys_cli = AppGroup("keys", help="암호화 키 관리 (Encryption keys).")
 accounts_cli = AppGroup("accounts", help="계정 관리 (Accounts).")
@@ -156,7 +156,12 @@ outbox_cli = AppGroup("outbox", help="작업 대기열 (Outbox: jobs, webhooks, 
     help="a queue to work on (repeatable; default: all)",
 )
 @click.option("--once", is_flag=True, help="run what is due now in this process, then exit")
-@click.option("--concurrency", default=4, show_default=True, help="Celery worker threads")
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    help="Celery's threads for alerts and notices (heavy queues: one job per process)",
+)
 def run_outbox(queues: tuple[str, ...], once: bool, concurrency: int) -> None:
     """Work on queues: a Celery worker when a broker is configured, else a local worker."""
     from core.outbox import deliver_due
@@ -175,11 +180,14 @@ def run_outbox(queues: tuple[str, ...], once: bool, concurrency: int) -> None:
         work_locally(app, queues, app.config["LOCAL_WORKER_POLL_S"])
         return
     prefix = app.config["JOBS_QUEUE_PREFIX"]
-    # Threads, not forked children: the solver runs in a process of its own already, and a
-    # worker killed outright gives its messages back through the outbox lease either way.
+    # Alerts and notices wait on the network: threads, each call bounded by its own timeout.
+    # A heavy job runs on the main thread, one at a time per process ("solo"), where the
+    # queue's time limit can interrupt it; Celery's prefork pool, which enforces its own time
+    # limits, marks its children daemonic, and a daemonic process may not start the solver's.
+    light = set(queues) <= {ALERTS, NOTICES}
     celery.Worker(
         queues=[prefix + queue for queue in queues],
-        pool="threads",
+        pool="threads" if light else "solo",
         concurrency=concurrency,
         hostname=f"{'+'.join(queues)}@{socket.gethostname()}-{os.getpid()}",
         loglevel=app.config.get("LOG_LEVEL", "INFO"),

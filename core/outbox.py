@@ -16,7 +16,10 @@ the receiver: a message carries a stable id so a receiver can drop a repeat.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,8 +43,8 @@ ALERTS, NOTICES, PLANS, LETTERS, IMPORTS, MAINTENANCE = (
     "maintenance",
 )
 QUEUES = (ALERTS, NOTICES, PLANS, LETTERS, IMPORTS, MAINTENANCE)
-#: The longest a job of each queue may run before its worker stops it (Celery's hard limit;
-#: a plan solves for at most twice ROUTING_PLAN_TIME_LIMIT_MAX_S, an urgent insertion's passes).
+#: The longest a job of each queue may run before its worker interrupts it (a plan solves for
+#: at most twice ROUTING_PLAN_TIME_LIMIT_MAX_S, an urgent insertion's two passes).
 TIME_LIMIT_S = {
     ALERTS: 60,
     NOTICES: 60,
@@ -50,6 +53,7 @@ TIME_LIMIT_S = {
     IMPORTS: 1800,
     MAINTENANCE: 3600,
 }
+HARD_GRACE_S = 30  # past the time limit, a job that did not stop ends its worker process
 LEASE = timedelta(seconds=15)
 BACKOFF_BASE_S = 30
 BACKOFF_CAP_S = 3600
@@ -89,6 +93,11 @@ class Message:
     target_id: int | None
     payload: dict[str, Any]
     attempt: int
+    queue: str = ALERTS
+
+
+class TimeLimitExceeded(Exception):
+    """Raised inside a handler that ran past its queue's time limit."""
 
 
 class DeliveryFailed(Exception):
@@ -207,9 +216,10 @@ def claim(message_id: int, now: datetime | None = None) -> Message | None:
                 OutboxMessage.target_id,
                 OutboxMessage.payload,
                 OutboxMessage.attempts,
+                OutboxMessage.queue,
             ).where(OutboxMessage.id == message_id)
         ).one()
-    return Message(message_id, row.kind, row.target_id, dict(row.payload), row.attempts)
+    return Message(message_id, row.kind, row.target_id, dict(row.payload), row.attempts, row.queue)
 
 
 def _due_ids(queues: tuple[str, ...], limit: int, now: datetime) -> list[int]:
@@ -232,7 +242,10 @@ def _heartbeat(message: Message) -> Iterator[None]:
     if not every_s:  # off: the tests' single rolled-back connection cannot be shared
         yield
         return
-    engine, stop = db.engine, threading.Event()
+    engine, stop, started = db.engine, threading.Event(), time.monotonic()
+    # A job on the worker's main thread that outlived its interruption (stuck in C code) ends
+    # with its process: the lease runs out and another worker tries again.
+    hard_limit_s = TIME_LIMIT_S[message.queue] + HARD_GRACE_S if _on_main_thread() else None
     renew = (
         sa.update(OutboxMessage)
         .where(
@@ -245,6 +258,9 @@ def _heartbeat(message: Message) -> Iterator[None]:
 
     def beat() -> None:
         while not stop.wait(every_s):
+            if hard_limit_s is not None and time.monotonic() - started > hard_limit_s:
+                log.critical("outbox message %s ignored its time limit; exiting", message.id)
+                os._exit(70)
             try:
                 with engine.begin() as connection:
                     connection.execute(renew.values(available_at=utcnow() + LEASE))
@@ -260,6 +276,32 @@ def _heartbeat(message: Message) -> Iterator[None]:
         thread.join()
 
 
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def _time_limit(message: Message) -> Iterator[None]:
+    """Interrupt the handler once it runs past its queue's time limit: on a worker's main
+    thread (local workers, the heavy queues' Celery workers), where a signal can reach it.
+    Alerts and notices run on threads; each of their network calls has a timeout of its own."""
+    if not _on_main_thread():
+        yield
+        return
+    limit_s = TIME_LIMIT_S[message.queue]
+
+    def over(signum: int, frame: Any) -> None:
+        raise TimeLimitExceeded(f"over the {message.queue} queue's time limit ({limit_s} s)")
+
+    previous = signal.signal(signal.SIGALRM, over)
+    signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run_claimed(message: Message) -> str:
     """Run a claimed message's handler and record the outcome: sent, retried or dead."""
     handler = _handlers.get(message.kind)
@@ -268,10 +310,13 @@ def run_claimed(message: Message) -> str:
         failure = DeliveryFailed(f"no handler for {message.kind}", permanent=True)
     else:
         try:
-            with _heartbeat(message):
+            with _heartbeat(message), _time_limit(message):
                 handler(message)
         except DeliveryFailed as error:
             failure = error
+        except TimeLimitExceeded as error:
+            log.warning("outbox message %s (%s) %s", message.id, message.kind, error)
+            failure = DeliveryFailed(str(error))
         except Exception as error:  # a handler bug must not stop the other messages
             log.exception("outbox handler for %s failed", message.kind)
             failure = DeliveryFailed(f"{type(error).__name__}")

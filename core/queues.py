@@ -27,7 +27,6 @@ from core.outbox import (
     ALERTS,
     NOTICES,
     QUEUES,
-    TIME_LIMIT_S,
     claim,
     deliver_due,
     forget_dispatch,
@@ -93,12 +92,7 @@ class CeleryQueues:
         for index, (message_id, queue) in enumerate(messages):
             try:
                 self.celery.send_task(
-                    TASK,
-                    args=[message_id],
-                    queue=self.prefix + queue,
-                    time_limit=TIME_LIMIT_S[queue],
-                    soft_time_limit=TIME_LIMIT_S[queue] - 10,
-                    retry=False,
+                    TASK, args=[message_id], queue=self.prefix + queue, retry=False
                 )
             except Exception as error:  # kombu raises its own and the socket's errors
                 self._paused_until = time.monotonic() + BROKER_PAUSE_S

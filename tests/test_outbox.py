@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from core.outbox import (
     LEASE,
     NOTICES,
     PLANS,
+    TIME_LIMIT_S,
     OutboxMessage,
     claim,
     deliver_due,
@@ -89,3 +91,15 @@ def test_retention_deletes_finished_messages_after_the_keeping_period(ctx, app):
     assert purge().outbox_messages == 2
     left = set(db.session.scalars(sa.select(OutboxMessage.id)))
     assert {pending, recent} <= left and not {sent, dead} & left
+
+
+def test_a_job_past_its_queues_time_limit_is_interrupted_and_retried(ctx, monkeypatch):
+    monkeypatch.setitem(TIME_LIMIT_S, NOTICES, 0.2)
+    register_handler("test_sleepy", lambda message: time.sleep(5), queue=NOTICES)
+    with transaction():
+        message_id = enqueue("test_sleepy", {}).id
+    started = time.monotonic()
+    assert deliver_due(queues=(NOTICES,)).retried == 1
+    assert time.monotonic() - started < 4
+    message = db.session.get(OutboxMessage, message_id)
+    assert message.status == "pending" and "time limit (0.2 s)" in message.last_error

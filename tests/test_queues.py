@@ -8,6 +8,7 @@ once; with Redis down, uploads still succeed and every job asked for meanwhile r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -110,6 +111,7 @@ class Deployment:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a machine's worth to kill
             )
         self.processes.append(process)
         wait_for(lambda: ready in log.read_text(errors="replace"), 60, f"{args}: {ready}")
@@ -127,9 +129,7 @@ class Deployment:
 
     def stop_all(self) -> None:
         for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait(30)
+            kill_group(process)
 
     def read(self, query: Callable[[], Any]) -> Any:
         with self.app.app_context():
@@ -137,6 +137,13 @@ class Deployment:
                 return query()
             finally:
                 db.session.remove()
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL a process with everything it started (its pool, its solver): a machine dies."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(30)
 
 
 @pytest.fixture(params=["local", "celery"])
@@ -265,8 +272,7 @@ def test_a_worker_killed_during_a_solve_leaves_one_plan_solved_once(deployment):
     wait_for(lambda: plan_state(deployment, plan_id)[0] == "solving", 30, "the solve starts")
     queued_version = plan_state(deployment, plan_id)[1]
     time.sleep(1)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait(10)
+    kill_group(killed)
     deployment.worker("plans")
     wait_for(lambda: plan_state(deployment, plan_id)[0] == "ready", 90, "the plan is solved")
     time.sleep(2)  # any repeat of the job would have run by now
