@@ -114,7 +114,7 @@ class Deployment:
                 start_new_session=True,  # its own process group: a machine's worth to kill
             )
         self.processes.append(process)
-        wait_for(lambda: ready in log.read_text(errors="replace"), 60, f"{args}: {ready}")
+        wait_for(lambda: ready in log.read_text(errors="replace"), 120, f"{args}: {ready}")
         return process
 
     def worker(self, *queues: str) -> subprocess.Popen:
