@@ -123,6 +123,13 @@ class Deployment:
         ready = " ready." if self.backend == "celery" else "local worker for"
         return self.start("outbox", "run", *args, ready=ready)
 
+    def desk(self, visits: int) -> tuple[Desk, int]:
+        """A carrier's route of `visits` welfare items today, committed; and its municipality."""
+        with self.app.app_context():
+            desk = set_up_desk(visits=visits)
+            db.session.commit()
+            return desk, desk.world.a.municipality.id
+
     def scheduler(self) -> subprocess.Popen:
         """The leader scheduler: asks for upkeep and relays to Celery what its broker lacks."""
         return self.start("scheduler", "run", ready=" leads")
@@ -190,10 +197,7 @@ def test_the_queues_of_the_embedded_default_are_the_outbox_queues():
 
 
 def test_a_job_runs_once_after_commit_and_never_after_a_rollback(deployment):
-    with deployment.app.app_context():
-        desk = set_up_desk(visits=1)
-        db.session.commit()
-        municipality_id = desk.world.a.municipality.id
+    desk, municipality_id = deployment.desk(visits=1)
     with WebhookReceiver() as receiver:
         endpoint_to(deployment, receiver, municipality_id)
         deployment.worker("alerts")
@@ -303,10 +307,7 @@ def upload(client, desk: Desk, number: str, *, emergency: bool) -> int:
 
 @pytest.mark.parametrize("deployment", ["celery"], indirect=True)  # the embedded has no broker
 def test_uploads_succeed_while_redis_is_down_and_their_jobs_run_once_after(deployment):
-    with deployment.app.app_context():
-        desk = set_up_desk(visits=6)
-        db.session.commit()
-        municipality_id = desk.world.a.municipality.id
+    desk, municipality_id = deployment.desk(visits=6)
     with WebhookReceiver() as receiver:
         endpoint_to(deployment, receiver, municipality_id)
         deployment.worker("alerts", "notices")
