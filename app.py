@@ -16,7 +16,7 @@ from core.errors import register_error_handlers
 from core.extensions import csrf, limiter, migrate
 from core.i18n import init_i18n
 from core.nav import init_nav
-from core.outbox import LETTERS, PLANS, register_handler
+from core.outbox import IMPORTS, LETTERS, PLANS, register_handler
 from core.queues import init_queues
 from core.web import install_request_hooks, register_bearer_resolver
 
@@ -59,6 +59,7 @@ def _import_models() -> None:
     import carrier_api.models  # noqa: F401
     import core.audit  # noqa: F401
     import core.auth.models  # noqa: F401
+    import core.jobs  # noqa: F401
     import core.outbox  # noqa: F401
     import municipalities.models  # noqa: F401
     import routing.models  # noqa: F401
@@ -70,13 +71,13 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from carrier_api import pages as device_pages
     from carrier_api import push as carrier_push
     from carrier_api import views as carrier_views
-    from core import email, push, web
+    from core import email, job_views, push, web
     from core.auth import account_pages, my_account, pages
     from core.auth import views as auth_views
-    from municipalities import mail, mail_views, production, webhooks
+    from municipalities import imports, mail, mail_views, production, webhooks
     from municipalities import pages as registry_pages
     from municipalities import views as municipality_views
-    from routing import delivery_views, plan_views, planning
+    from routing import delivery_views, office_items, plan_views, planning
     from routing import pages as routing_pages
     from routing import services as routing_services
     from routing import views as routing_views
@@ -102,6 +103,7 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
         carrier_views.blp,
         check_views.blp,
         access_review_views.blp,
+        job_views.blp,
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
@@ -119,6 +121,8 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     register_handler(email.KIND, email.deliver)
     for kind, job in scheduled.TASKS.items():
         register_handler(kind, job.handler, queue=job.queue)
+    register_handler(imports.KIND, imports.run_import_job, queue=IMPORTS)
+    register_handler(office_items.KIND, office_items.run_import_job, queue=IMPORTS)
 
 
 def _register_cli(app: Flask) -> None:

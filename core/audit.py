@@ -49,10 +49,15 @@ def record_access(
     subject_ids: Iterable[int | None],
     municipality_id: int | None,
     detail: str | None = None,
+    *,
+    ip: str | None = None,
 ) -> None:
-    """Append one access-log row per subject; flushed with the caller's transaction."""
+    """Append one access-log row per subject; flushed with the caller's transaction.
+
+    `ip` names where the person connected from when no request is at hand (a job they started).
+    """
     now = utcnow().replace(microsecond=0)
-    ip = client_ip()
+    ip = ip or client_ip()
     rows = [
         {
             "at": now,

@@ -143,6 +143,20 @@ def check_xlsx(archive: zipfile.ZipFile, limits: UploadLimits) -> None:
 
     Errors of a broken zip (BadZipFile, zlib.error) pass through for the caller to name.
     """
+    members = check_xlsx_directory(archive, limits)
+    cells = 0
+    for info in members:
+        if info.filename == _SHARED_STRINGS or (
+            info.filename.startswith(_WORKSHEETS) and info.filename.endswith(".xml")
+        ):
+            cells += _scan_part(archive, info, limits, cells)
+
+
+def check_xlsx_directory(archive: zipfile.ZipFile, limits: UploadLimits) -> list[zipfile.ZipInfo]:
+    """Refuse a workbook whose zip directory goes beyond the limits; its members otherwise.
+
+    Only the directory is read (nothing is inflated): a quick look before a file is kept.
+    """
     members = archive.infolist()
     if len(members) > limits.max_members:
         raise UploadTooLarge(
@@ -167,12 +181,7 @@ def check_xlsx(archive: zipfile.ZipFile, limits: UploadLimits) -> None:
                 )
         elif not name.startswith(_WORKSHEETS) and info.file_size > MAX_PART_BYTES:
             raise _too_large(name, name, MAX_PART_BYTES / MIB)
-    cells = 0
-    for info in members:
-        if info.filename == _SHARED_STRINGS or (
-            info.filename.startswith(_WORKSHEETS) and info.filename.endswith(".xml")
-        ):
-            cells += _scan_part(archive, info, limits, cells)
+    return members
 
 
 def _scan_part(

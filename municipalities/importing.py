@@ -1,4 +1,4 @@
-"""Parse a municipality's household file (CSV or XLSX) for bulk import; pure, no Flask or DB."""
+"""Parse a municipality's household file (CSV or XLSX) for bulk import; no database access."""
 
 from __future__ import annotations
 
@@ -19,7 +19,15 @@ from openpyxl import load_workbook
 
 from core.crypto import normalize_for_index
 from core.errors import ApiError
-from core.uploads import UploadLimits, bounded_records, check_xlsx, csv_lines, too_many_rows
+from core.jobs import PARSE, VALIDATE
+from core.uploads import (
+    UploadLimits,
+    bounded_records,
+    check_xlsx,
+    check_xlsx_directory,
+    csv_lines,
+    too_many_rows,
+)
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES, code_for
 
 MAX_NAME = 100
@@ -45,6 +53,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ECHO_LIMIT = 40
 
 NO_DATA_MESSAGE = "파일에 데이터 행이 없습니다. (The file has no data rows.)"
+_CORRUPT_XLSX = (
+    "엑셀 파일을 열 수 없습니다. 손상되었거나 .xlsx 형식이 아닙니다. "
+    "(The Excel file cannot be opened: it is corrupt or not .xlsx.)"
+)
+#: Rows between two progress reports of a job (the report itself is throttled in time).
+PROGRESS_ROWS = 1000
+
+#: A job's progress report: phase, rows done, rows in all (None: not known yet).
+Progress = Callable[[str, int, int | None], None]
 
 
 @dataclass(frozen=True)
@@ -132,12 +149,68 @@ class _CellError(Exception):
 
 
 def parse_household_file(
-    data: bytes, filename: str, limits: UploadLimits | None = None
+    data: bytes,
+    filename: str,
+    limits: UploadLimits | None = None,
+    progress: Progress | None = None,
 ) -> ParseResult:
-    """Parse a household CSV (UTF-8 or CP949) or XLSX file into valid rows and row problems."""
+    """Parse a household CSV (UTF-8 or CP949) or XLSX file into valid rows and row problems.
+
+    With `progress`, the rows are read first ("parse") and then checked ("validate"), so the
+    check reports how many of how many.
+    """
     limits = limits or UploadLimits(max_rows=MAX_ROWS)
     encoding, records = read_records(data, filename, limits)
-    return _parse_records(encoding, records, limits)
+    if progress is None:
+        return _parse_records(encoding, records, limits)
+    read = read_all(records, progress)
+    return _parse_records(encoding, _reporting(read, progress), limits)
+
+
+def read_all(records: Iterator[_Record], progress: Progress) -> list[_Record]:
+    """Every record (bounded by read_records' limits), reporting how many were read."""
+    read = []
+    for record in records:
+        read.append(record)
+        if len(read) % PROGRESS_ROWS == 0:
+            progress(PARSE, len(read), None)
+    return read
+
+
+def _reporting(records: list[_Record], progress: Progress) -> Iterator[_Record]:
+    """The records, reporting how many rows after the header the consumer has checked."""
+    total = max(len(records) - 1, 0)
+    progress(VALIDATE, 0, total)
+    for index in range(len(records)):
+        # Let go of each record once handed over: the checked rows take the memory it held.
+        record, records[index] = records[index], None
+        yield record  # resumed once the consumer has checked this record
+        if index and index % PROGRESS_ROWS == 0:
+            progress(VALIDATE, index, total)
+    progress(VALIDATE, total, total)
+
+
+def check_file(data: bytes, filename: str, limits: UploadLimits) -> str:
+    """A quick look at a file before a job keeps it: its format, 'csv' or 'xlsx'.
+
+    The format, the size and the CSV's lines or the workbook's zip directory are checked
+    (nothing is inflated or parsed); FileRejected or the limits' 413/422 refuse the file.
+    """
+    kind = _file_kind(data, filename)
+    if kind == "xlsx":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                check_xlsx_directory(archive, limits)
+        except ApiError:
+            raise
+        except Exception as exc:  # zipfile has many ways to fail on broken input
+            raise FileRejected(_CORRUPT_XLSX) from exc
+        return kind
+    body = data.removeprefix(codecs.BOM_UTF8)
+    if not body.strip():
+        raise FileRejected(NO_DATA_MESSAGE)
+    csv_lines(body, limits)
+    return kind
 
 
 def read_records(
@@ -243,10 +316,7 @@ def _csv_rows(lines: list[str | None]) -> Iterator[_Record]:
 
 def _xlsx_records(data: bytes, limits: UploadLimits) -> Iterator[_Record]:
     """Rows of the first sheet, cached values instead of formulas, gaps filled with empty rows."""
-    corrupt = FileRejected(
-        "엑셀 파일을 열 수 없습니다. 손상되었거나 .xlsx 형식이 아닙니다. "
-        "(The Excel file cannot be opened: it is corrupt or not .xlsx.)"
-    )
+    corrupt = FileRejected(_CORRUPT_XLSX)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             check_xlsx(archive, limits)  # before openpyxl expands anything

@@ -1,4 +1,9 @@
-"""Bulk import of households from a municipality's file: dry run, or all-or-nothing."""
+"""Bulk import of households from a municipality's file: dry run, or all or nothing.
+
+Through the API and the pages an import is a job (core.jobs): the request keeps the file and
+answers at once, a worker parses, checks and applies it. Only a dry run of a small file is
+answered in the request, as a person expects of a check.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,32 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from core import jobs
 from core.audit import record_access
+from core.auth.principal import Principal
 from core.crypto import blind_index
-from core.db import db, utcnow
+from core.db import db, transaction, utcnow
 from core.errors import Invalid
-from core.uploads import upload_limits
+from core.geo import DistrictRef
+from core.outbox import Message
+from core.uploads import MIB, upload_limits
 from municipalities.importing import (
     MAX_ROWS,
     FileRejected,
     ParseResult,
     RowProblem,
+    check_file,
     parse_household_file,
 )
 from municipalities.models import Household, Municipality
-from municipalities.services import dedup_key, district_index
+from municipalities.schemas import ImportReportSchema
+from municipalities.services import dedup_key, district_index, request_geocoding
 
+KIND = "household_import"
+#: A dry run of a file up to this size is answered in the request (about 25,000 CSV rows or
+#: 7,000 XLSX rows: a second or so); a bigger one is a job like every real import, so that no
+#: request holds a web worker's thread for long (a 200,000-row XLSX takes about a minute).
+INLINE_DRY_RUN_BYTES = {"csv": 4 * MIB, "xlsx": MIB // 2}
 INSERT_BATCH = 2000
 # A Core executemany into the table, not the ORM bulk insert: the ORM leaves out None values, so
 # rows with and without a phone or note fell into separate tiny executemany groups whose
@@ -59,6 +75,10 @@ def problem_dict(problem: RowProblem) -> dict:
     }
 
 
+def _file_invalid(rejected: FileRejected) -> ImportFileInvalid:
+    return ImportFileInvalid(rejected.message, fields={"file": [rejected.message]})
+
+
 def import_file(
     account_id: int | None, municipality: Municipality, data: bytes, filename: str, *, dry_run: bool
 ) -> ImportReport:
@@ -66,8 +86,60 @@ def import_file(
     try:
         parsed = parse_household_file(data, filename, upload_limits(MAX_ROWS))
     except FileRejected as rejected:
-        raise ImportFileInvalid(rejected.message, fields={"file": [rejected.message]}) from rejected
+        raise _file_invalid(rejected) from rejected
     return import_households(account_id, municipality, parsed, dry_run=dry_run)
+
+
+def submit_file(
+    principal: Principal, data: bytes, filename: str, *, dry_run: bool
+) -> ImportReport | jobs.Job:
+    """A small file's dry run answered now, or a job that imports (or checks) the file.
+
+    Either way the file's format and size are checked first: a file that cannot be imported
+    is refused at once (422 or 413) instead of becoming a job that fails.
+    """
+    try:
+        file_format = check_file(data, filename, upload_limits(MAX_ROWS))
+    except FileRejected as rejected:
+        raise _file_invalid(rejected) from rejected
+    if dry_run and len(data) <= INLINE_DRY_RUN_BYTES[file_format]:
+        municipality = db.session.get(Municipality, principal.municipality_id)
+        return import_file(principal.account_id, municipality, data, filename, dry_run=True)
+    params = {"format": file_format, "dry_run": dry_run}
+    return jobs.start(principal, KIND, data, params, municipality_id=principal.municipality_id)
+
+
+def run_import_job(message: Message) -> None:
+    """The outbox handler of a household import job (a real import, or a big file's dry run)."""
+    jobs.run(message, _import_job)
+
+
+def _import_job(job: jobs.RunningJob) -> None:
+    """Parse and check the file with progress reports, then apply it in one transaction."""
+    dry_run = bool(job.params["dry_run"])
+    job.progress(jobs.PARSE)
+    filename = f"upload.{job.params['format']}"
+    try:
+        parsed = parse_household_file(job.file, filename, upload_limits(MAX_ROWS), job.progress)
+    except FileRejected as rejected:
+        raise _file_invalid(rejected) from rejected
+    # A household registered between this check and the write breaks the unique key there:
+    # the job is tried again and this check then names the duplicate.
+    with transaction():
+        checked = check_households(job.municipality_id, parsed, dry_run=dry_run)
+    report = checked.report
+    if dry_run:
+        job.apply(lambda: report_json(report))
+    elif not report.accepted:
+        job.refuse(ImportRefused(report), result=report_json(report))
+    else:
+        job.progress(jobs.WRITE, 0, len(checked.rows))
+        job.apply(lambda: report_json(write_households(job.account_id, checked, ip=job.ip)))
+
+
+def report_json(report: ImportReport) -> dict:
+    """The report as the API answers it (a job's result)."""
+    return ImportReportSchema().dump(report)
 
 
 @dataclass
@@ -90,6 +162,18 @@ class ImportReport:
         return not self.errors
 
 
+@dataclass
+class CheckedImport:
+    """A file's rows checked against the registry: the report, and what a write would insert."""
+
+    municipality_id: int
+    report: ImportReport
+    #: (values, dedup key) of every row to insert, in file order.
+    rows: list[tuple[dict, str]]
+    #: The district of each row (None: outside every district, or no coordinates).
+    refs: list[DistrictRef | None]
+
+
 def import_households(
     account_id: int | None,
     municipality: Municipality,
@@ -98,6 +182,14 @@ def import_households(
     dry_run: bool,
 ) -> ImportReport:
     """Check parsed rows against the registry and, unless dry-run, insert all or nothing."""
+    checked = check_households(municipality.id, parsed, dry_run=dry_run)
+    if dry_run or not checked.report.accepted:
+        return checked.report
+    return write_households(account_id, checked)
+
+
+def check_households(municipality_id: int, parsed: ParseResult, *, dry_run: bool) -> CheckedImport:
+    """Name the rows already in the registry and find each other row's district."""
     report = ImportReport(
         dry_run=dry_run,
         encoding=parsed.encoding,
@@ -108,14 +200,14 @@ def import_households(
     )
     existing = set(
         db.session.scalars(
-            sa.select(Household.dedup_key).where(Household.municipality_id == municipality.id)
+            sa.select(Household.dedup_key).where(Household.municipality_id == municipality_id)
         )
     )
     prepared = []
     for row in parsed.rows:
         values = row.values
         key = dedup_key(
-            municipality.id, values["name"], values["road_address"], values["address_detail"]
+            municipality_id, values["name"], values["road_address"], values["address_detail"]
         )
         if key in existing:
             report.errors.append(
@@ -140,24 +232,31 @@ def import_households(
     report.not_geocoded = has_point.count(False)
     report.assigned = sum(ref is not None for ref in refs)
     report.outside_districts = len(prepared) - report.assigned - report.not_geocoded
-    if dry_run or not report.accepted:
-        return report
+    return CheckedImport(municipality_id, report, prepared, refs)
 
+
+def write_households(
+    account_id: int | None, checked: CheckedImport, *, ip: str | None = None
+) -> ImportReport:
+    """Insert the checked rows and log each as imported by the account (from `ip`, if given)."""
+    municipality_id, prepared, refs = checked.municipality_id, checked.rows, checked.refs
     now = utcnow()
     for start in range(0, len(prepared), INSERT_BATCH):
         chunk = prepared[start : start + INSERT_BATCH]
         chunk_refs = refs[start : start + INSERT_BATCH]
         rows = [
-            _import_row(municipality.id, account_id, values, key, ref, now)
+            _import_row(municipality_id, account_id, values, key, ref, now)
             for (values, key), ref in zip(chunk, chunk_refs, strict=True)
         ]
         db.session.execute(_INSERT_HOUSEHOLDS, rows)
-    ids = _created_ids(municipality.id, {key for _, key in prepared})
+    ids = _created_ids(municipality_id, {key for _, key in prepared})
     for start in range(0, len(ids), INSERT_BATCH):
         chunk_ids = ids[start : start + INSERT_BATCH]
-        record_access(account_id, "import", "household", chunk_ids, municipality.id)
-    report.created = len(prepared)
-    return report
+        record_access(account_id, "import", "household", chunk_ids, municipality_id, ip=ip)
+    checked.report.created = len(prepared)
+    if checked.report.not_geocoded:
+        request_geocoding()
+    return checked.report
 
 
 def _created_ids(municipality_id: int, keys: set[str]) -> list[int]:

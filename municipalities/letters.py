@@ -25,7 +25,7 @@ Fonts: Noto Sans KR Regular/Bold (see ``municipalities.fonts``), subset and embe
 import csv
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -678,12 +678,13 @@ def render_letters(
     manifest: TextIO | None = None,
     *,
     issued_on: date,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write one A4 PDF with a letter per item to `out`; return the number of pages.
 
     Every letter is dated `issued_on` above the signature. When `manifest` is given, the
     batch's CSV manifest is written in the same pass (see ``manifest_csv``), which lets `items`
-    be a one-shot iterator.
+    be a one-shot iterator. `progress` hears the number of letters rendered after each one.
     """
     fonts = register_fonts()
     # initialFontName: otherwise every page preamble refers to (non-embedded) Helvetica.
@@ -697,11 +698,13 @@ def render_letters(
     cache = _ParagraphCache()
     closing = _closing(sender, issued_on, cache)
     total = 0
-    for item in items:
+    for letters, item in enumerate(items, start=1):
         pages = _render_item(canvas, item, sender_lines, title, closing, cache)
         if writer is not None:
             writer.write(item, total + 1, pages)
         total += pages
+        if progress is not None:
+            progress(letters)
     if total == 0:
         raise ValueError("no letters to render")
     canvas.save()

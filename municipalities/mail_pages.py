@@ -295,6 +295,39 @@ def create_template() -> Answer:
 # --- Steps 3 and 4: preview and submit; then the mailing -----------------------------------------
 
 
+def _batches(principal: Principal, mailing_id: int) -> list[LetterBatch]:
+    return list(
+        db.session.scalars(
+            mail.batches_visible_to(principal).where(LetterBatch.mailing_id == mailing_id)
+        )
+    )
+
+
+def letters_state(batches: list[LetterBatch]) -> dict[str, Any]:
+    """How far the letters of a mailing's batches are, for its progress bar."""
+    busy = [batch for batch in batches if batch.status in ("queued", "producing")]
+    done = sum(batch.rendered_count for batch in batches)
+    total = sum(batch.item_count for batch in batches)
+    if not busy:
+        label = gettext("편지를 모두 만들었습니다.")
+    elif all(batch.status == "queued" for batch in busy):
+        label = gettext("편지 만들기를 기다리는 중")
+    else:
+        label = gettext("편지를 만드는 중")
+    count = gettext("%(done)s / %(total)s통", done=f"{done:,}", total=f"{total:,}")
+    return {"label": label, "count": count, "done": done, "total": total, "finished": not busy}
+
+
+@bp.get("/<int:mailing_id>/letters-progress")
+@staff_page(*mail.READERS)
+def letters_progress(mailing_id: int) -> dict[str, Any]:
+    """The mailing's letters, for its page to poll while the letters worker renders them."""
+    principal = current_principal()
+    with transaction():
+        shown = mail.get_mailing(principal, mailing_id)
+        return letters_state(_batches(principal, shown.id))
+
+
 @bp.get("/<int:mailing_id>")
 @staff_page(*mail.READERS)
 def mailing(mailing_id: int) -> tuple[str, int]:
@@ -313,15 +346,14 @@ def _mailing_page(
                 preview = mail.preview_mailing(principal, mailing_id, mail.seoul_today())
             except Invalid as refused:  # too many households, or an old draft's empty filter
                 problem = refused
-        batches = db.session.scalars(
-            mail.batches_visible_to(principal).where(LetterBatch.mailing_id == shown.id)
-        ).all()
+        batches = _batches(principal, shown.id)
         html = render_template(
             "municipalities/mail_mailing.html",
             mailing=shown,
             template=mail.get_template(principal, shown.template_id),
             preview=preview,
             batches=batches,
+            letters=letters_state(batches),
             problem=problem,
             error=error,
             errors=error.fields if error else {},

@@ -172,6 +172,9 @@ class BatchSchema(Schema):
     office_id = fields.Integer()
     status = fields.String()
     item_count = fields.Integer()
+    rendered_count = fields.Integer(
+        metadata={"description": "letters rendered so far (item_count once produced)"}
+    )
     page_count = fields.Integer(allow_none=True)
     error = fields.String(allow_none=True)
     produced_at = fields.DateTime(allow_none=True)

@@ -191,6 +191,8 @@ class LetterBatch(db.Model):
     #: queued | producing | produced | failed
     status: Mapped[str] = mapped_column(sa.String(16), default="queued")
     item_count: Mapped[int] = mapped_column(default=0)
+    #: Letters rendered so far while producing (the mailing page's progress bar).
+    rendered_count: Mapped[int] = mapped_column(default=0, server_default="0")
     page_count: Mapped[int | None]
     pdf_path: Mapped[str | None] = mapped_column(sa.String(300))
     manifest_path: Mapped[str | None] = mapped_column(sa.String(300))

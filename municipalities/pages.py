@@ -1,5 +1,5 @@
-"""The household registry pages: list and search, add, edit, close, the file import, and
-tracking a mail item by its registered number.
+"""The household registry pages: list and search, add, edit, close, the file import (a job the
+page follows), and tracking a mail item by its registered number.
 
 Thin like the API views (municipalities/views.py), over the same services: tenancy, roles,
 versions and the access log come from them. Names are searched through a form POST, so a name
@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from core.auth.pages import staff_page
+from core import jobs
+from core.auth.pages import staff_page, staff_poll
 from core.auth.principal import Principal, current_principal
 from core.db import db, transaction
 from core.errors import ApiError, Invalid
@@ -40,7 +41,7 @@ from core.schemas import Text
 from core.uploads import UploadTooLarge
 from municipalities import imports, mail, services
 from municipalities.importing import MAX_ADDRESS_DETAIL, MAX_NAME, MAX_NOTE, MAX_ROAD_ADDRESS
-from municipalities.models import Household, Municipality
+from municipalities.models import Household
 from municipalities.schemas import check_hours_range
 from municipalities.tracking import EVENT_LABELS, STATUS_LABELS
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
@@ -88,6 +89,19 @@ BOTH_COORDINATES = "경도와 위도를 함께 적어 주세요. (Give both long
 HOURS_ROWS = 4
 ENDS = ("from", "to")
 BOTH_ENDS = "시작과 끝을 함께 적어 주세요. (Give both the start and the end.)"
+#: An import job's state in words; while it runs, the phase says more.
+JOB_STATUSES = {
+    jobs.QUEUED: _l("대기 중"),
+    jobs.RUNNING: _l("진행 중"),
+    jobs.DONE: _l("완료"),
+    jobs.FAILED: _l("실패"),
+}
+JOB_PHASES = {
+    jobs.PARSE: _l("파일 읽는 중"),
+    jobs.VALIDATE: _l("행 검사 중"),
+    jobs.WRITE: _l("명부에 저장하는 중"),
+    jobs.RETRY: _l("잠시 후 다시 시도합니다"),
+}
 
 
 class FilterForm(PageForm):
@@ -368,34 +382,64 @@ def import_page() -> str:
 @bp.post("/import")
 @staff_page(*services.WRITERS)
 def import_file() -> Answer:
-    """Check a file row by row (nothing written), or import it: every row or none."""
+    """Check a small file row by row at once; a real import (or a big file's check) is a job,
+    followed on its own page."""
     principal = current_principal()
     try:
         dry_run = load_form(ImportForm, request.form)["mode"] == "check"
         upload = _uploaded(request.files.get("file"))
         with transaction():
-            municipality = db.session.get(Municipality, principal.municipality_id)
-            report = imports.import_file(
-                principal.account_id, municipality, upload.read(), upload.filename, dry_run=dry_run
+            outcome = imports.submit_file(
+                principal, upload.read(), upload.filename, dry_run=dry_run
             )
-        if not report.accepted and not dry_run:
-            return _import_page(report, imports.ImportRefused(report))
     except (Invalid, UploadTooLarge) as error:
         return _import_page(None, error)
-    if dry_run:
-        return _import_page(report)
-    flash(
-        gettext(
-            "%(created)s가구를 가져왔습니다. 집배구 배정 %(assigned)s, 집배구 밖 %(outside)s, "
-            "좌표 없음 %(missing)s.",
-            created=report.created,
-            assigned=report.assigned,
-            outside=report.outside_districts,
-            missing=report.not_geocoded,
-        ),
-        "notice",
+    if isinstance(outcome, imports.ImportReport):
+        return _import_page(outcome)
+    return redirect(url_for(".import_job", job_id=outcome.id))
+
+
+@bp.get("/import/jobs/<int:job_id>")
+@staff_page(*services.WRITERS)
+def import_job(job_id: int) -> str:
+    """An import job: a progress bar while it runs (the page follows it), then its report."""
+    job = jobs.get_job(current_principal(), job_id, imports.KIND)
+    return render_template(
+        "municipalities/import_job.html",
+        job=job,
+        state=_job_state(job),
+        report=job.result,
+        error=job.error,
     )
-    return redirect(url_for(".households"))
+
+
+@bp.get("/import/jobs/<int:job_id>/progress")
+@staff_poll(*services.WRITERS)
+def import_job_progress(job_id: int) -> dict[str, Any]:
+    """The job's state for its page to poll while it runs."""
+    return _job_state(jobs.get_job(current_principal(), job_id, imports.KIND))
+
+
+def _job_state(job: jobs.Job) -> dict[str, Any]:
+    """Status, what is happening in words, and the counts of the progress bar."""
+    progress = job.progress
+    label = JOB_STATUSES[job.status]
+    if not job.finished and progress["phase"] in JOB_PHASES:
+        label = JOB_PHASES[progress["phase"]]
+    done, total = progress["done"], progress["total"]
+    done_rows, total_rows = f"{done:,}", f"{total or 0:,}"
+    if total:
+        count = gettext("%(done)s / %(total)s행", done=done_rows, total=total_rows)
+    else:
+        count = gettext("%(done)s행", done=done_rows) if done else ""
+    return {
+        "status": job.status,
+        "finished": job.finished,
+        "label": str(label),
+        "count": count,
+        "done": done,
+        "total": total,
+    }
 
 
 def _uploaded(upload: FileStorage | None) -> FileStorage:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from municipalities.registered_numbers import make_number
 from municipalities.tracking import EventCode, ItemStatus
 
 log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 0.5  # the mailing page polls every second
 
 
 def letters_dir() -> Path:
@@ -95,6 +98,26 @@ def _batch_letters(
         yield _letter(number, household, merge_letter(body, household, municipality, template))
 
 
+def _reporter(batch_id: int) -> Callable[[int], None]:
+    """Record how many letters are rendered, at most every PROGRESS_EVERY_S (a short
+    transaction of its own: rendering holds no database lock)."""
+    last = time.monotonic()
+
+    def report(rendered: int) -> None:
+        nonlocal last
+        if time.monotonic() - last < PROGRESS_EVERY_S:
+            return
+        last = time.monotonic()
+        with transaction():
+            db.session.execute(
+                sa.update(LetterBatch)
+                .where(LetterBatch.id == batch_id)
+                .values(rendered_count=rendered)
+            )
+
+    return report
+
+
 def produce_batch(message: Message) -> None:
     """Outbox handler: render one batch's letters and manifest, then mark its items produced."""
     batch_id = message.payload["batch_id"]
@@ -122,7 +145,14 @@ def produce_batch(message: Message) -> None:
             pdf_path.open("wb") as pdf,
             manifest_path.open("w", encoding="utf-8-sig", newline="") as manifest,
         ):
-            pages = render_letters(letters, sender, pdf, manifest=manifest, issued_on=issued_on)
+            pages = render_letters(
+                letters,
+                sender,
+                pdf,
+                manifest=manifest,
+                issued_on=issued_on,
+                progress=_reporter(batch_id),
+            )
     except Exception as error:
         with transaction():
             batch = db.session.get(LetterBatch, batch_id)
@@ -132,6 +162,7 @@ def produce_batch(message: Message) -> None:
     with transaction():
         batch = db.session.get(LetterBatch, batch_id)
         batch.status, batch.page_count, batch.error = "produced", pages, None
+        batch.rendered_count = batch.item_count
         batch.pdf_path, batch.manifest_path = str(pdf_path), str(manifest_path)
         batch.produced_at = utcnow()
         items = db.session.scalars(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import jsonify
 from flask.views import MethodView
 
 from core.api import Blueprint, paginate
@@ -10,6 +11,7 @@ from core.auth.principal import current_principal, require_login, require_role
 from core.auth.roles import Role
 from core.db import db, transaction
 from core.errors import NotFound
+from core.job_views import LOCATION, JobSchema, accepted
 from core.schemas import PageArgsSchema, page_of
 from municipalities import imports, services
 from municipalities.models import Municipality
@@ -193,19 +195,23 @@ class HouseholdImports(MethodView):
     @require_role(*services.WRITERS)  # first: nobody else gets the body read
     @blp.arguments(ImportArgsSchema, location="query", as_kwargs=True)
     @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
-    @blp.response(200, ImportReportSchema)
+    @blp.response(202, JobSchema, headers=LOCATION, description="a job imports (or checks) it")
+    @blp.alt_response(
+        200,
+        schema=ImportReportSchema,
+        success=True,
+        description="the row report of a dry run of a small file",
+    )
     def post(self, dry_run: bool, file):
-        """Import a CSV (UTF-8/CP949) or XLSX file: dry run reports, real run is all or nothing."""
+        """Import a CSV (UTF-8/CP949) or XLSX file: a job (202, follow Location) that imports
+        all or nothing; a dry run reports every bad row, at once (200) for a file up to 4 MB
+        (CSV) or 512 KB (XLSX), else as a job's result. A file that is not CSV/XLSX, is empty
+        or is too large is refused at once."""
         principal = current_principal()
         with transaction():
-            municipality = db.session.get(Municipality, principal.municipality_id)
-            report = imports.import_file(
-                principal.account_id,
-                municipality,
-                file.read(),
-                file.filename or "",
-                dry_run=dry_run,
+            outcome = imports.submit_file(
+                principal, file.read(), file.filename or "", dry_run=dry_run
             )
-        if not report.accepted and not dry_run:
-            raise imports.ImportRefused(report)
-        return report
+        if isinstance(outcome, imports.ImportReport):
+            return jsonify(ImportReportSchema().dump(outcome))
+        return accepted(outcome)

@@ -12,20 +12,31 @@ from typing import Any
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from core import jobs
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import db
 from core.errors import Invalid, NotFound
 from core.geo import in_korea
+from core.outbox import Message
 from core.schemas import Day, Position, StrictSchema, Text
 from core.uploads import too_many_rows, upload_limits
-from municipalities.importing import FileRejected, cell_text, header_key, read_records
+from municipalities.importing import (
+    FileRejected,
+    Progress,
+    cell_text,
+    check_file,
+    header_key,
+    read_all,
+    read_records,
+)
 from municipalities.registered_numbers import InvalidRegisteredNumber, parse_number
 from routing import postal_model
 from routing.models import DeliveryOffice, OfficeItem
 from routing.services import dispatchers_office, district_index, get_office
 
 MAX_ROWS = 20_000
+KIND = "office_item_import"
 
 
 def _window(text: str) -> None:
@@ -192,12 +203,48 @@ COLUMNS = {
 _ALIASES = {header_key(name): key for key, names in COLUMNS.items() for name in names}
 
 
-def parse_file(data: bytes, filename: str, day: date) -> dict:
+def start_import(
+    principal: Principal, office_id: int, data: bytes, filename: str, day: date
+) -> jobs.Job:
+    """Keep a day's item file in a job that imports it (the office's own dispatchers only)."""
+    office = dispatchers_office(principal, office_id)
+    try:
+        file_format = check_file(data, filename, upload_limits(MAX_ROWS))
+    except FileRejected as rejected:
+        raise OfficeItemsInvalid(fields={"file": [rejected.message]}) from rejected
+    params = {"format": file_format, "day": day.isoformat()}
+    return jobs.start(principal, KIND, data, params, office_id=office.id)
+
+
+def run_import_job(message: Message) -> None:
+    """The outbox handler of an item file's import: every row or none."""
+    jobs.run(message, _import_job)
+
+
+def _import_job(job: jobs.RunningJob) -> None:
+    day = date.fromisoformat(job.params["day"])
+    job.progress(jobs.PARSE)
+    loaded = parse_file(job.file, f"upload.{job.params['format']}", day, job.progress)
+    items = loaded["items"]
+    job.progress(jobs.WRITE, 0, len(items))
+
+    def write() -> dict:
+        office = db.session.get(DeliveryOffice, job.office_id)
+        stored = store_items(office, day, items, job.account_id)
+        # The ids, not the items: their addresses are read through GET .../items, which is
+        # access-logged, and need not be kept a second time.
+        return {"day": day.isoformat(), "created": len(stored), "item_ids": [s.id for s in stored]}
+
+    job.apply(write)
+
+
+def parse_file(data: bytes, filename: str, day: date, progress: Progress | None = None) -> dict:
     """A CSV/XLSX file as OfficeItemsInSchema input; problems name the file row and column."""
     limits = upload_limits(MAX_ROWS)
     try:
         encoding, records = read_records(data, filename, limits)
-        rows = list(records)  # bounded: reading stops at the limits' rows and cells
+        # Bounded: reading stops at the limits' rows and cells.
+        rows = list(records) if progress is None else read_all(records, progress)
     except FileRejected as rejected:
         raise OfficeItemsInvalid(fields={"file": [rejected.message]}) from rejected
     header_at = next((i for i, r in enumerate(rows) if r and any(cell_text(c) for c in r)), None)
@@ -233,6 +280,8 @@ def parse_file(data: bytes, filename: str, day: date) -> dict:
         line_of.append(number)
     if len(items) > MAX_ROWS:
         raise too_many_rows(limits)
+    if progress is not None:
+        progress(jobs.VALIDATE, 0, len(items))
     try:
         loaded = OfficeItemsInSchema().load({"day": day.isoformat(), "items": items})
     except ValidationError as error:

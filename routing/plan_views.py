@@ -8,6 +8,7 @@ from core.api import Blueprint
 from core.audit import record_access
 from core.auth.principal import current_principal, require_login
 from core.db import db, transaction
+from core.job_views import LOCATION, JobSchema, accepted
 from core.uploads import checked_first
 from municipalities.mail import seoul_today
 from municipalities.schemas import ImportFileSchema
@@ -157,10 +158,12 @@ class OfficeItemImports(MethodView):
     @checked_first(dispatchers_office)  # the office's own dispatchers, else 404
     @blp.arguments(ItemDaySchema, location="query")
     @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
-    @blp.response(201, OfficeItemOutSchema(many=True))
+    @blp.response(202, JobSchema, headers=LOCATION, description="a job imports the file")
     def post(self, query: dict, file, office_id: int):
-        """Import a day's items from CSV (UTF-8/CP949) or XLSX; every bad row is named."""
-        principal = current_principal()
-        data = office_items.parse_file(file.read(), file.filename or "", query["day"])
+        """Import a day's items from CSV (UTF-8/CP949) or XLSX as a job (202, follow Location):
+        every row or none; a refusal names every bad row in the job's error."""
         with transaction():
-            return office_items.add_items(principal, office_id, data)
+            job = office_items.start_import(
+                current_principal(), office_id, file.read(), file.filename or "", query["day"]
+            )
+        return accepted(job)

@@ -1,4 +1,5 @@
-"""Bulk household import through the CLI and the API: dry run, all or nothing, reports, log."""
+"""Bulk household import through the CLI and the API (a job): dry run, all or nothing, reports,
+log."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from core.audit import AccessLog
 from core.auth.roles import Role
 from core.crypto import blind_index
 from core.db import db
+from core.outbox import deliver_due
 from municipalities.models import Household
 from tests.household_files import bad_cp949_file, to_csv, to_xlsx, valid_rows
+from tests.jobs import finished, result_of
 
 IMPORTS = "/api/v1/households/imports"
 PROBLEM_LINE = re.compile(r"^\s*행 (\d+)(?: \[([^\]]+)\])? (\w+):", re.MULTILINE)
@@ -36,6 +39,12 @@ def upload(client, tenant, data: bytes, filename: str, *, dry_run: bool, role=Ro
         content_type="multipart/form-data",
         headers=tenant.headers(role),
     )
+
+
+def imported(client, tenant, data: bytes, filename: str, *, role=Role.SOCIAL_WORKER) -> dict:
+    """A real import through the API, run by the outbox: the finished job."""
+    response = upload(client, tenant, data, filename, dry_run=False, role=role)
+    return finished(client, response, tenant.headers(role))
 
 
 def cli_import(runner, tmp_path, data: bytes, filename: str, code: str, *, dry_run: bool):
@@ -137,12 +146,15 @@ def test_api_real_import_of_bad_cp949_file_is_refused_whole(client, world):
     data, expected = bad_cp949_file()
     before = household_count()
 
-    response = upload(client, world.a, data, "bad.csv", dry_run=False)
+    job = imported(client, world.a, data, "bad.csv")
 
-    assert response.status_code == 422
-    error = response.json["error"]
+    assert job["status"] == "failed"
+    error = job["error"]
     assert error["code"] == "import_refused"
     assert_names_every_bad_row(api_problems(error["fields"]["rows"]), expected)
+    report = job["result"]  # the row report, as a dry run answers it
+    assert report["accepted"] is False and report["dry_run"] is False and report["created"] == 0
+    assert_names_every_bad_row(api_problems(report["errors"]), expected)
     assert household_count() == before
 
 
@@ -193,8 +205,8 @@ def test_clean_file_imports_through_the_api(client, world, kind):
     assert household_count(world.a.municipality.id) == 0
     response = upload(client, world.a, data, filename, dry_run=False)
 
-    assert response.status_code == 200, response.json
-    report = response.json
+    report = result_of(client, response, world.a.headers(Role.SOCIAL_WORKER))
+    assert report["dry_run"] is False and report["accepted"] is True
     expected_encoding = {"utf8_bom_csv": "utf-8-sig", "cp949_csv": "cp949", "xlsx": "xlsx"}[kind]
     assert report["encoding"] == expected_encoding
     assert report["errors"] == []
@@ -233,32 +245,31 @@ def test_cli_unknown_municipality_fails_clearly(runner, tmp_path):
 
 def test_second_import_of_the_same_file_is_all_duplicates(client, world):
     data = to_csv(clean_rows())
-    assert upload(client, world.a, data, "h.csv", dry_run=False).status_code == 200
+    assert imported(client, world.a, data, "h.csv")["status"] == "done"
     count = household_count()
 
     dry = upload(client, world.a, data, "h.csv", dry_run=True)
-    again = upload(client, world.a, data, "h.csv", dry_run=False)
+    again = imported(client, world.a, data, "h.csv")
 
     assert dry.status_code == 200 and dry.json["accepted"] is False
     assert [(p["row"], p["code"]) for p in dry.json["errors"]] == [
         (row, "duplicate_in_registry") for row in range(2, 8)
     ]
     assert dry.json["valid_rows"] == 0
-    assert again.status_code == 422
-    assert again.json["error"]["code"] == "import_refused"
-    assert {p["code"] for p in again.json["error"]["fields"]["rows"]} == {"duplicate_in_registry"}
+    assert again["status"] == "failed"
+    assert again["error"]["code"] == "import_refused"
+    assert {p["code"] for p in again["error"]["fields"]["rows"]} == {"duplicate_in_registry"}
     assert household_count() == count
     # Another municipality keeps its own registry: the same file imports there.
-    assert upload(client, world.b, data, "h.csv", dry_run=False).json["created"] == 6
+    assert imported(client, world.b, data, "h.csv")["result"]["created"] == 6
 
 
 def test_formula_like_note_is_stored_neutralised_with_a_warning(client, world):
     rows = clean_rows()[:2]
     rows[1]["note"] = '=HYPERLINK("http://example.invalid","열기")'
-    response = upload(client, world.a, to_csv(rows), "h.csv", dry_run=False)
+    report = imported(client, world.a, to_csv(rows), "h.csv")["result"]
 
-    assert response.status_code == 200, response.json
-    assert [(w["row"], w["column"], w["code"]) for w in response.json["warnings"]] == [
+    assert [(w["row"], w["column"], w["code"]) for w in report["warnings"]] == [
         (3, "note", "formula_neutralised")
     ]
     note = db.session.scalar(
@@ -278,17 +289,30 @@ def test_formula_like_note_is_stored_neutralised_with_a_warning(client, world):
         ("성명,도로명주소\n김민준,가상로 1\n".encode("utf-16"), "명부.csv"),
         (b"PK\x03\x04 not really a zip", "명부.xlsx"),
         (b"", "empty.csv"),
-        ("주소,메모\n가상로 1,\n".encode(), "no_name_column.csv"),
+        (b"\xef\xbb\xbf\r\n \n", "blank.csv"),
     ],
-    ids=["pdf", "xls", "utf16", "corrupt_xlsx", "empty", "missing_column"],
+    ids=["pdf", "xls", "utf16", "corrupt_xlsx", "empty", "blank"],
 )
 def test_unusable_file_is_422_naming_file(client, world, data, filename):
+    """The quick look before a job keeps the file refuses these at once, real import or not."""
     for dry_run in (True, False):
         response = upload(client, world.a, data, filename, dry_run=dry_run)
         assert response.status_code == 422, response.json
         error = response.json["error"]
         assert error["code"] == "import_file_invalid"
         assert list(error["fields"]) == ["file"] and error["fields"]["file"]
+    assert household_count() == 0
+
+
+def test_a_file_without_a_required_column_fails_its_job_naming_file(client, world):
+    data = "주소,메모\n가상로 1,\n".encode()
+    dry = upload(client, world.a, data, "no_name_column.csv", dry_run=True)
+    assert dry.status_code == 422 and dry.json["error"]["code"] == "import_file_invalid"
+
+    error = imported(client, world.a, data, "no_name_column.csv")["error"]
+
+    assert error["code"] == "import_file_invalid"
+    assert list(error["fields"]) == ["file"] and "성명" in error["fields"]["file"][0]
     assert household_count() == 0
 
 
@@ -349,10 +373,9 @@ def test_system_admin_has_no_municipality_to_import_into(client, world):
 
 
 def test_municipal_admin_may_import(client, world):
-    response = upload(
-        client, world.a, to_csv(clean_rows()), "h.csv", dry_run=False, role=Role.MUNICIPAL_ADMIN
-    )
-    assert response.status_code == 200 and response.json["created"] == 6
+    job = imported(client, world.a, to_csv(clean_rows()), "h.csv", role=Role.MUNICIPAL_ADMIN)
+    assert job["result"]["created"] == 6
+    assert job["account_id"] == world.a.accounts[Role.MUNICIPAL_ADMIN].id
 
 
 def test_unauthenticated_import_is_401(client, world):
@@ -366,8 +389,8 @@ def test_unauthenticated_import_is_401(client, world):
 
 
 def test_access_log_has_one_import_row_per_created_household(client, world):
-    response = upload(client, world.a, to_csv(clean_rows()), "h.csv", dry_run=False)
-    assert response.status_code == 200
+    """The job writes the log: the account that uploaded, from where it uploaded."""
+    assert imported(client, world.a, to_csv(clean_rows()), "h.csv")["status"] == "done"
 
     ids = set(
         db.session.scalars(
@@ -390,4 +413,5 @@ def test_dry_run_and_refused_import_leave_no_access_log(client, world):
     upload(client, world.a, data, "bad.csv", dry_run=True)
     upload(client, world.a, data, "bad.csv", dry_run=False)
     upload(client, world.a, to_csv(clean_rows()), "h.csv", dry_run=True)
+    deliver_due()
     assert db.session.scalar(sa.select(sa.func.count(AccessLog.id))) == 0

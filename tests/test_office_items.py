@@ -10,6 +10,7 @@ from core.auth.roles import Role
 from core.db import db
 from core.outbox import deliver_due
 from municipalities.registered_numbers import make_number
+from tests.jobs import refusal_of, result_of
 from tests.test_planning import DAY, WEST
 
 N1, N2, N3, N4 = (make_number(2026, serial, "6") for serial in (1, 2, 3, 4))
@@ -86,14 +87,15 @@ def test_a_file_with_bad_rows_names_each_row_and_stores_nothing(client, world, u
         f"{N3},이영희,서울특별시 시험구 우정로 3,abc,37.505,9시\n"
     )
     response = upload(client, world, url, text, "cp949")
-    assert response.status_code == 422
-    problems = response.json["error"]["fields"]
+    error = refusal_of(client, response, dispatcher(world))
+    assert error["code"] == "office_items_invalid"
+    problems = error["fields"]
     assert set(problems) == {"row 3", "row 4"}
     assert "registered_number" in problems["row 3"]
     assert {"lon/lat", "windows"} <= set(problems["row 4"])
     assert client.get(f"{url}?day={DAY.isoformat()}", headers=dispatcher(world)).json == []
     missing = upload(client, world, url, f"등기번호,수취인\n{N1},홍길동\n")
-    assert missing.status_code == 422 and "도로명주소" in missing.json["error"]["fields"]["file"][0]
+    assert "도로명주소" in refusal_of(client, missing, dispatcher(world))["fields"]["file"][0]
 
 
 def test_imported_items_join_the_days_plan_as_plain_registered_stops(client, world, url):
@@ -106,7 +108,7 @@ def test_imported_items_join_the_days_plan_as_plain_registered_stops(client, wor
         for i in range(5)
     )
     imported = upload(client, world, url, text)
-    assert imported.status_code == 201, imported.json
+    assert result_of(client, imported, dispatcher(world))["created"] == 5
     plan = client.post(
         f"/api/v1/offices/{world.a.office.id}/plans",
         json={"day": DAY.isoformat(), "time_limit_s": 1},

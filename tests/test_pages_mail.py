@@ -96,9 +96,21 @@ def test_ticked_households_become_a_submitted_mailing_with_its_batches(client, w
     shown = client.get(page).text
     assert "발송을 요청했습니다." in shown and "제작 대기" in shown and "letters.pdf" not in shown
     assert 'name="confirm"' not in shown
+    assert 'id="job-bar" max="2" value="0"' in shown and "편지 만들기를 기다리는 중" in shown
+    waiting = client.get(f"{page}/letters-progress", headers={"Accept": "application/json"})
+    assert waiting.json == {
+        "label": "편지 만들기를 기다리는 중",
+        "count": "0 / 2통",
+        "done": 0,
+        "total": 2,
+        "finished": False,
+    }
 
     deliver_due()  # the letter production job
+    done = client.get(f"{page}/letters-progress", headers={"Accept": "application/json"})
+    assert done.json["finished"] and done.json["done"] == done.json["total"] == 2
     produced = client.get(page).text
+    assert 'id="job-progress"' not in produced
     batch = db.session.scalar(sa.select(LetterBatch.id).where(LetterBatch.mailing_id == mailing.id))
     assert "제작 완료" in produced and f"/registry/mailings/batches/{batch}/letters.pdf" in produced
     letters = client.get(f"/registry/mailings/batches/{batch}/letters.pdf")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -10,6 +11,8 @@ import sqlalchemy as sa
 from core.audit import AccessLog
 from core.auth.roles import Role
 from core.db import db
+from core.outbox import deliver_due
+from municipalities import imports
 from municipalities.mail import events_of
 from municipalities.models import Household, MailItem
 from tests.desk import (
@@ -23,6 +26,8 @@ from tests.desk import (
     sign_in,
 )
 from tests.household_files import bad_cp949_file, to_csv, to_xlsx, valid_rows
+
+JSON = "application/json"
 
 NEW = {
     "name": "홍길순",
@@ -213,19 +218,58 @@ def test_a_file_is_checked_row_by_row_and_then_imported_all_or_nothing(client, d
         assert f"<tr><td>{row}</td>" in report, row
     assert "전화번호" in report and "행 전체" in report and "cp949" in report
     refused = send(data, "가구.csv", "import")
-    assert refused.status_code == 422 and "아무것도 가져오지 않았습니다" in refused.text
+    assert refused.status_code == 302
+    job_page = refused.headers["Location"]
+    assert re.fullmatch(r"/registry/import/jobs/\d+", job_page)
+    waiting = client.get(job_page).text
+    assert 'id="job-bar"' in waiting and "대기 중" in waiting and "job_progress.js" in waiting
+    deliver_due()
+    failed = client.get(job_page).text
+    assert "아무것도 가져오지 않았습니다" in failed and 'id="job-bar"' not in failed
+    for row in expected:
+        assert f"<tr><td>{row}</td>" in failed.split('id="import-report"')[1], row
     assert db.session.scalar(sa.select(sa.func.count(Household.id))) == before
 
     good = send(to_xlsx(valid_rows(5, seed=3)), "가구.xlsx", "import")
-    assert good.status_code == 302 and good.headers["Location"] == "/registry/"
+    assert good.status_code == 302
+    state = client.get(f"{good.headers['Location']}/progress", headers={"Accept": JSON}).json
+    assert state["status"] == "queued" and state["finished"] is False
+    deliver_due()
+    state = client.get(f"{good.headers['Location']}/progress", headers={"Accept": JSON}).json
+    assert state["status"] == "done" and state["finished"] is True
     assert db.session.scalar(sa.select(sa.func.count(Household.id))) == before + 5
-    assert "5가구를 가져왔습니다." in client.get("/registry/").text
+    assert "5가구를 가져왔습니다." in client.get(good.headers["Location"]).text
     assert logged(admin.id, "import")
 
     for content, name, field in ((b"", "", "file"), (b"\xd0\xcf\x11\xe0junk", "a.xls", "file")):
         bad = send(content, name, "check")
         assert bad.status_code == 422 and f'id="{field}-error"' in bad.text, name
     assert send(to_csv(valid_rows(1)), "a.csv", "bogus").status_code == 422
+    sign_in(client, desk.world.b.accounts[Role.MUNICIPAL_ADMIN])
+    assert client.get(good.headers["Location"], headers=HTML).status_code == 404
+
+
+def test_a_big_file_is_checked_by_a_job_whose_page_shows_the_report(client, desk, monkeypatch):
+    monkeypatch.setattr(imports, "INLINE_DRY_RUN_BYTES", {"csv": 100, "xlsx": 100})
+    sign_in(client, desk.social_worker)
+    before = db.session.scalar(sa.select(sa.func.count(Household.id)))
+    data, expected = bad_cp949_file()
+    form = {
+        "csrf_token": csrf_of(client.get("/registry/import").text),
+        "mode": "check",
+        "file": (io.BytesIO(data), "가구.csv"),
+    }
+
+    checked = client.post("/registry/import", data=form, headers=HTML)
+    assert checked.status_code == 302
+    assert "가구 파일 검사" in client.get(checked.headers["Location"]).text
+    deliver_due()
+
+    page = client.get(checked.headers["Location"]).text
+    report = page.split('id="import-report"')[1]
+    assert "검사 결과" in report and f"{len(expected)}건의 문제" in report
+    assert 'id="job-error"' not in page  # a check that finds problems has not failed
+    assert db.session.scalar(sa.select(sa.func.count(Household.id))) == before
 
 
 def test_malformed_urls_and_query_arguments_never_fail(client, desk):

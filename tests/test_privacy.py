@@ -22,6 +22,7 @@ from core.auth.roles import Role
 from core.auth.services import create_account, issue_token
 from core.crypto import blind_index, configure_crypto, decrypt, encrypt
 from core.db import db, transaction, utcnow
+from core.outbox import deliver_due
 from municipalities import imports
 from municipalities.models import Household
 from municipalities.services import (
@@ -32,6 +33,7 @@ from municipalities.services import (
 )
 from tests.factories import auth
 from tests.household_files import to_csv, valid_rows
+from tests.jobs import started
 from tests.scratch import Scratch, scratch_database
 from welfare_checks.models import Case, CaseEvent, CheckReport
 from welfare_checks.retention import PURGED, purge
@@ -338,7 +340,11 @@ def test_application_logs_hold_no_names_or_phones(app, tmp_path, caplog):
             content_type="multipart/form-data",
             headers=headers,
         )
-        assert imported.status_code == 200 and imported.json["created"] == 1
+        location = started(imported)
+        with scratch.app.app_context():
+            assert deliver_due().sent == 1  # the worker's statements are logged too
+        job = client.get(location, headers=headers).json
+        assert job["status"] == "done" and job["result"]["created"] == 1
         duplicate = client.post(
             "/api/v1/households",
             json={"name": person.name, "road_address": ADDRESS},

@@ -170,6 +170,27 @@ def seed(client, world: World, tenant) -> Seeded:
         client.post(f"{API}/offices/{office.id}/plans", json={"day": PLAN_DAY}, headers=dispatcher),
         202,
     )
+    # Two jobs, queued: the municipality's household import and the office's item import.
+    household_job = _ok(
+        send(
+            client,
+            f"{API}/households/imports",
+            "POST",
+            social,
+            BODIES[("/households/imports", "POST")]({}) | {"query_string": {"dry_run": "false"}},
+        ),
+        202,
+    )
+    item_job = _ok(
+        send(
+            client,
+            f"{API}/offices/{office.id}/items/imports",
+            "POST",
+            dispatcher,
+            office_item_file(),
+        ),
+        202,
+    )
     stops = _ok(client.get(f"{API}/plans/{plan['id']}", headers=dispatcher), 200)[
         "unassigned_stops"
     ]
@@ -218,6 +239,7 @@ def seed(client, world: World, tenant) -> Seeded:
         "alert_id": [alert["id"]],
         "case_id": [case["id"]],
         "review_id": [review.id],
+        "job_id": [household_job["id"], item_job["id"]],
     }
     texts = {
         *(h[k] for h in households for k in ("name", "phone", "road_address", "address_detail")),
@@ -690,6 +712,7 @@ ALLOWED: dict[tuple[str, str], frozenset[Role]] = {
     ("/case-policy", "GET"): READERS,
     ("/case-policy", "PUT"): frozenset({Role.MUNICIPAL_ADMIN}),
     ("/access-reviews", "GET"): frozenset({Role.MUNICIPAL_ADMIN, Role.AUDITOR}),
+    ("/jobs", "GET"): STAFF,  # scoped: a municipality's to its staff, an office's to dispatchers
 }
 PUBLIC = {("/auth/token", "POST"), ("/devices/enrol", "POST"), ("/devices/refresh", "POST")}
 #: Calls that end the caller's session: made last, with a token of their own.

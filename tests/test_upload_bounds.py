@@ -19,6 +19,7 @@ from municipalities.models import Household
 from routing import office_items
 from routing.models import OfficeItem
 from tests.household_files import to_csv, to_xlsx, valid_rows
+from tests.jobs import refusal_of
 from tests.test_planning import DAY
 
 IMPORTS = "/api/v1/households/imports"
@@ -204,24 +205,33 @@ def test_a_csv_line_or_cell_beyond_its_bound_is_refused():
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
-def test_too_many_household_rows_are_422_naming_the_limit(client, world, monkeypatch, kind):
+def test_too_many_household_rows_fail_the_job_naming_the_limit(client, world, monkeypatch, kind):
     monkeypatch.setattr(imports, "MAX_ROWS", 5)
     rows = valid_rows(6)
     data = to_csv(rows) if kind == "csv" else to_xlsx(rows)
     response = import_households(client, world, data, f"h.{kind}")
-    assert response.status_code == 422, response.json
-    assert response.json["error"]["code"] == "upload_limit"
-    assert "at most 5" in response.json["error"]["fields"]["file"][0]
+    error = refusal_of(client, response, world.a.headers(Role.SOCIAL_WORKER))
+    assert error["code"] == "upload_limit"
+    assert "at most 5" in error["fields"]["file"][0]
     assert household_count() == 0
 
 
-def test_too_many_office_item_rows_are_422_naming_the_limit(client, world, monkeypatch):
+def test_a_csv_of_far_too_many_lines_is_refused_before_it_becomes_a_job(client, world, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_ROWS", 5)
+    data = to_csv(valid_rows(200))
+    response = import_households(client, world, data, "h.csv")
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "upload_limit"
+    assert "at most 5" in response.json["error"]["fields"]["file"][0]
+
+
+def test_too_many_office_item_rows_fail_the_job_naming_the_limit(client, world, monkeypatch):
     monkeypatch.setattr(office_items, "MAX_ROWS", 2)
     lines = ["등기번호,수취인,도로명주소,경도,위도"]
     lines += [f"1,수취인{i},서울특별시 시험구 우정로 {i},126.95,37.50" for i in range(3)]
     response = import_items(client, world, "\n".join(lines).encode(), "items.csv")
-    assert response.status_code == 422, response.json
-    assert "at most 2" in response.json["error"]["fields"]["file"][0]
+    error = refusal_of(client, response, world.a.headers(Role.DISPATCHER))
+    assert "at most 2" in error["fields"]["file"][0]
 
 
 # --- Who may upload is decided before the body is read -----------------------------------------

@@ -6,8 +6,8 @@ position are overwritten, its check reports' answers, its cases' notes and its v
 and signatures are erased; the rows themselves stay, so counts and statistics stay correct.
 Access logs older than ACCESS_LOG_RETENTION_DAYS and permission records older than
 PERMISSION_LOG_RETENTION_DAYS are deleted (the database refuses it any earlier), and finished
-outbox jobs (sent or dead: their payloads name accounts and carry alert texts) after
-OUTBOX_KEEP_DAYS. Idempotent.
+outbox jobs (sent or dead: their payloads name accounts and carry alert texts) and finished
+import jobs (their row reports quote cells of the file) after OUTBOX_KEEP_DAYS. Idempotent.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from flask import current_app
 from core.audit import AccessLog
 from core.auth.models import PermissionEvent
 from core.db import db, utcnow
+from core.jobs import FINISHED, Job
 from core.outbox import OutboxMessage
 from municipalities.models import Household
 from welfare_checks.models import Case, CaseEvent, CheckReport
@@ -46,6 +47,7 @@ class Purged:
     access_logs: int = 0
     permission_events: int = 0
     outbox_messages: int = 0
+    jobs: int = 0
 
 
 def purge(now: datetime | None = None) -> Purged:
@@ -82,6 +84,12 @@ def purge(now: datetime | None = None) -> Purged:
         sa.delete(OutboxMessage).where(
             OutboxMessage.status.in_(("sent", "dead")),
             OutboxMessage.created_at < now - timedelta(days=config["OUTBOX_KEEP_DAYS"]),
+        )
+    ).rowcount
+    result.jobs = db.session.execute(
+        sa.delete(Job).where(
+            Job.status.in_(FINISHED),
+            Job.finished_at < now - timedelta(days=config["OUTBOX_KEEP_DAYS"]),
         )
     ).rowcount
     db.session.flush()

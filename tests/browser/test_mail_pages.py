@@ -104,13 +104,16 @@ def test_a_mailing_is_chosen_previewed_submitted_and_printed(live, browsing):
     expect(page.get_by_role("status")).to_contain_text("발송을 요청했습니다.")
     expect(page.locator("#mailing-status")).to_have_text("발송 요청됨")
     expect(page.locator("#item-count")).to_have_text("2")
-    live.read(deliver_due)  # the worker prints the letters
-    page.reload()
-    expect(page.locator("table.batches")).to_contain_text("제작 완료")
+    expect(page.locator("#job-label")).to_have_text("편지 만들기를 기다리는 중")
+    expect(page.locator("#job-count")).to_have_text("0 / 2통")
+    browsing.shot("63-mailing-letters-waiting")
+    live.read(deliver_due)  # the worker prints the letters; the page sees it and reloads
+    expect(page.locator("table.batches")).to_contain_text("제작 완료", timeout=10_000)
+    expect(page.locator("#job-progress")).to_have_count(0)
     href = page.get_by_role("link", name="편지 PDF").get_attribute("href")
     letters = page.request.get(live.url(href))
     assert letters.status == 200 and letters.body().startswith(b"%PDF")
-    browsing.shot("63-mailing-submitted")
+    browsing.shot("63-mailing-letters-made")
     mailing = live.read(lambda: db.session.scalar(sa.select(Mailing).order_by(Mailing.id.desc())))
     assert mailing.status == "submitted" and mailing.selection["household_ids"] == [busy, *ours]
 

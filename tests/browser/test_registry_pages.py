@@ -4,11 +4,14 @@ import; and a household found by name, added and edited."""
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 import sqlalchemy as sa
 
+from core import jobs
 from core.db import db
+from core.outbox import deliver_due
 from municipalities.models import Household
 from tests.household_files import bad_cp949_file, to_xlsx, valid_rows
 
@@ -28,7 +31,9 @@ def choose_file(page, name: str, mime: str, content: bytes) -> None:
     )
 
 
-def test_a_file_with_errors_shows_the_row_report_then_a_clean_file_imports(live, browsing):
+def test_a_file_with_errors_shows_the_row_report_then_a_clean_file_imports(
+    live, browsing, monkeypatch
+):
     page = browsing.page
     browsing.sign_in("municipal_admin", "/registry/import")
     expect(page.get_by_role("heading", level=1)).to_have_text("가구 파일 가져오기")
@@ -46,21 +51,57 @@ def test_a_file_with_errors_shows_the_row_report_then_a_clean_file_imports(live,
     expect(report).to_contain_text("행 전체")
     browsing.shot("50-import-row-report")
 
+    # A real import is a job: its page follows it, then shows the refusal and the row report.
     choose_file(page, "가구명부.csv", "text/csv", data)
     page.get_by_role("button", name="가져오기", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/registry/import/jobs/\d+$"))
+    expect(page.locator("#job-label")).to_have_text("대기 중")
+    live.read(deliver_due)
     expect(page.get_by_role("alert")).to_contain_text("아무것도 가져오지 않았습니다")
+    expect(page.locator("#report-verdict")).to_contain_text(f"{len(expected)}건의 문제")
+    browsing.shot("56-import-job-refused")
     assert households(live) == before
 
-    clean = to_xlsx(valid_rows(6, seed=11))
+    page.get_by_role("link", name="다른 파일 올리기").click()
+    clean = to_xlsx(valid_rows(60, seed=11))
     choose_file(page, "가구명부.xlsx", XLSX, clean)
     page.get_by_role("button", name="검사만 하기").click()
-    expect(page.locator("#report-verdict")).to_contain_text("문제 없음: 6행")
+    expect(page.locator("#report-verdict")).to_contain_text("문제 없음: 60행")
     browsing.shot("51-import-clean-check")
+
+    # The worker stops a third of the way through checking the rows, so the bar is seen there.
+    monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr("municipalities.importing.PROGRESS_ROWS", 20)
+    midway, go_on = threading.Event(), threading.Event()
+    report_progress = jobs.RunningJob.progress
+
+    def pausing(self, phase, done=0, total=None):
+        report_progress(self, phase, done, total)
+        if phase == jobs.VALIDATE and done == 20:
+            midway.set()
+            go_on.wait(30)
+
+    monkeypatch.setattr(jobs.RunningJob, "progress", pausing)
     choose_file(page, "가구명부.xlsx", XLSX, clean)
     page.get_by_role("button", name="가져오기", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/registry/import/jobs/\d+$"))
+    worker = threading.Thread(target=live.read, args=(deliver_due,))
+    worker.start()
+    try:
+        assert midway.wait(30)
+        expect(page.locator("#job-label")).to_have_text("행 검사 중")
+        expect(page.locator("#job-count")).to_have_text("20 / 60행")
+        expect(page.locator("#job-bar")).to_have_attribute("max", "60")
+        browsing.shot("57-import-job-progress")
+    finally:
+        go_on.set()
+        worker.join(60)
+    expect(page.locator("#report-verdict")).to_contain_text("60가구를 가져왔습니다.")
+    expect(page.get_by_role("status")).to_contain_text("완료")
+    assert households(live) == before + 60
+    browsing.shot("58-import-job-result")
+    page.get_by_role("link", name="가구 명부로").click()
     expect(page).to_have_url(re.compile(r"/registry/$"))
-    expect(page.get_by_role("status")).to_contain_text("6가구를 가져왔습니다.")
-    assert households(live) == before + 6
     browsing.shot("52-registry-after-import")
 
 
