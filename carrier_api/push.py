@@ -9,6 +9,7 @@ other messages are not held up. A retried message skips the devices it already r
 from __future__ import annotations
 
 import logging
+import threading
 from functools import cache
 
 import requests
@@ -50,6 +51,13 @@ class _Client(FCMNotification):
         # No transport-level retries: the outbox decides when to try again.
         super().__init__(adapter=HTTPAdapter(max_retries=0), **kwargs)
         self.FCM_END_POINT_BASE = endpoint.rstrip("/")
+        self._credentials_lock = threading.Lock()
+
+    def request_headers(self) -> dict:
+        """The bearer token's headers, one thread at a time: pyfcm sets up and refreshes the
+        client's one set of credentials without a lock, and a worker's threads share it."""
+        with self._credentials_lock:
+            return super().request_headers()
 
     def send_request(self, payload=None, timeout=None):
         """Post once; refresh an expired access token once; hand Retry-After to the caller."""

@@ -188,7 +188,9 @@ def run_outbox(queues: tuple[str, ...], once: bool, concurrency: int) -> None:
     celery.Worker(
         queues=[prefix + queue for queue in queues],
         pool="threads" if light else "solo",
-        concurrency=concurrency,
+        # Celery reserves concurrency × prefetch tasks: a solo worker reserves only the one it
+        # runs, so a second machine's worker gets the next plan.
+        concurrency=concurrency if light else 1,
         hostname=f"{'+'.join(queues)}@{socket.gethostname()}-{os.getpid()}",
         loglevel=app.config.get("LOG_LEVEL", "INFO"),
     ).start()

@@ -78,7 +78,7 @@ class Config:
     # pool per queue (core/queues.py). Empty: local workers poll the outbox (dev.py run).
     JOBS_BROKER_URL = ""
     JOBS_QUEUE_PREFIX = ""  # names this deployment's queues apart on a shared broker
-    OUTBOX_HEARTBEAT_S = 5.0  # a running job's lease (15 s) is renewed this often
+    OUTBOX_HEARTBEAT_S = 1.5  # a running job's lease (5 s on alerts, else 15 s) is renewed so
     LOCAL_WORKER_POLL_S = 0.25  # a local worker looks for due messages this often
     SCHEDULER_RELAY_EVERY_S = 1
     SCHEDULER_ESCALATION_EVERY_S = 60

@@ -7,10 +7,10 @@ is the durable record; a queue transport (core/queues.py: Celery on Redis, or lo
 polling this table) only says which message to run now.
 
 A message is claimed with a short lease that a heartbeat renews while its handler runs, so a
-worker that dies gives its message back within LEASE; the handler runs outside any transaction
-(network calls and solves must not hold database locks), and the outcome is recorded: sent,
-retried later with backoff, or dead after too many attempts. Handlers must be idempotent for
-the receiver: a message carries a stable id so a receiver can drop a repeat.
+worker that dies gives its message back within its queue's LEASE; the handler runs outside any
+transaction (network calls and solves must not hold database locks), and the outcome is
+recorded: sent, retried later with backoff, or dead after too many attempts. Handlers must be
+idempotent for the receiver: a message carries a stable id so a receiver can drop a repeat.
 """
 
 from __future__ import annotations
@@ -54,7 +54,12 @@ TIME_LIMIT_S = {
     MAINTENANCE: 3600,
 }
 HARD_GRACE_S = 30  # past the time limit, a job that did not stop ends its worker process
-LEASE = timedelta(seconds=15)
+#: How long a claim holds before another worker may take the message: a worker that dies gives
+#: its messages back this late. Short on the light queues, whose jobs take a second or less.
+LEASE = {queue: timedelta(seconds=15) for queue in QUEUES} | {
+    ALERTS: timedelta(seconds=5),
+    NOTICES: timedelta(seconds=5),
+}
 BACKOFF_BASE_S = 30
 BACKOFF_CAP_S = 3600
 MAX_ATTEMPTS = 8
@@ -193,6 +198,12 @@ def _due(now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(OutboxMessage.status == "pending", OutboxMessage.available_at <= now)
 
 
+def _lease_until(now: datetime) -> sa.ColumnElement[datetime]:
+    """The end of a claim made now, by the message's queue."""
+    ends = [(OutboxMessage.queue == queue, now + lease) for queue, lease in LEASE.items()]
+    return sa.case(*ends, else_=now + max(LEASE.values()))
+
+
 def claim(message_id: int, now: datetime | None = None) -> Message | None:
     """Take one message if it is due and nobody holds it (atomic: of workers handed the same
     message, one gets it); None otherwise."""
@@ -203,7 +214,7 @@ def claim(message_id: int, now: datetime | None = None) -> Message | None:
             .where(OutboxMessage.id == message_id, _due(now))
             .values(
                 attempts=OutboxMessage.attempts + 1,
-                available_at=now + LEASE,  # a dead worker's claim expires
+                available_at=_lease_until(now),  # a dead worker's claim expires
                 dispatched_at=None,  # given back at expiry, the relay hands it over again
             )
             .execution_options(synchronize_session=False)
@@ -237,7 +248,7 @@ def _due_ids(queues: tuple[str, ...], limit: int, now: datetime) -> list[int]:
 @contextmanager
 def _heartbeat(message: Message) -> Iterator[None]:
     """Renew the message's lease while its handler runs (a long solve keeps it; a dead
-    worker's lease runs out within LEASE)."""
+    worker's lease runs out within its queue's LEASE)."""
     every_s = current_app.config["OUTBOX_HEARTBEAT_S"]
     if not every_s:  # off: the tests' single rolled-back connection cannot be shared
         yield
@@ -263,7 +274,8 @@ def _heartbeat(message: Message) -> Iterator[None]:
                 os._exit(70)
             try:
                 with engine.begin() as connection:
-                    connection.execute(renew.values(available_at=utcnow() + LEASE))
+                    lease = LEASE[message.queue]
+                    connection.execute(renew.values(available_at=utcnow() + lease))
             except sa.exc.DBAPIError:
                 log.warning("could not renew the lease of outbox message %s", message.id)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from carrier_api import push as carrier_push
 from carrier_api.models import Device
 from core.db import db, utcnow
 from core.outbox import OutboxMessage, deliver_due
@@ -112,3 +115,18 @@ def test_pushes_queued_before_fcm_was_turned_off_are_dead_with_the_reason(
     assert deliver_due().dead == 1
     message = db.session.scalar(sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()))
     assert "FCM is not configured" in message.last_error and fcm.sent == []
+
+
+def test_threads_sharing_the_fcm_client_each_get_a_token(app, fcm):
+    """The alerts worker's threads share one client; its credentials are set up once, safely."""
+    with app.app_context():
+        client = carrier_push._configured_client()
+    start = threading.Barrier(8)
+
+    def authorization(_: int) -> str:
+        start.wait()
+        return client.request_headers()["Authorization"]
+
+    with ThreadPoolExecutor(8) as pool:
+        tokens = list(pool.map(authorization, range(8)))
+    assert all(token.startswith("Bearer ") and len(token) > len("Bearer x") for token in tokens)
