@@ -27,22 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.surveys import EMERGENCY  # noqa: E402
+
 KEYS = {
     "SECRET_KEY": "alert-bench-secret",
     "ENCRYPTION_KEYS": "d2VsZmFyZS1wb3N0IGFsZXJ0IGtleTogMzIgYnl0ZXM=",
     "BLIND_INDEX_KEY": "alert-bench-blind-index",
-}
-EMERGENCY = {
-    "contact": "absent",
-    "mobility_difficulty": False,
-    "needs_help": True,
-    "mail_piling": True,
-    "bad_smell": True,
-    "insects": False,
-    "rubbish_bottles": False,
-    "lights_tv_on_absent": True,
-    "vacancy_signs": "none",
-    "emergency_now": False,
 }
 
 

@@ -84,6 +84,7 @@ from bench.deployment import (  # noqa: E402
     wait_for,
     worker_ready,
 )
+from bench.surveys import EMERGENCY, INTERVIEW  # noqa: E402
 
 #: The same secrets for every process (a fresh encryption key per run).
 KEYS = {
@@ -94,25 +95,6 @@ KEYS = {
 QUEUES = ("alerts", "notices", "plans", "letters", "imports", "maintenance")
 HEAVY = ("plans", "letters", "imports", "maintenance")
 SEED = 2026
-EMERGENCY = {
-    "contact": "absent",
-    "mobility_difficulty": False,
-    "needs_help": True,
-    "mail_piling": True,
-    "bad_smell": True,
-    "insects": False,
-    "rubbish_bottles": False,
-    "lights_tv_on_absent": True,
-    "vacancy_signs": "none",
-    "emergency_now": False,
-}
-INTERVIEW = {
-    "contact": "met_addressee",
-    "mobility_difficulty": False,
-    "consent_contact": True,
-    "emergency_now": False,
-    "meals": "regular",
-}
 LETTER = """{addressee} 님께
 
 안녕하십니까? {municipality} 복지정책과입니다. 요즘 어떻게 지내시는지 안부를 여쭙고, \

@@ -49,19 +49,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.surveys import INTERVIEW  # noqa: E402
+
 DAY = date(2031, 3, 4)
 DB_NAME = "welfare_load"
 KEYS = {
     "WELFARE_SECRET_KEY": "load-test-secret",
     "WELFARE_ENCRYPTION_KEYS": "d2VsZmFyZS1wb3N0IGxvYWQga2V5OiAzMiBieXRlcyE=",
     "WELFARE_BLIND_INDEX_KEY": "load-test-blind-index",
-}
-INTERVIEW = {
-    "contact": "met_addressee",
-    "mobility_difficulty": False,
-    "consent_contact": True,
-    "emergency_now": False,
-    "meals": "regular",
 }
 BATCH = 20
 
