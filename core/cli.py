@@ -175,6 +175,12 @@ def run_outbox(queues: tuple[str, ...], once: bool, concurrency: int) -> None:
         run = deliver_due(queues=queues)
         click.echo(f"sent {run.sent}, to retry {run.retried}, dead {run.dead}")
         return
+    light = set(queues) <= {ALERTS, NOTICES}
+    if not light:
+        # Where heavy work shares a machine with the web server or the alerts (the embedded
+        # default, a small deployment), uploads and alerts get the CPU first; the solver's
+        # processes inherit this. On a machine of its own it changes nothing.
+        os.nice(app.config["HEAVY_WORKER_NICE"])
     celery = app.extensions.get("celery")
     if celery is None:
         work_locally(app, queues, app.config["LOCAL_WORKER_POLL_S"])
@@ -184,7 +190,6 @@ def run_outbox(queues: tuple[str, ...], once: bool, concurrency: int) -> None:
     # A heavy job runs on the main thread, one at a time per process ("solo"), where the
     # queue's time limit can interrupt it; Celery's prefork pool, which enforces its own time
     # limits, marks its children daemonic, and a daemonic process may not start the solver's.
-    light = set(queues) <= {ALERTS, NOTICES}
     celery.Worker(
         queues=[prefix + queue for queue in queues],
         pool="threads" if light else "solo",

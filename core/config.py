@@ -80,6 +80,7 @@ class Config:
     JOBS_QUEUE_PREFIX = ""  # names this deployment's queues apart on a shared broker
     OUTBOX_HEARTBEAT_S = 1.5  # a running job's lease (5 s on alerts, else 15 s) is renewed so
     LOCAL_WORKER_POLL_S = 0.25  # a local worker looks for due messages this often
+    HEAVY_WORKER_NICE = 10  # how much lower the heavy queues' workers run (os.nice)
     SCHEDULER_RELAY_EVERY_S = 1
     SCHEDULER_ESCALATION_EVERY_S = 60
     # The monthly access-log review (안전성 확보조치 기준 제8조): what it flags. Working hours
