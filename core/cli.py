@@ -17,7 +17,7 @@ from core.config import read_local_secrets, write_local_secrets
 from core.crypto import EncryptedText, configure_crypto, reencrypt
 from core.db import db, transaction
 from core.errors import ApiError
-from core.outbox import ALERTS, NOTICES, QUEUES
+from core.outbox import LIGHT_QUEUES, QUEUES
 
 keys_cli = AppGroup("keys", help="암호화 키 관리 (Encryption keys).")
 accounts_cli = AppGroup("accounts", help="계정 관리 (Accounts).")
@@ -175,7 +175,7 @@ def run_outbox(queues: tuple[str, ...], once: bool, concurrency: int) -> None:
         run = deliver_due(queues=queues)
         click.echo(f"sent {run.sent}, to retry {run.retried}, dead {run.dead}")
         return
-    light = set(queues) <= {ALERTS, NOTICES}
+    light = set(queues) <= set(LIGHT_QUEUES)
     if not light:
         # Where heavy work shares a machine with the web server or the alerts (the embedded
         # default, a small deployment), uploads and alerts get the CPU first; the solver's

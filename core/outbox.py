@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
@@ -43,6 +43,8 @@ ALERTS, NOTICES, PLANS, LETTERS, IMPORTS, MAINTENANCE = (
     "maintenance",
 )
 QUEUES = (ALERTS, NOTICES, PLANS, LETTERS, IMPORTS, MAINTENANCE)
+#: Queues of short jobs that wait on the network (threads; a short lease).
+LIGHT_QUEUES = (ALERTS, NOTICES)
 #: The longest a job of each queue may run before its worker interrupts it (a plan solves for
 #: at most twice ROUTING_PLAN_TIME_LIMIT_MAX_S, an urgent insertion's two passes).
 TIME_LIMIT_S = {
@@ -56,10 +58,7 @@ TIME_LIMIT_S = {
 HARD_GRACE_S = 30  # past the time limit, a job that did not stop ends its worker process
 #: How long a claim holds before another worker may take the message: a worker that dies gives
 #: its messages back this late. Short on the light queues, whose jobs take a second or less.
-LEASE = {queue: timedelta(seconds=15) for queue in QUEUES} | {
-    ALERTS: timedelta(seconds=5),
-    NOTICES: timedelta(seconds=5),
-}
+LEASE = {queue: timedelta(seconds=5 if queue in LIGHT_QUEUES else 15) for queue in QUEUES}
 BACKOFF_BASE_S = 30
 BACKOFF_CAP_S = 3600
 MAX_ATTEMPTS = 8
@@ -99,6 +98,16 @@ class Message:
     payload: dict[str, Any]
     attempt: int
     queue: str = ALERTS
+
+
+class Transport(Protocol):
+    """How committed messages reach their queues' workers (core/queues.py has the two)."""
+
+    def online(self) -> bool:
+        """Whether new messages are handed to the broker right after commit."""
+
+    def publish(self, messages: list[tuple[int, str]]) -> None:
+        """Hand (message id, queue) pairs to their queues' workers."""
 
 
 class TimeLimitExceeded(Exception):
@@ -172,7 +181,7 @@ def enqueue_once(kind: str, payload: dict[str, Any] | None = None) -> bool:
 class _HandOver:
     """An on-commit callback: the transaction's messages to their queues' workers."""
 
-    def __init__(self, transport: Any) -> None:
+    def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.messages: list[tuple[int, str]] = []
 

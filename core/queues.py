@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import Protocol
 
 from celery import Celery
 from flask import Flask
@@ -47,14 +46,6 @@ HAND_OVER_AGAIN = {queue: timedelta(seconds=600) for queue in QUEUES} | {
     ALERTS: timedelta(seconds=10),
     NOTICES: timedelta(seconds=60),
 }
-
-
-class Transport(Protocol):
-    def online(self) -> bool:
-        """Whether new messages are handed to the broker right after commit."""
-
-    def publish(self, messages: list[tuple[int, str]]) -> None:
-        """Hand (message id, queue) pairs to their queues' workers."""
 
 
 class LocalQueues:
