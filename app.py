@@ -61,7 +61,10 @@ def _import_models() -> None:
     import core.auth.models  # noqa: F401
     import core.jobs  # noqa: F401
     import core.outbox  # noqa: F401
+    import core.scheduler  # noqa: F401
+    import municipalities.mail.models  # noqa: F401
     import municipalities.models  # noqa: F401
+    import postal.models  # noqa: F401
     import routing.models  # noqa: F401
     import welfare_checks.models  # noqa: F401
 
@@ -70,18 +73,29 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     from carrier_api import devices
     from carrier_api import pages as device_pages
     from carrier_api import push as carrier_push
+    from carrier_api import retention as visit_retention
     from carrier_api import views as carrier_views
     from core import email, job_views, push, web
     from core.auth import account_pages, my_account, pages
     from core.auth import views as auth_views
-    from municipalities import imports, mail, mail_views, production, webhooks
+    from core.auth.tenants import Tenants, register_tenants
+    from municipalities import household_import, sender_pages
+    from municipalities import jobs as municipality_jobs
     from municipalities import pages as registry_pages
+    from municipalities import services as municipality_services
     from municipalities import views as municipality_views
-    from routing import delivery_views, office_items, plan_views, planning
+    from municipalities.mail import delivery_views, production, webhook_pages, webhooks
+    from municipalities.mail import pages as mail_pages
+    from municipalities.mail import services as mail
+    from municipalities.mail import views as mail_views
+    from postal import pages as postal_pages
+    from postal import services as postal_services
+    from postal import views as postal_views
+    from routing import office_items
     from routing import pages as routing_pages
-    from routing import services as routing_services
     from routing import views as routing_views
-    from welfare_checks import access_review_views, scheduled
+    from routing.plans import worker as plan_worker
+    from welfare_checks import access_review_views, retention, scheduled
     from welfare_checks import views as check_views
     from welfare_checks.pages import register_pages
 
@@ -91,15 +105,19 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     app.register_blueprint(web.leaflet)
     register_pages(app)
     registry_pages.register_pages(app)
+    mail_pages.register_pages(app)
+    webhook_pages.register_pages(app)
+    sender_pages.register_pages(app)
     routing_pages.register_pages(app)
+    postal_pages.register_pages(app)
     device_pages.register_pages(app)
     blueprints = (
         auth_views.blp,
         municipality_views.blp,
         mail_views.blp,
-        routing_views.blp,
+        postal_views.blp,
         delivery_views.blp,
-        plan_views.blp,
+        routing_views.blp,
         carrier_views.blp,
         check_views.blp,
         access_review_views.blp,
@@ -107,31 +125,43 @@ def _register_blueprints(app: Flask, api: WelfareApi) -> None:
     )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
-    # municipalities sits below routing, so the postal network hands it the district index and
-    # the offices' delivery weekdays (items' due dates follow their office's calendar).
-    app.extensions["district_index"] = routing_services.district_index
-    app.extensions["office_weekdays"] = routing_services.office_weekdays
+    # The postal network sits below municipalities: new districts reassign the households.
+    postal_services.on_districts_changed(app, municipality_services.reassign_households)
+    # Accounts are bound to tenants that the packages above core own.
+    register_tenants(
+        app,
+        Tenants(
+            "municipality",
+            municipality_services.municipality_exists,
+            municipality_services.municipality_names,
+        ),
+    )
+    register_tenants(
+        app, Tenants("office", postal_services.office_exists, postal_services.office_names)
+    )
+    # Retention (welfare_checks) erases what the carrier app, above it, keeps about households.
+    retention.add_purge_step(app, visit_retention.erase_visit_details)
     # core resolves account tokens; carrier phones' tokens are the carrier app's.
     register_bearer_resolver(app, devices.ACCESS_PREFIX, devices.principal_from_device_token)
     # Pushes, webhooks and e-mails default to the alerts queue; routine ones name `notices`.
     register_handler(mail.PRODUCE_KIND, production.produce_batch, queue=LETTERS)
     register_handler(webhooks.KIND, webhooks.deliver)
-    register_handler(planning.KIND, planning.run_plan, queue=PLANS)
+    register_handler(plan_worker.KIND, plan_worker.run_plan, queue=PLANS)
     register_handler(push.KIND, carrier_push.deliver)
     register_handler(email.KIND, email.deliver)
-    for kind, job in scheduled.TASKS.items():
-        register_handler(kind, job.handler, queue=job.queue)
-    register_handler(imports.KIND, imports.run_import_job, queue=IMPORTS)
+    # Upkeep and geocoding jobs, and the periodic asks for them the scheduler makes.
+    scheduled.register_jobs(app)
+    municipality_jobs.register_jobs(app)
+    register_handler(household_import.KIND, household_import.run_import_job, queue=IMPORTS)
     register_handler(office_items.KIND, office_items.run_import_job, queue=IMPORTS)
 
 
 def _register_cli(app: Flask) -> None:
-    from core.cli import accounts_cli, keys_cli, outbox_cli
+    from core.cli import accounts_cli, keys_cli, outbox_cli, scheduler_cli
+    from demo.cli import demo_cli
     from municipalities.cli import households_cli
-    from routing.cli import districts_cli, offices_cli
-    from routing.demo import demo_cli
-    from routing.routing_cli import routing_cli
-    from welfare_checks.cli import scheduler_cli
+    from postal.cli import districts_cli, offices_cli
+    from routing.vrp.cli import routing_cli
 
     groups = (
         keys_cli,

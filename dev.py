@@ -49,7 +49,7 @@ def ensure_environment(extras: str) -> None:
     _run(PYTHON, "-m", "pip", "install", "--quiet", "-e", target)
     # The letters' Korean font ships as a variable font: make its static instances once now,
     # not during the first request that renders a letter.
-    _run(PYTHON, "-c", "from municipalities.fonts import register_fonts; register_fonts()")
+    _run(PYTHON, "-c", "from municipalities.mail.fonts import register_fonts; register_fonts()")
     stamp.write_text(digest)
 
 

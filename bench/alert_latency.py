@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     from core.auth.services import issue_token
     from core.db import db, utcnow
     from core.outbox import OutboxMessage, deliver_due
-    from municipalities.models import WebhookEndpoint
-    from tests.factories import (
+    from municipalities.mail.models import WebhookEndpoint
+    from tests.support.factories import (
         Tenant,
         make_account,
         make_carrier,
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         publish_routes,
         square,
     )
-    from tests.fakes.fcm import FakeFcm
-    from tests.fakes.receiver import WebhookReceiver
+    from tests.support.fakes.fcm import FakeFcm
+    from tests.support.fakes.receiver import WebhookReceiver
 
     scratch = Path(tempfile.mkdtemp(prefix="alert-bench-"))
     url = args.database_url or f"sqlite:///{scratch / 'alerts.db'}"

@@ -19,9 +19,9 @@ queue: local workers polling the outbox (embedded) or Celery workers on a privat
 --plan-limit seconds, the import's upload; the letter batch is queued as submitting a mailing
 does) and, once all three run, measures three phases of --visits emergency visits, each uploaded
 over real HTTP --interval seconds apart: the time from sending the upload until the alert
-arrives at a local fake FCM server (pyfcm's real client, tests/fakes/fcm.py), at the municipality's
-webhook receiver (tests/fakes/receiver.py) and at a local SMTP server (tests/fakes/smtp.py), all
-three in this process:
+arrives at a local fake FCM server (pyfcm's real client, tests/support/fakes/fcm.py), at the
+municipality's webhook receiver (tests/support/fakes/receiver.py) and at a local SMTP server
+(tests/support/fakes/smtp.py), all three in this process:
 
 1. under load: the heavy jobs running;
 2. storm: while 40 phones replay their offline day (batches of 20 visits, each batch sent twice,
@@ -236,7 +236,7 @@ class Numbers:
         self.serial = 700_000
 
     def next(self, service: str = "7") -> str:
-        from municipalities.registered_numbers import make_number
+        from municipalities.mail.registered_numbers import make_number
 
         self.serial += 1
         return make_number(2026, self.serial, service)
@@ -294,7 +294,7 @@ def add_households(municipality_id, office_id, district_id, people, **extra) -> 
 def add_items(households, mailing_id, municipality_id, office_id, district_id, numbers, **values):
     """One welfare item per household, with the tracking history that leads to its status."""
     from core.db import db
-    from municipalities.models import MailItem, TrackingEvent
+    from municipalities.mail.models import MailItem, TrackingEvent
 
     table = MailItem.__table__
     rows = [
@@ -323,7 +323,7 @@ def add_items(households, mailing_id, municipality_id, office_id, district_id, n
 
 def new_mailing(municipality_id: int, send_date: date, *, status: str = "submitted"):
     from core.db import db
-    from municipalities.models import LetterTemplate, Mailing
+    from municipalities.mail.models import LetterTemplate, Mailing
 
     template = LetterTemplate(
         municipality_id=municipality_id,
@@ -355,10 +355,11 @@ def seed_alerts(numbers: Numbers, receiver_url: str, visits: int, scale: Scale) 
     from core.auth.models import Account
     from core.auth.roles import Role
     from core.auth.services import issue_token
+    from core.clock import seoul_today
     from core.db import db
-    from municipalities.mail import seoul_today
-    from municipalities.models import Household, MailItem, WebhookEndpoint
-    from tests.factories import (
+    from municipalities.mail.models import MailItem, WebhookEndpoint
+    from municipalities.models import Household
+    from tests.support.factories import (
         make_account,
         make_carrier,
         make_district,
@@ -417,11 +418,11 @@ def seed_plan(numbers: Numbers, stops: int) -> dict:
     """An office's next delivery day with `stops` stops and its carriers, and its dispatcher."""
     from core.auth.roles import Role
     from core.auth.services import issue_token
+    from core.clock import seoul_today
     from core.db import db
-    from municipalities.mail import seoul_today
+    from postal.services import next_delivery_day
     from routing.models import OfficeItem
-    from routing.services import next_delivery_day
-    from tests.factories import (
+    from tests.support.factories import (
         make_account,
         make_carrier,
         make_district,
@@ -480,11 +481,11 @@ def seed_plan(numbers: Numbers, stops: int) -> dict:
 
 def seed_letters(numbers: Numbers, letters: int) -> dict:
     """A submitted mailing's letter batch of `letters` generated households, not yet rendered."""
+    from core.clock import seoul_today
     from core.db import db
-    from municipalities.mail import seoul_today
-    from municipalities.models import LetterBatch
-    from routing.demo_data import generate_households
-    from tests.factories import make_district, make_municipality, make_office, square
+    from demo.world import generate_households
+    from municipalities.mail.models import LetterBatch
+    from tests.support.factories import make_district, make_municipality, make_office, square
 
     town = make_municipality()
     office = make_office()
@@ -520,7 +521,7 @@ def seed_importer(rows: int, directory: Path) -> dict:
     from bench.import_households import write_file
     from core.auth.roles import Role
     from core.auth.services import issue_token
-    from tests.factories import make_account, make_municipality
+    from tests.support.factories import make_account, make_municipality
 
     town = make_municipality()
     account = make_account(Role.SOCIAL_WORKER, municipality_id=town.id)
@@ -613,7 +614,7 @@ def start_heavy_jobs(base: str, app: Any, seeded: Seeded, plan_limit: int) -> di
     its mailing does. Their ids."""
     from core.db import db, transaction
     from core.outbox import enqueue
-    from municipalities.mail import PRODUCE_KIND
+    from municipalities.mail.services import PRODUCE_KIND
 
     plan = requests.post(
         f"{base}/api/v1/offices/{seeded.office_id}/plans",
@@ -641,7 +642,7 @@ def heavy_state(app: Any, ids: dict[str, int]) -> dict[str, str]:
     """What the heavy jobs are doing now."""
     from core.db import db
     from core.jobs import Job
-    from municipalities.models import LetterBatch
+    from municipalities.mail.models import LetterBatch
     from routing.models import RoutePlan
 
     with app.app_context():
@@ -663,7 +664,7 @@ def heavy_finished(app: Any, ids: dict[str, int]) -> dict[str, float | None]:
     """When each heavy job committed its result (wall time), if it has."""
     from core.db import db
     from core.jobs import Job
-    from municipalities.models import LetterBatch
+    from municipalities.mail.models import LetterBatch
     from routing.models import RoutePlan
 
     with app.app_context():
@@ -1268,9 +1269,9 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     terminate_on_sigterm()
-    from tests.fakes.fcm import FakeFcm
-    from tests.fakes.receiver import WebhookReceiver
-    from tests.fakes.smtp import FakeSmtp
+    from tests.support.fakes.fcm import FakeFcm
+    from tests.support.fakes.receiver import WebhookReceiver
+    from tests.support.fakes.smtp import FakeSmtp
 
     directory = Path(tempfile.mkdtemp(prefix="bench_alerts_"))
     dbs = Databases(args.database_url)

@@ -148,10 +148,10 @@ def _seed(url: str, carriers: int, stops: int) -> list[tuple[str, list[tuple[str
     from core.auth.roles import Role
     from core.auth.services import principal_for
     from core.db import db
-    from municipalities.models import MailItem
-    from municipalities.registered_numbers import make_number
+    from municipalities.mail.models import MailItem
+    from municipalities.mail.registered_numbers import make_number
     from routing.models import OfficeItem
-    from tests.factories import (
+    from tests.support.factories import (
         Tenant,
         make_account,
         make_carrier,

@@ -169,7 +169,7 @@ def demo_area():
     """The union of the demo districts: every generated household lands in a district."""
     import shapely
 
-    from routing.demo_data import generate_world
+    from demo.world import generate_world
 
     world = generate_world(seed=SEED, households=0)
     # Like generate_world's own households: the raw outline may stick out past the snapped
@@ -179,8 +179,8 @@ def demo_area():
 
 def file_rows(count: int):
     """The generated households as file cells, Korean labels as a municipality would write."""
+    from demo.world import generate_households
     from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
-    from routing.demo_data import generate_households
 
     for h in generate_households(count, SEED, area=demo_area()):
         yield [
@@ -325,17 +325,18 @@ def social_worker_token(municipality_id: int) -> str:
     """A bearer token of a new social worker of the municipality (who uploads the file)."""
     import secrets
 
+    from core.auth.principal import COMMAND_LINE
     from core.auth.roles import Role
-    from core.auth.services import create_account, issue_token
+    from core.auth.services import NewAccount, create_account, issue_token
 
-    account = create_account(
-        None,
+    new = NewAccount(
         username="bench.importer",
         display_name="가져오기 측정",
         password=secrets.token_urlsafe(24),  # never typed: the bench uses the token
         role=Role.SOCIAL_WORKER,
         municipality_id=municipality_id,
     )
+    account = create_account(COMMAND_LINE, new)
     return issue_token(account)
 
 
@@ -344,8 +345,8 @@ def load_network() -> int:
     import sqlalchemy as sa
 
     from core.db import db
+    from demo.cli import load_demo
     from municipalities.models import Municipality
-    from routing.demo import load_demo
 
     world, _ = load_demo(SEED, households=0)
     return db.session.scalar(
@@ -394,10 +395,10 @@ def timed_import(app, token: str, data: bytes, file_format: str, timings: Timing
 
     from core import jobs
     from core.outbox import deliver_due
-    from municipalities import imports
+    from municipalities import household_import
 
-    parse, locate = imports.parse_household_file, imports.district_index
-    write, apply = imports.write_households, jobs.RunningJob.apply
+    parse, locate = household_import.parse_household_file, household_import.district_index
+    write, apply = household_import.write_households, jobs.RunningJob.apply
 
     def timed_parse(*args, **kwargs):
         started = time.perf_counter()
@@ -433,9 +434,9 @@ def timed_import(app, token: str, data: bytes, file_format: str, timings: Timing
             # The transaction around the insert: taking the job's row, the commit, the result.
             timings.commit += time.perf_counter() - started - (timings.insert - inserted)
 
-    imports.parse_household_file = timed_parse
-    imports.district_index = lambda: TimedIndex(locate())
-    imports.write_households = timed_write
+    household_import.parse_household_file = timed_parse
+    household_import.district_index = lambda: TimedIndex(locate())
+    household_import.write_households = timed_write
     jobs.RunningJob.apply = timed_apply
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
@@ -453,8 +454,8 @@ def timed_import(app, token: str, data: bytes, file_format: str, timings: Timing
         run = deliver_due()
         job = client.get(response.headers["Location"], headers=headers).get_json()
     finally:
-        imports.parse_household_file, imports.district_index = parse, locate
-        imports.write_households, jobs.RunningJob.apply = write, apply
+        household_import.parse_household_file, household_import.district_index = parse, locate
+        household_import.write_households, jobs.RunningJob.apply = write, apply
     if run.sent != 1 or job["status"] != "done":
         raise SystemExit(f"import job {job['status']}: {job['error']} ({run})")
     return job
@@ -493,7 +494,7 @@ def verify(municipality_id: int, path: str, rows: int, job: dict) -> list[str]:
     from core.crypto import blind_index
     from core.db import db
     from core.jobs import Job
-    from municipalities.importing import parse_household_file
+    from municipalities.household_file import parse_household_file
     from municipalities.models import Household
 
     problems = []

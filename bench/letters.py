@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
-from municipalities.fonts import register_fonts  # noqa: E402
-from municipalities.letters import LetterItem, Sender, render_letters  # noqa: E402
-from routing.demo_data import MUNICIPALITY_NAME, DemoHousehold, generate_households  # noqa: E402
+from demo.world import MUNICIPALITY_NAME, DemoHousehold, generate_households  # noqa: E402
+from municipalities.mail.fonts import register_fonts  # noqa: E402
+from municipalities.mail.letters import LetterItem, Sender, render_letters  # noqa: E402
 
 SEED = 2026
 TARGET_PAGES_PER_S = 100

@@ -14,7 +14,7 @@ and stored. The workers are Celery workers on a private redis-server, each `flas
 nothing but Redis and PostgreSQL, as two machines would. Prints both wall times (queued to the
 last plan stored) and their ratio. Target: two workers' wall time <= 0.6 of one's.
 
-One core per solve: routing.planning.run_plan calls routing.decompose.solve_large without
+One core per solve: routing.plans.worker.run_plan calls routing.vrp.decompose.solve_large without
 `workers`, so each solve runs its sub-problems two solver processes at a time (its default,
 workers=2) and no setting lowers that. The solver processes are forked from the worker's
 forkserver, which inherits the worker's CPU affinity: pinned, each worker's two solver processes
@@ -93,7 +93,7 @@ def queue_plans(app: Any, offices: list[dict], limit: int) -> list[int]:
     from core.auth.roles import Role
     from core.auth.services import principal_for
     from core.db import db, transaction
-    from routing import planning
+    from routing.plans.start import NewPlan, start_plan
 
     with app.app_context():
         with transaction():
@@ -105,8 +105,8 @@ def queue_plans(app: Any, offices: list[dict], limit: int) -> list[int]:
                         Account.role == Role.DISPATCHER.value,
                     )
                 )
-                data = {"day": date.fromisoformat(office["plan_day"]), "time_limit_s": limit}
-                plan = planning.start_plan(principal_for(dispatcher), office["office_id"], data)
+                new = NewPlan(day=date.fromisoformat(office["plan_day"]), time_limit_s=limit)
+                plan = start_plan(principal_for(dispatcher), office["office_id"], new)
                 ids.append(plan.id)
         db.session.remove()
     return ids

@@ -3,24 +3,24 @@
     .venv/bin/python bench/routing_postal.py [--sizes 300,1000,2000,4000] [--limits 30,60]
         [--compare] [--seed 7]
 
-The instance (../shared/reference/routing.md, "A synthetic delivery-office day"): N stops in a
-6 x 6 km urban district around (127.02, 37.52), 70 % clustered around apartment blocks; 10-20 %
-welfare visits (600 s service, 30 % of them with a 2-hour window), the rest registered mail (60 s,
-no window); ceil(N / 60) carriers with 09:00-17:00 shifts from the depot at the centre, each with
-a 30-minute lunch break starting between 11:30 and 13:00 (so it ends by 13:30; a 30-minute break
-is what carriers take, the 1-hour variant is not modelled); travel time = great-circle km x 1.3 /
-15 km/h, in whole seconds (distances in whole metres); every stop droppable with a large penalty
-(priority 100 for welfare visits, 50 for mail). It is one VROOM-format problem with `matrices`,
-so our solver, PyVRP and VROOM get the identical instance; the cost is the total travel time.
+The instance: N stops in a 6 x 6 km urban district around (127.02, 37.52), 70 % clustered around
+apartment blocks; 10-20 % welfare visits (600 s service, 30 % of them with a 2-hour window), the
+rest registered mail (60 s, no window); ceil(N / 60) carriers with 09:00-17:00 shifts from the
+depot at the centre, each with a 30-minute lunch break starting between 11:30 and 13:00 (so it
+ends by 13:30; a 30-minute break is what carriers take, the 1-hour variant is not modelled);
+travel time = great-circle km x 1.3 / 15 km/h, in whole seconds (distances in whole metres);
+every stop droppable with a large penalty (priority 100 for welfare visits, 50 for mail). It is
+one VROOM-format problem with `matrices`, so our solver, PyVRP and VROOM get the identical
+instance; the cost is the total travel time.
 
-Ours is routing.decompose.solve_large: the stops are split into clusters solved as separate
+Ours is routing.vrp.decompose.solve_large: the stops are split into clusters solved as separate
 OR-Tools models, then neighbouring routes are re-solved together. It runs its sub-problems in
 two processes at once (workers=2: both cores of the benchmark machine); PyVRP and VROOM run on
 one core. Every run is a fresh process (run one after another), which rebuilds the instance from
 the seed and reports its peak RSS, sampled every 0.2 s together with the processes it starts
 (ours solves its sub-problems in child processes). One that runs past its limit + 30 s is
-killed. Our plans and the others' (re-timed by routing.solver's scheduler) are all checked by
-tests/vrp_checker.py.
+killed. Our plans and the others' (re-timed by routing.vrp.schedule) are all checked by
+tests/support/vrp_checker.py.
 
 The sub-problems search with guided local search (decompose.SUBPROBLEM_CONFIG), not with the
 default SearchConfig's iterated local search, which wins on Solomon but not here (seed 7, 30 s,
@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import multiprocessing
 import os
@@ -86,7 +85,7 @@ OURS_WORKERS = 2  # sub-problems solved at once by ours; PyVRP and VROOM use one
 
 def office_day(n: int, seed: int) -> dict[str, Any]:
     """A seeded synthetic office day with n stops, as a VROOM-format problem with matrices."""
-    from routing.matrix import Profile, matrices_from_points
+    from routing.vrp.matrix import Profile, matrices_from_points
 
     rng = np.random.default_rng([seed, n])
     km_lon = 111.320 * math.cos(math.radians(CENTRE[1]))
@@ -175,10 +174,11 @@ def _plan_answer(problem: dict[str, Any], plans: list[tuple[int, list[int], int 
     job pushed out of its window (or the last job when the break or the end is late) is
     unassigned; again until the route is feasible.
     """
-    from routing import solver
+    from routing.vrp.answers import build_answer
+    from routing.vrp.parse import parse_problem
+    from routing.vrp.schedule import schedule
 
-    logging.getLogger(solver.__name__).setLevel(logging.ERROR)  # re-timing tries infeasible gaps
-    parsed = solver.parse_problem(problem)
+    parsed = parse_problem(problem)
     jobs = {job.id: job for job in parsed.jobs}
     durations = parsed.matrices[PROFILE].durations
     routes = []
@@ -192,9 +192,7 @@ def _plan_answer(problem: dict[str, Any], plans: list[tuple[int, list[int], int 
             first_bad = None
             chosen = None
             for gap in range(len(route_jobs) + 1):
-                steps = solver._schedule(
-                    vehicle, route_jobs, {gap: list(vehicle.breaks)}, durations
-                )
+                steps = schedule(vehicle, route_jobs, {gap: list(vehicle.breaks)}, durations)
                 bad = _violations(steps, shift_end)
                 if not bad:
                     chosen = gap
@@ -210,11 +208,11 @@ def _plan_answer(problem: dict[str, Any], plans: list[tuple[int, list[int], int 
             routes.append((vehicle, route_jobs, {chosen: list(vehicle.breaks)}))
     served = {job.id for _, route_jobs, _ in routes for job in route_jobs}
     unassigned = [(job, "not served") for job in parsed.jobs if job.id not in served]
-    return solver._answer(parsed, parsed.matrices, routes, unassigned, 0, 0)
+    return build_answer(parsed, parsed.matrices, routes, unassigned, 0, 0)
 
 
 def _solve_ortools(problem: dict[str, Any], time_limit: float, first: bool) -> dict:
-    from routing.decompose import SUBPROBLEM_CONFIG, solve_large
+    from routing.vrp.decompose import SUBPROBLEM_CONFIG, solve_large
 
     config = replace(SUBPROBLEM_CONFIG, parameters="solution_limit: 1") if first else None
     return solve_large(problem, time_limit, config=config, workers=OURS_WORKERS)
@@ -326,7 +324,7 @@ class _PeakSampler(threading.Thread):
 
 def _child(conn: Any, solver_name: str, n: int, seed: int, limit: float, first: bool) -> None:
     """One run in its own process: build the instance, say so, solve, check, report."""
-    from tests.vrp_checker import check
+    from tests.support.vrp_checker import check
 
     problem = office_day(n, seed)
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -495,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         "columns: cost = total travel time in s (lower is better), rts = routes used, unas = "
         "unassigned stops, MB = peak RSS of the solve's process (including the instance as "
         "Python lists, with the solver processes it starts), check = "
-        "tests/vrp_checker.py, s = wall clock of the solve; ours (ortools) runs on "
+        "tests/support/vrp_checker.py, s = wall clock of the solve; ours (ortools) runs on "
         f"{OURS_WORKERS} cores, PyVRP and VROOM on one; ours vs best "
         "compares with the better of PyVRP and VROOM among plans serving at least as many stops"
     )

@@ -7,9 +7,9 @@ Ours runs as the planner runs it (decompose.solve_large): a 100-customer problem
 with --workers 2 (the default) by two searches at once, each in its own process on its own core,
 from SAVINGS and from decompose.ALT_FIRST_SOLUTION, keeping the better plan; --workers 1 is one
 search on one core. --jobs instances are solved at a time (default 1, so ours has both cores).
-Each plan is checked by tests/vrp_checker.py and its distance re-evaluated at full precision;
-the gap is to the `distance_only` best known (the objective is distance only, as in VROOM's
-format: no vehicle minimisation). --compare also runs PyVRP and VROOM (pyvroom) on the same
+Each plan is checked by tests/support/vrp_checker.py and its distance re-evaluated at full
+precision; the gap is to the `distance_only` best known (the objective is distance only, as in
+VROOM's format: no vehicle minimisation). --compare also runs PyVRP and VROOM (pyvroom) on the same
 instances with the same limit, one core each (optional benchmark dependencies: pip install
 pyvrp pyvroom). --set overrides a SearchConfig field for ablations (VALUE read as JSON, else a
 string).
@@ -98,9 +98,10 @@ def _plan_answer(problem: dict[str, Any], orders: list[list[int]]) -> dict[str, 
 
     Used for the other solvers' plans, so that the same independent checker judges them.
     """
-    from routing import solver
+    from routing.vrp.answers import build_answer
+    from routing.vrp.parse import parse_problem
 
-    parsed = solver.parse_problem(problem)
+    parsed = parse_problem(problem)
     jobs = {job.id: job for job in parsed.jobs}
     routes = [
         (parsed.vehicles[k], [jobs[j] for j in order], {})
@@ -108,7 +109,7 @@ def _plan_answer(problem: dict[str, Any], orders: list[list[int]]) -> dict[str, 
     ]
     served = {j for order in orders for j in order}
     unassigned = [(job, "not served") for job in parsed.jobs if job.id not in served]
-    return solver._answer(parsed, parsed.matrices, routes, unassigned, 0, 0)
+    return build_answer(parsed, parsed.matrices, routes, unassigned, 0, 0)
 
 
 def _solve_ortools(
@@ -116,8 +117,8 @@ def _solve_ortools(
 ) -> dict:
     """Ours as the planner runs it: a 100-customer problem is solved whole, with two workers
     by two searches at once (decompose.ALT_FIRST_SOLUTION), the better plan kept."""
-    from routing.decompose import solve_large
-    from routing.solver import SearchConfig
+    from routing.vrp.decompose import solve_large
+    from routing.vrp.model import SearchConfig
 
     return solve_large(problem, time_limit, config=SearchConfig(**overrides), workers=workers)
 
@@ -171,7 +172,7 @@ def _solve_vroom(problem: dict[str, Any], time_limit: float, overrides: dict, _:
 def run_one(task: tuple[str, str, float, dict, int]) -> dict[str, Any]:
     """Solve one instance with one solver (in its own process); check and score the plan."""
     solver_name, name, time_limit, overrides, workers = task
-    from tests.vrp_checker import check
+    from tests.support.vrp_checker import check
 
     instance = read_instance(DATA_DIR / "solomon" / f"{name}.txt")
     problem = to_vroom(instance)
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the raw rows to this file")
     args = parser.parse_args(argv)
 
-    from routing.solver import SearchConfig
+    from routing.vrp.model import SearchConfig
 
     known = {f.name for f in fields(SearchConfig)}
     overrides: dict[str, Any] = {}

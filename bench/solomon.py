@@ -1,9 +1,10 @@
 """Solomon VRPTW instances: read the classic text files, convert to VROOM's format, score plans.
 
-Convention (../shared/data/README.md): travel time = distance = Euclidean distance at full
-precision. The solver works in integers, so times are scaled by SCALE; travel times are rounded
-up, which keeps every plan feasible with integers feasible at full precision too; distances
-are rounded. Gaps are measured on the routes re-evaluated at full precision.
+Convention (the one the published best-known Solomon results use): travel time = distance =
+Euclidean distance at full precision. The solver works in integers, so times are scaled by SCALE;
+travel times are rounded up, which keeps every plan feasible with integers feasible at full
+precision too; distances are rounded. Gaps are measured on the routes re-evaluated at full
+precision.
 """
 
 from __future__ import annotations

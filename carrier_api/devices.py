@@ -12,18 +12,22 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask import current_app
 
 from carrier_api.models import Device, DeviceToken, EnrolmentCode
-from core.auth.models import Account
+from core.auth.directory import account_by_id, principal_of_credential
 from core.auth.principal import Principal
 from core.auth.roles import Role
-from core.auth.services import hash_token, principal_for, record_permission, touch
+from core.auth.services import hash_token, record_permission, touch
 from core.db import db, utcnow
 from core.errors import ApiError, Forbidden, NotFound
-from routing.services import get_carrier
+from postal.services import get_carrier
+
+if TYPE_CHECKING:
+    from core.auth.directory import Account
 
 ACCESS_PREFIX = "wpd_"  # noqa: S105 - public markers, not secrets
 REFRESH_PREFIX = "wpr_"  # noqa: S105
@@ -82,7 +86,7 @@ def issue_enrolment_code(principal: Principal, carrier_id: int) -> tuple[str, En
 
 def issue_staff_enrolment_code(principal: Principal, account_id: int) -> tuple[str, EnrolmentCode]:
     """A code for a social worker's or municipal admin's phone (alerts), from their admin."""
-    account = db.session.get(Account, account_id)
+    account = account_by_id(account_id)
     if (
         account is None
         or principal.role != Role.MUNICIPAL_ADMIN
@@ -120,7 +124,7 @@ def enrol(code: str, label: str, platform: str | None) -> DeviceCredentials:
     )
     if row is None or row.used_at is not None or row.expires_at <= now:
         raise EnrolmentFailed()
-    account = db.session.get(Account, row.account_id)
+    account = account_by_id(row.account_id)
     if not account.is_active or account.role not in PHONE_ROLES:
         raise EnrolmentFailed()
     row.used_at = now
@@ -160,15 +164,15 @@ def refresh(token: str) -> DeviceCredentials | None:
     """
     now = utcnow()
     row = db.session.execute(
-        sa.select(DeviceToken, Device, Account)
+        sa.select(DeviceToken, Device)
         .join(Device, Device.id == DeviceToken.device_id)
-        .join(Account, Account.id == Device.account_id)
         .where(DeviceToken.token_hash == hash_token(token), DeviceToken.kind == "refresh")
         .with_for_update(of=DeviceToken)
     ).first()
     if row is None:
         raise RefreshFailed()
-    stored, device, account = row
+    stored, device = row
+    account = account_by_id(device.account_id)
     if stored.used_at is not None:
         if device.revoked_at is None:
             _cut_off(device, None, now, "device_token_reuse")
@@ -191,18 +195,11 @@ _ACCESS_TOKEN = (
         DeviceToken.expires_at,
         DeviceToken.created_at,
         Device.id.label("device_id"),
+        Device.account_id,
         Device.revoked_at,
         Device.last_seen_at,
-        Account.id,
-        Account.username,
-        Account.role,
-        Account.municipality_id,
-        Account.office_id,
-        Account.is_active,
-        Account.sessions_valid_after,
     )
     .join(Device, Device.id == DeviceToken.device_id)
-    .join(Account, Account.id == Device.account_id)
     .where(DeviceToken.token_hash == sa.bindparam("hash"), DeviceToken.kind == "access")
 )
 
@@ -211,28 +208,21 @@ def principal_from_device_token(token: str) -> Principal | None:
     """The carrier behind a device's access token, or None (unknown, expired or revoked)."""
     row = db.session.execute(_ACCESS_TOKEN, {"hash": hash_token(token)}).first()
     now = utcnow()
-    if (
-        row is None
-        or row.expires_at <= now
-        or row.revoked_at is not None
-        or not row.is_active
-        or row.created_at < row.sessions_valid_after
-    ):
+    if row is None or row.expires_at <= now or row.revoked_at is not None:
+        return None
+    principal = principal_of_credential(row.account_id, row.created_at)
+    if principal is None:
         return None
     touch(Device, row.device_id, "last_seen_at", row.last_seen_at, now)
-    return replace(principal_for(row), device_id=row.device_id)
+    return replace(principal, device_id=row.device_id)
 
 
 def _managed_device(principal: Principal, device_id: int) -> tuple[Device, Account]:
     """A device of a carrier the principal manages (its office's dispatchers, admins), or 404."""
-    row = db.session.execute(
-        sa.select(Device, Account)
-        .join(Account, Account.id == Device.account_id)
-        .where(Device.id == device_id)
-    ).first()
-    if row is None:
+    device = db.session.get(Device, device_id)
+    if device is None:
         raise NotFound()
-    device, account = row
+    account = account_by_id(device.account_id)
     if principal.role == Role.SYSTEM_ADMIN:
         return device, account
     if principal.role == Role.DISPATCHER and account.office_id == principal.office_id:
@@ -266,7 +256,7 @@ def _cut_off(device: Device, actor: Principal | None, now: datetime, action: str
     device.revoked_at = now
     device.revoked_by = actor.account_id if actor else None
     device.fcm_token = None
-    account = db.session.get(Account, device.account_id)
+    account = account_by_id(device.account_id)
     record_permission(actor, account, action, old=(account.role, f"device:{device.id}"))
     db.session.flush()
 

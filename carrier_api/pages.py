@@ -17,7 +17,7 @@ from core.auth.principal import Principal, current_principal
 from core.auth.roles import Role
 from core.db import transaction
 from core.nav import add_nav_link
-from routing.services import carriers_of, get_carrier
+from postal.services import carriers_of, get_carrier
 
 bp = Blueprint(
     "device_pages", __name__, url_prefix="/dispatch/devices", template_folder="templates"

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.schemas import MAX_ID, Choice, Day, Instant, Number, Position, StrictSchema, Text
+from carrier_api.visits import NewVisit, VisitSignature, VisitSurvey
+from core.schemas import (
+    MAX_ID,
+    Choice,
+    Day,
+    InputSchema,
+    Instant,
+    Number,
+    Position,
+    StrictSchema,
+    Text,
+)
 from welfare_checks.survey import Outcome
 
 
@@ -79,19 +90,25 @@ class CarrierRouteSchema(Schema):
     stops = fields.List(fields.Nested(RouteStopSchema))
 
 
-class SurveyInSchema(StrictSchema):
+class SurveyInSchema(InputSchema):
+    into = VisitSurvey
+
     form = Text(40, min_length=1, required=True)
     version = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_ID))
     answers = fields.Dict(required=True, metadata={"description": "question id -> answer"})
 
 
-class SignatureSchema(StrictSchema):
+class SignatureSchema(InputSchema):
+    into = VisitSignature
+
     type = Choice(("image/png", "image/jpeg"), required=True)
     # Generous: the decoded size is checked against VISIT_SIGNATURE_MAX_BYTES afterwards.
     data = Text(1_000_000, required=True, metadata={"description": "base64"})
 
 
-class VisitInSchema(StrictSchema):
+class VisitInSchema(InputSchema):
+    into = NewVisit
+
     client_uuid = fields.UUID(required=True, metadata={"description": "made by the app, once"})
     registered_number = Text(40, required=True)
     outcome = fields.Enum(Outcome, required=True, by_value=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from flask.views import MethodView
 
-from carrier_api import devices, route, visits
+from carrier_api import devices, route, sync, visits
 from carrier_api.schemas import (
     BatchAnswerSchema,
     CarrierRouteSchema,
@@ -29,10 +29,10 @@ from core.auth.principal import (
     require_role,
 )
 from core.auth.roles import Role
+from core.clock import seoul_today
 from core.db import transaction
 from core.errors import ApiError, Invalid, NotFound
 from core.extensions import limiter
-from municipalities.mail import seoul_today
 from welfare_checks import survey
 
 blp = Blueprint("carrier", __name__, "", description="집배원 앱 (Carrier app)")
@@ -191,7 +191,7 @@ class Visits(MethodView):
     @blp.response(201, VisitResultSchema)
     @blp.alt_response(200, schema=VisitResultSchema, description="the stored answer of a replay")
     @require_role(Role.CARRIER)
-    def post(self, data: dict):
+    def post(self, record: visits.NewVisit):
         """Record a visit: outcome, position, survey (welfare items), signature; safe to resend.
 
         The Idempotency-Key header must equal the record's client_uuid.
@@ -199,10 +199,10 @@ class Visits(MethodView):
         key = request.headers.get("Idempotency-Key")
         if not key:
             raise IdempotencyKeyMissing()
-        if key != str(data["client_uuid"]):
+        if key != str(record.client_uuid):
             raise Invalid(fields={"client_uuid": ["Idempotency-Key와 같아야 합니다. (≠ key)"]})
         with transaction():
-            answer = visits.record_visit(current_principal(), request.get_json(), data)
+            answer = visits.record_visit(current_principal(), request.get_json(), record)
         return answer.body, answer.status
 
 
@@ -227,7 +227,7 @@ class VisitBatch(MethodView):
             raise Invalid(fields={"records": [f"최대 {limit}건 (at most {limit} records)"]})
         principal = current_principal()
         with transaction():
-            results = [visits.record_in_batch(principal, raw) for raw in records]
+            results = [sync.record_in_batch(principal, raw) for raw in records]
         return {"results": results}
 
 

@@ -14,33 +14,36 @@ import base64
 import binascii
 import hashlib
 import json
-import logging
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from flask import current_app
-from marshmallow import ValidationError
 
 from carrier_api.models import Visit
-from carrier_api.schemas import VisitInSchema
 from core.audit import record_access
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import db, utcnow
-from core.errors import ApiError, Conflict, Invalid, NotFound, error_body
+from core.errors import Conflict, Invalid, NotFound
 from core.geo import geodesic_m
-from municipalities.mail import EventRefused, checked_number, events_of, record_event
-from municipalities.models import Household, MailItem
-from municipalities.registered_numbers import SERVICE_WELFARE
-from municipalities.tracking import EventCode, absence_count
-from routing.models import Carrier, OfficeItem, PlanStop, RouteHandout, RoutePlan
+from municipalities.mail.registered_numbers import SERVICE_WELFARE
+from municipalities.mail.services import EventRefused, checked_number, events_of, record_event
+from municipalities.mail.stops import item_at_office
+from municipalities.mail.tracking import EventCode, absence_count
+from routing.office_items import record_visit_outcome
+from routing.route_reads import VisitedStop, mail_item_visited, office_item_visited
 from welfare_checks import survey
 from welfare_checks.reports import file_report
 from welfare_checks.survey import Outcome
+
+if TYPE_CHECKING:
+    from municipalities.mail.stops import MailItem
+    from routing.route_reads import OfficeItem
 
 # The tracking event each outcome records on a welfare item (OTHER records none).
 EVENTS = {
@@ -64,61 +67,7 @@ OFFICE_STATUS = {
 }
 SIGNATURE_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 # The statements every upload runs, built once: composing them costs more Python time than
-# PostgreSQL spends answering them. Each item's stops on routes handed out (published or since
-# superseded), newest first (a stop of today's plan wins over an older one of the same item),
-# each marked whether it is the caller's now, and whether any published version ever gave the
-# item to the caller (route_handouts): only then may the caller record its visit.
-_NEWEST = (RoutePlan.day.desc(), RoutePlan.published_at.desc())
-_HANDED_OUT = (
-    sa.select(
-        PlanStop.id.label("stop_id"),
-        PlanStop.plan_id,
-        (Carrier.account_id == sa.bindparam("account_id")).label("own"),
-    )
-    .join(RoutePlan, RoutePlan.id == PlanStop.plan_id)
-    .join(Carrier, Carrier.id == PlanStop.carrier_id)
-    .where(RoutePlan.status.in_(("published", "superseded")))
-)
-_CALLER = (
-    sa.select(Carrier.id).where(Carrier.account_id == sa.bindparam("account_id")).scalar_subquery()
-)
-
-
-def _handed_to_caller(item_column: Any, item_id: Any) -> sa.Label[bool]:
-    return (
-        sa.exists()
-        .where(item_column == item_id, RouteHandout.carrier_id == _CALLER)
-        .label("handed")
-    )
-
-
-_WELFARE_STOPS = (
-    _HANDED_OUT.add_columns(
-        MailItem,
-        Household.lon,
-        Household.lat,
-        _handed_to_caller(RouteHandout.mail_item_id, MailItem.id),
-    )
-    .join(MailItem, MailItem.id == PlanStop.mail_item_id)
-    .join(Household, Household.id == MailItem.household_id)
-    .where(
-        MailItem.registered_number == sa.bindparam("number"),
-        MailItem.office_id == sa.bindparam("office_id"),
-    )
-    .order_by(*_NEWEST)
-)
-_OFFICE_STOPS = (
-    _HANDED_OUT.add_columns(
-        OfficeItem, _handed_to_caller(RouteHandout.office_item_id, OfficeItem.id)
-    )
-    .join(OfficeItem, OfficeItem.id == PlanStop.office_item_id)
-    .where(
-        OfficeItem.registered_number == sa.bindparam("number"),
-        OfficeItem.office_id == sa.bindparam("office_id"),
-    )
-    .order_by(OfficeItem.day.desc(), *_NEWEST)
-    .options(sa.orm.defer(OfficeItem.addressee))  # the item's status changes; its name is not read
-)
+# PostgreSQL spends answering them.
 _STORED = sa.select(Visit).where(Visit.client_uuid == sa.bindparam("key"))
 _CLAIM = sa.select(
     sa.func.pg_try_advisory_xact_lock(
@@ -127,8 +76,6 @@ _CLAIM = sa.select(
 )
 # A phone clock this far ahead of the server is flagged, not trusted.
 CLOCK_SKEW = timedelta(minutes=5)
-INTERNAL = "내부 오류가 발생했습니다. (Internal error.)"
-log = logging.getLogger(__name__)
 
 
 class InFlight(Conflict):
@@ -146,6 +93,43 @@ class KeyReused(Invalid):
 
 
 @dataclass(frozen=True)
+class VisitSurvey:
+    """The survey filled in at a welfare item's door: which form and version, and the answers."""
+
+    form: str
+    version: int
+    #: Question id -> answer, checked against the form by the survey module.
+    answers: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class VisitSignature:
+    """The addressee's signature: a PNG or JPEG image, base64."""
+
+    type: str
+    data: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class NewVisit:
+    """One record the carrier app sends of a visit (None: the record left the field out)."""
+
+    #: Made by the app, once: the record's idempotency key.
+    client_uuid: UUID
+    registered_number: str
+    outcome: Outcome
+    #: By the phone's clock.
+    recorded_at: datetime
+    #: [lon, lat]
+    location: Sequence[float]
+    accuracy_m: float
+    relation: str | None = None
+    other_text: str | None = None
+    survey: VisitSurvey | None = None
+    signature: VisitSignature | None = None
+
+
+@dataclass(frozen=True)
 class Answer:
     """The status and body a record got (stored for replays)."""
 
@@ -153,10 +137,10 @@ class Answer:
     body: dict[str, Any]
 
 
-def fingerprint(data: dict[str, Any]) -> str:
+def fingerprint(record: NewVisit) -> str:
     """A hash of the record's meaning, to tell a replay from a reuse: the loaded record as
     canonical JSON, so 9 or 9.0, Z or +00:00 and the order of keys make no difference."""
-    return _hash(_canonical(data))
+    return _hash(_canonical(record))
 
 
 def raw_fingerprint(record: Any) -> str:
@@ -181,12 +165,20 @@ def _canonical(value: Any) -> Any:
         return {key: _canonical(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_canonical(item) for item in value]
+    if is_dataclass(value):
+        # As the record's JSON object: a field it left out (None) is not in it, so stored
+        # fingerprints keep matching their replays.
+        return {
+            f.name: _canonical(item)
+            for f in fields(value)
+            if (item := getattr(value, f.name)) is not None
+        }
     return value
 
 
-def record_visit(principal: Principal, raw: Any, data: dict[str, Any]) -> Answer:
-    """Store one visit (raw: as sent; data: as loaded, for the fingerprint) with its effects."""
-    key, print_ = str(data["client_uuid"]), fingerprint(data)
+def record_visit(principal: Principal, raw: Any, record: NewVisit) -> Answer:
+    """Store one visit (raw: as sent; record: as loaded) with its effects."""
+    key, print_ = str(record.client_uuid), fingerprint(record)
     _claim(key)
     stored = db.session.scalar(_STORED, {"key": key})
     if stored is not None:
@@ -196,26 +188,26 @@ def record_visit(principal: Principal, raw: Any, data: dict[str, Any]) -> Answer
         if stored.account_id != principal.account_id or not same:
             raise KeyReused(fields={"client_uuid": [KeyReused.message]})
         return Answer(200, _stored(stored))
-    target = _target(principal, data["registered_number"])
+    target = _target(principal, record.registered_number)
     visit = Visit(
         client_uuid=key,
         fingerprint=print_,
         account_id=principal.account_id,
         device_id=principal.device_id,
-        outcome=data["outcome"].value,
-        relation=data.get("relation"),
-        other_text=data.get("other_text"),
-        recorded_at=data["recorded_at"],
+        outcome=record.outcome.value,
+        relation=record.relation,
+        other_text=record.other_text,
+        recorded_at=record.recorded_at,
         received_at=utcnow(),
-        lon=data["location"][0],
-        lat=data["location"][1],
-        accuracy_m=data["accuracy_m"],
+        lon=record.location[0],
+        lat=record.location[1],
+        accuracy_m=record.accuracy_m,
         flags=[],
     )
-    _check_details(data)
+    _check_details(record)
     target.apply_to(visit)
-    answers = _check_survey(visit, target, data.get("survey"))
-    _check_signature(visit, data.get("signature"))
+    answers = _check_survey(visit, target, record.survey)
+    _check_signature(visit, record.signature)
     _locate(visit, target)
     if visit.recorded_at > visit.received_at + CLOCK_SKEW:
         visit.flags.append("recorded_in_future")
@@ -250,33 +242,6 @@ def record_visit(principal: Principal, raw: Any, data: dict[str, Any]) -> Answer
     return Answer(201, _stored(visit))
 
 
-def record_in_batch(principal: Principal, raw: Any) -> dict[str, Any]:
-    """One record of an offline batch, in its own savepoint: its own result, never the batch's."""
-    client_uuid = raw.get("client_uuid") if isinstance(raw, dict) else None
-    try:
-        data = VisitInSchema().load(raw)
-    except ValidationError as error:
-        body = error_body(422, Invalid.code, Invalid.message, error.messages)
-        return {"client_uuid": client_uuid, "status": 422, "body": body}
-    try:
-        with db.session.begin_nested():
-            answer = record_visit(principal, raw, data)
-    except ApiError as error:
-        body = error_body(error.status, error.code, error.message, error.fields)
-        return {"client_uuid": client_uuid, "status": error.status, "body": body}
-    except (sa.exc.OperationalError, sa.exc.InterfaceError):
-        # The database itself failed (a restart, a lost connection), not this record: the
-        # whole batch is a 503 with Retry-After (core/errors.py) and the phone sends it again.
-        raise
-    except Exception:
-        # Validation leaves nothing a record could raise; should something still fail, only
-        # this record's savepoint is lost and the phone keeps it to send again.
-        log.exception("visit %s of a batch failed", client_uuid)
-        body = error_body(500, "internal", INTERNAL)
-        return {"client_uuid": client_uuid, "status": 500, "body": body}
-    return {"client_uuid": client_uuid, "status": answer.status, "body": answer.body}
-
-
 def stored_answer(principal: Principal, client_uuid: str) -> dict[str, Any]:
     """The stored answer to one of the caller's records (did it arrive?), or 404."""
     visit = db.session.scalar(
@@ -304,8 +269,7 @@ class _Target:
     mail_item: MailItem | None
     office_item: OfficeItem | None
     position: tuple[float, float]
-    stop: tuple[int, int]  # (stop id, plan id)
-    reassigned: bool
+    stop: VisitedStop
 
     def apply_to(self, visit: Visit) -> None:
         """Point the visit at the item, its household and stop; flag a reassignment."""
@@ -313,8 +277,10 @@ class _Target:
         visit.office_item_id = self.office_item.id if self.office_item else None
         visit.household_id = self.mail_item.household_id if self.mail_item else None
         visit.municipality_id = self.mail_item.municipality_id if self.mail_item else None
-        visit.stop_id, visit.plan_id = self.stop
-        if self.reassigned:
+        visit.stop_id, visit.plan_id = self.stop.stop_id, self.stop.plan_id
+        if self.stop.reassigned:
+            # Moved to a colleague while the phone was offline: kept and flagged for the
+            # dispatcher, never applied, never dropped.
             visit.flags.append("reassigned")
 
 
@@ -334,52 +300,35 @@ def _target(principal: Principal, text: str) -> _Target:
     raise NotFound()  # never on a route handed out: nothing a carrier could have visited
 
 
-def _on_routes(rows: list[sa.Row], **item: Any) -> _Target | None:
-    """The caller's stop among an item's stops (newest first), else the newest; None when no
-    published version ever gave the item to the caller (a colleague's item is not theirs)."""
-    if not rows[0].handed:
-        return None
-    mine = next(((row.stop_id, row.plan_id) for row in rows if row.own), None)
-    # Not (or no longer) on the caller's route: moved to a colleague while the phone was
-    # offline. Kept and flagged for the dispatcher, never applied, never dropped.
-    newest = rows[0].stop_id, rows[0].plan_id
-    return _Target(stop=mine or newest, reassigned=mine is None, **item)
-
-
 def _welfare_target(principal: Principal, number: str) -> _Target | None:
-    rows = db.session.execute(_WELFARE_STOPS, _lookup(principal, number)).all()
-    if not rows:
+    found = item_at_office(number, principal.office_id)
+    if found is None:
         return None
-    first = rows[0]
-    return _on_routes(
-        rows, mail_item=first.MailItem, office_item=None, position=(first.lon, first.lat)
-    )
+    item, position = found
+    stop = mail_item_visited(principal.account_id, item.id)
+    if stop is None:
+        return None
+    return _Target(mail_item=item, office_item=None, position=position, stop=stop)
 
 
 def _office_target(principal: Principal, number: str) -> _Target | None:
-    rows = db.session.execute(_OFFICE_STOPS, _lookup(principal, number)).all()
-    if not rows:
+    found = office_item_visited(principal.account_id, principal.office_id, number)
+    if found is None:
         return None
-    # A number can come back on another day as another office item: the newest one.
-    item = rows[0].OfficeItem
-    rows = [row for row in rows if row.OfficeItem is item]
-    return _on_routes(rows, mail_item=None, office_item=item, position=(item.lon, item.lat))
+    item, stop = found
+    return _Target(mail_item=None, office_item=item, position=(item.lon, item.lat), stop=stop)
 
 
-def _lookup(principal: Principal, number: str) -> dict[str, Any]:
-    return {"number": number, "office_id": principal.office_id, "account_id": principal.account_id}
-
-
-def _check_details(data: dict[str, Any]) -> None:
-    needed = survey.OUTCOME_DETAIL.get(data["outcome"])
-    if needed == "relation" and not data.get("relation"):
+def _check_details(record: NewVisit) -> None:
+    needed = survey.OUTCOME_DETAIL.get(record.outcome)
+    if needed == "relation" and not record.relation:
         raise Invalid(fields={"relation": ["가구원과의 관계를 적어 주세요. (Relation required.)"]})
-    if needed == "text" and not data.get("other_text"):
+    if needed == "text" and not record.other_text:
         raise Invalid(fields={"other_text": ["내용을 적어 주세요. (Describe what happened.)"]})
 
 
 def _check_survey(
-    visit: Visit, target: _Target, given: dict[str, Any] | None
+    visit: Visit, target: _Target, given: VisitSurvey | None
 ) -> dict[str, Any] | None:
     """Welfare items need the survey, valid for its version and fitting the outcome."""
     if target.mail_item is None:
@@ -389,27 +338,27 @@ def _check_survey(
     if given is None:
         raise Invalid(fields={"survey": ["복지등기는 설문이 필요합니다. (A survey is required.)"]})
     try:
-        answers = survey.validate(given["form"], given["version"], given["answers"])
+        answers = survey.validate(given.form, given.version, given.answers)
         survey.check_fits_outcome(Outcome(visit.outcome), answers)
     except survey.SurveyInvalid as invalid:
         raise Invalid(fields={"survey": invalid.problems}) from invalid
-    visit.survey_form, visit.survey_version = given["form"], given["version"]
+    visit.survey_form, visit.survey_version = given.form, given.version
     return answers
 
 
-def _check_signature(visit: Visit, given: dict[str, Any] | None) -> None:
+def _check_signature(visit: Visit, given: VisitSignature | None) -> None:
     if given is None:
         return
     limit = current_app.config["VISIT_SIGNATURE_MAX_BYTES"]
     try:
-        image = base64.b64decode(given["data"], validate=True)
+        image = base64.b64decode(given.data, validate=True)
     except (binascii.Error, ValueError):
         raise Invalid(fields={"signature": ["base64가 아닙니다. (Not base64.)"]}) from None
     if len(image) > limit:
         raise Invalid(fields={"signature": [f"{limit:,} 바이트 이하 (at most {limit:,} bytes)"]})
-    if not image.startswith(SIGNATURE_TYPES[given["type"]]):
+    if not image.startswith(SIGNATURE_TYPES[given.type]):
         raise Invalid(fields={"signature": ["이미지 형식이 맞지 않습니다. (Not a PNG/JPEG.)"]})
-    visit.signature_type, visit.signature = given["type"], given["data"]
+    visit.signature_type, visit.signature = given.type, given.data
 
 
 def _locate(visit: Visit, target: _Target) -> None:
@@ -424,10 +373,8 @@ def _consequences(principal: Principal, visit: Visit, target: _Target) -> None:
     outcome = Outcome(visit.outcome)
     at = min(visit.recorded_at, visit.received_at)
     if target.office_item is not None:
-        if target.office_item.status != "due":
+        if not record_visit_outcome(target.office_item, OFFICE_STATUS.get(outcome)):
             visit.flags.append("item_not_open")
-        elif outcome in OFFICE_STATUS:
-            target.office_item.status = OFFICE_STATUS[outcome]
         return
     event = EVENTS.get(outcome)
     if event is None:

@@ -1,1 +1,1 @@
-"""Shared plumbing: database, configuration, errors, auth, audit, crypto."""
+"""Shared plumbing: database, configuration, errors, auth, audit, crypto, jobs, clock, scheduler."""

@@ -1,4 +1,4 @@
-"""Core CLI: key rotation and account bootstrap."""
+"""Core CLI: key rotation, account bootstrap, the outbox workers and the scheduler."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 
+from core import scheduler
 from core.auth.roles import Role
 from core.config import read_local_secrets, write_local_secrets
 from core.crypto import EncryptedText, configure_crypto, reencrypt
@@ -120,8 +121,9 @@ def create(
     password: str,
 ) -> None:
     """Create an account (the first system admin is made this way)."""
+    from core.auth.principal import COMMAND_LINE
     from core.auth.schemas import Email
-    from core.auth.services import create_account
+    from core.auth.services import NewAccount, create_account
 
     try:
         email = Email().deserialize(email)
@@ -129,8 +131,7 @@ def create(
         raise click.BadParameter(" ".join(error.messages), param_hint="--email") from error
     try:
         with transaction():
-            account = create_account(
-                None,
+            new = NewAccount(
                 username=username,
                 display_name=display_name,
                 password=password,
@@ -139,6 +140,7 @@ def create(
                 office_id=office_id,
                 email=email,
             )
+            account = create_account(COMMAND_LINE, new)
     except ApiError as error:
         raise click.ClickException(f"{error.message} {error.fields or ''}".strip()) from error
     click.echo(f"Created account {account.username} (id {account.id}, {account.role}).")
@@ -199,3 +201,15 @@ def run_outbox(queues: tuple[str, ...], once: bool, concurrency: int) -> None:
         hostname=f"{'+'.join(queues)}@{socket.gethostname()}-{os.getpid()}",
         loglevel=app.config.get("LOG_LEVEL", "INFO"),
     ).start()
+
+
+scheduler_cli = AppGroup("scheduler", help="예약 작업 (Scheduled jobs: one leader at a time).")
+
+
+@scheduler_cli.command("run")
+@click.option(
+    "--probe-every", type=float, default=None, help="also record a probe tick every S seconds"
+)
+def run_scheduler(probe_every: float | None) -> None:
+    """Run the scheduler; a second one waits and takes over if the first dies."""
+    scheduler.run(probe_every_s=probe_every)

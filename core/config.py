@@ -111,7 +111,7 @@ class Config:
     #: Production refuses to start with it on.
     WEBHOOK_ALLOW_HTTP_LOOPBACK = False
     PAGE_SIZE_MAX = 200
-    # Route planning (routing/planning.py). Times of day are "HH:MM" in Seoul time.
+    # Route planning (routing/plans/settings.py). Times of day are "HH:MM" in Seoul time.
     OSRM_URL: str | None = None  # an OSRM /table service; None: great-circle estimates
     ROUTING_WELFARE_SERVICE_S = 600  # a welfare visit at the door
     ROUTING_REGISTERED_SERVICE_S = 60  # handing over plain registered mail

@@ -59,8 +59,9 @@ class UTCDateTime(TypeDecorator):
 
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, connection_record) -> None:
-    # pysqlite's own transaction handling loses updates under concurrency (reliability.md R4):
-    # take over BEGIN ourselves and make every transaction BEGIN IMMEDIATE.
+    # pysqlite's own transaction handling loses updates under concurrency (it begins lazily, so
+    # two read-modify-writes interleave; SQLAlchemy's "Serializable isolation / Savepoints /
+    # Transactional DDL" note for pysqlite): take over BEGIN and make every one BEGIN IMMEDIATE.
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     dbapi_connection.isolation_level = None

@@ -72,8 +72,9 @@ def text(max_length: int, min_length: int = 1, **options: Any) -> Text:
     return Text(max_length, min_length=min_length, error_messages=_MESSAGES, **options)
 
 
-def load_form(form: type[PageForm], data: Mapping[str, str]) -> dict[str, Any]:
-    """The form's typed values; blank fields count as not given; Invalid names bad fields.
+def load_form(form: type[PageForm], data: Mapping[str, str]) -> Any:
+    """The form's typed values (a dict, or an API schema's input type); blank fields count as
+    not given; Invalid names bad fields.
 
     A list field takes every value posted under its name (check boxes).
     """
@@ -100,7 +101,7 @@ def _flat(messages: list | dict) -> list[str]:
 
 def submit(
     form: type[PageForm],
-    action: Callable[[dict[str, Any]], T],
+    action: Callable[[Any], T],
     refused: Callable[[ApiError], Answer],
     done: str,
     then: Callable[[T], str],

@@ -21,8 +21,8 @@ from flask_babel import Babel, Domain, get_locale, refresh
 LANGUAGES = {"ko": "한국어", "en": "English"}
 DEFAULT_LANGUAGE = "ko"
 LANGUAGE_COOKIE = "lang"
-#: The packages that may carry page text (DESIGN.md §3's fixed top-level names).
-PACKAGES = ("core", "municipalities", "routing", "carrier_api", "welfare_checks")
+#: The packages that may carry page text.
+PACKAGES = ("core", "postal", "municipalities", "routing", "carrier_api", "welfare_checks")
 ROOT = Path(__file__).resolve().parent.parent
 
 

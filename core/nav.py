@@ -12,6 +12,7 @@ from flask import Flask, g
 
 from core.auth.principal import Principal
 from core.auth.roles import Role
+from core.hooks import Hook
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ class HeaderPart:
     roles: frozenset[Role]
 
 
+NAV_LINKS: Hook[NavLink] = Hook("nav_links")
+HEADER_PARTS: Hook[HeaderPart] = Hook("header_parts")
+
+
 def add_nav_link(
     app: Flask,
     endpoint: str,
@@ -53,12 +58,12 @@ def add_nav_link(
     """Show a link to `endpoint` in the top navigation of principals in `roles`, with the
     count `badge(principal)` gives (one cheap query: it runs on every page)."""
     link = NavLink(endpoint, label, frozenset(roles), badge)
-    app.extensions.setdefault("nav_links", []).append(link)
+    NAV_LINKS.register(app, link)
 
 
 def add_header_part(app: Flask, template: str, roles: tuple[Role, ...]) -> None:
     """Include `template` in the header of every page shown to principals in `roles`."""
-    app.extensions.setdefault("header_parts", []).append(HeaderPart(template, frozenset(roles)))
+    HEADER_PARTS.register(app, HeaderPart(template, frozenset(roles)))
 
 
 def _badge(link: NavLink, principal: Principal) -> NavBadge | None:
@@ -82,9 +87,7 @@ def init_nav(app: Flask) -> None:
         principal = g.get("principal")
         if principal is None:
             return {"nav_links": [], "nav_badge": lambda link: None, "header_parts": []}
-        links = [
-            link for link in app.extensions.get("nav_links", []) if principal.role in link.roles
-        ]
+        links = [link for link in NAV_LINKS.entries(app) if principal.role in link.roles]
         counted: dict[str, NavBadge | None] = {}
 
         def nav_badge(link: NavLink) -> NavBadge | None:
@@ -93,8 +96,6 @@ def init_nav(app: Flask) -> None:
             return counted[link.endpoint]
 
         parts = [
-            part.template
-            for part in app.extensions.get("header_parts", [])
-            if principal.role in part.roles
+            part.template for part in HEADER_PARTS.entries(app) if principal.role in part.roles
         ]
         return {"nav_links": links, "nav_badge": nav_badge, "header_parts": parts}

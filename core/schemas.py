@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 #: The largest id a primary key holds (PostgreSQL integer); larger ids are simply not found.
 MAX_ID = 2**31 - 1
@@ -194,6 +194,17 @@ class StrictSchema(Schema):
             if bad:
                 raise ValidationError(bad)
         return data
+
+
+class InputSchema(StrictSchema):
+    """A request body that loads into its service's typed input: `into(**loaded fields)`."""
+
+    #: The service's input type (core/inputs.py), made from the loaded fields by name.
+    into: ClassVar[type]
+
+    @post_load
+    def _into(self, data: dict[str, Any], **kwargs: Any) -> Any:
+        return self.into(**data)
 
 
 def _unstorable(value: Any) -> str | None:

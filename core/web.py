@@ -14,7 +14,6 @@ from flask_wtf.csrf import CSRFError
 
 from core.auth import services
 from core.auth.models import Account
-from core.auth.views import bearer_token
 from core.db import transaction
 from core.errors import error_response
 from core.extensions import csrf
@@ -22,6 +21,15 @@ from core.extensions import csrf
 #: Two years, subdomains included: the service is HTTPS only (not preloaded: that is a
 #: decision for the domain's owner).
 HSTS = "max-age=63072000; includeSubDomains"
+
+
+def bearer_token() -> str | None:
+    """The bearer token of the current request, if any."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
 
 
 def _load_api_principal(app: Flask) -> None:

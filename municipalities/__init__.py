@@ -1,1 +1,1 @@
-"""Municipalities (tenants), the household registry, mailings and mail items."""
+"""Municipalities (tenants), the household registry and its import; mail in the sub-package."""

@@ -8,9 +8,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from core.auth.principal import COMMAND_LINE
 from core.db import transaction
 from core.errors import ApiError
-from municipalities import imports
+from municipalities import household_import
 from municipalities.jobs import configured_geocoder, geocode_pending
 from municipalities.services import municipality_by_code, reindex_households
 
@@ -35,8 +36,8 @@ def import_command(file: Path, code: str, dry_run: bool) -> None:
     try:
         with transaction():
             municipality = municipality_by_code(code)
-            report = imports.import_file(
-                None, municipality, file.read_bytes(), file.name, dry_run=dry_run
+            report = household_import.import_file(
+                COMMAND_LINE, municipality, file.read_bytes(), file.name, dry_run=dry_run
             )
     except ApiError as error:
         raise click.ClickException(error.message) from error

@@ -6,14 +6,16 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from core.crypto import blind_index
 from core.db import db, transaction
 from core.geocoding import Geocoder, GeocoderUnavailable
-from core.outbox import DeliveryFailed, Message
+from core.outbox import MAINTENANCE, DeliveryFailed, Message, register_handler
+from core.scheduler import Periodic, register_periodic
 from municipalities.models import GeocodeCache, Household
-from municipalities.services import assign_district, district_index
+from municipalities.services import GEOCODE_KIND, assign_district
+from postal.services import district_index
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,14 @@ def _cache_key(address: str) -> str:
 
 
 BATCH = 500
+GEOCODE_EVERY_S = 600
+
+
+def register_jobs(app: Flask) -> None:
+    """Say who geocodes; with a geocoder configured, have the scheduler ask for it too."""
+    register_handler(GEOCODE_KIND, geocode_job, queue=MAINTENANCE)
+    if app.config["GEOCODER_URL"]:  # also asked for whenever a household needs coordinates
+        register_periodic(app, Periodic("geocode", GEOCODE_KIND, every_s=GEOCODE_EVERY_S))
 
 
 def configured_geocoder() -> Geocoder | None:

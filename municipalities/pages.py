@@ -1,5 +1,5 @@
-"""The household registry pages: list and search, add, edit, close, the file import (a job the
-page follows), and tracking a mail item by its registered number.
+"""The household registry pages: list and search, add, edit, close, and the file import (a job
+the page follows).
 
 Thin like the API views (municipalities/views.py), over the same services: tenancy, roles,
 versions and the access log come from them. Names are searched through a form POST, so a name
@@ -39,11 +39,11 @@ from core.forms import (
 from core.nav import add_nav_link
 from core.schemas import Text
 from core.uploads import UploadTooLarge
-from municipalities import imports, mail, services
-from municipalities.importing import MAX_ADDRESS_DETAIL, MAX_NAME, MAX_NOTE, MAX_ROAD_ADDRESS
+from municipalities import household_import, services
+from municipalities.forms import ASSIGNMENTS, STATUSES, FilterForm, SearchForm
+from municipalities.household_file import MAX_ADDRESS_DETAIL, MAX_NAME, MAX_NOTE, MAX_ROAD_ADDRESS
 from municipalities.models import Household
 from municipalities.schemas import check_hours_range
-from municipalities.tracking import EVENT_LABELS, STATUS_LABELS
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 
 bp = Blueprint(
@@ -54,12 +54,6 @@ bp = Blueprint(
     static_folder="static",
 )
 PER_PAGE = 50
-STATUSES = {"active": _l("관리 중"), "closed": _l("종결")}
-ASSIGNMENTS = {
-    "assigned": _l("집배구 배정"),
-    "outside_districts": _l("집배구 밖"),
-    "not_geocoded": _l("좌표 없음"),
-}
 CLOSE_REASONS = {
     "moved": _l("전출"),
     "deceased": _l("사망"),
@@ -104,21 +98,6 @@ JOB_PHASES = {
 }
 
 
-class FilterForm(PageForm):
-    status = choice(STATUSES)
-    household_type = choice(HOUSEHOLD_TYPES)
-    risk_source = choice(RISK_SOURCES)
-    assignment_status = choice(ASSIGNMENTS)
-
-
-class SearchForm(FilterForm):
-    """Filters posted with a name or an address: personal data never travels in a URL."""
-
-    name = text(MAX_NAME)
-    address = text(100)
-    page = number()
-
-
 #: The time fields of the preferred hours; checked as pairs by `preferred_hours`.
 _HoursForm = PageForm.from_dict(
     {f"hours_{row}_{end}": Text(8) for row in range(1, HOURS_ROWS + 1) for end in ENDS},
@@ -152,17 +131,10 @@ class ImportForm(PageForm):
 
 
 def register_pages(app: Flask) -> None:
-    """Mount the registry, mailing, webhook and sender pages and put them in the navigation."""
-    # The mailing and webhook pages build on this module's forms: imported once it is loaded.
-    from municipalities import mail_pages, sender_pages, webhook_pages
-
+    """Mount the registry pages and put them in the municipal team's navigation."""
     app.register_blueprint(bp)
     add_nav_link(app, "registry_pages.households", _l("가구 명부"), services.READERS)
     add_nav_link(app, "registry_pages.import_page", _l("가구 파일 가져오기"), services.WRITERS)
-    add_nav_link(app, "registry_pages.tracking", _l("등기 조회"), services.READERS)
-    mail_pages.register_pages(app)
-    webhook_pages.register_pages(app)
-    sender_pages.register_pages(app)
 
 
 @bp.context_processor
@@ -211,7 +183,7 @@ def _list_page(
         key: given[key] for key in form().fields if key != "page" and given.get(key, "").strip()
     }
     with transaction():  # every household listed is access-logged
-        query = services.search_households(principal, filters)
+        query = services.search_households(principal, services.HouseholdFilters(**filters))
         page = db.paginate(query, page=page_number, per_page=PER_PAGE, error_out=False)
         services.log_listed(principal, page.items)
         html = render_template(
@@ -250,7 +222,9 @@ def create() -> Answer:
 
     return submit(
         HouseholdForm,
-        lambda data: services.create_household(principal, household_values(data)),
+        lambda data: services.create_household(
+            principal, services.NewHousehold(**household_values(data))
+        ),
         refused,
         gettext("가구를 등록했습니다."),
         lambda household: url_for(".household", household_id=household.id),
@@ -258,7 +232,7 @@ def create() -> Answer:
 
 
 def household_values(data: dict[str, Any]) -> dict[str, Any]:
-    """The form as the service takes it: blank fields clear, longitude and latitude go together."""
+    """The form's household fields: blank fields clear, longitude and latitude go together."""
     values = {key: data.get(key) for key in ("name", "road_address", "household_type", *OPTIONAL)}
     values["risk_sources"] = data.get("risk_sources", [])
     lon, lat = data.get("lon"), data.get("lat")
@@ -352,7 +326,9 @@ def edit(household_id: int) -> Answer:
         current = services.get_household(principal, household_id, log_as="")
         changes = changed_values(current, household_values(data))
         return services.update_household(
-            principal, household_id, changes | {"version": data["version"]}
+            principal,
+            household_id,
+            services.HouseholdChanges(version=data["version"], **changes),
         )
 
     return _act(household_id, EditForm, update, gettext("가구 정보를 저장했습니다."))
@@ -389,12 +365,12 @@ def import_file() -> Answer:
         dry_run = load_form(ImportForm, request.form)["mode"] == "check"
         upload = _uploaded(request.files.get("file"))
         with transaction():
-            outcome = imports.submit_file(
+            outcome = household_import.submit_file(
                 principal, upload.read(), upload.filename, dry_run=dry_run
             )
     except (Invalid, UploadTooLarge) as error:
         return _import_page(None, error)
-    if isinstance(outcome, imports.ImportReport):
+    if isinstance(outcome, household_import.ImportReport):
         return _import_page(outcome)
     return redirect(url_for(".import_job", job_id=outcome.id))
 
@@ -403,7 +379,7 @@ def import_file() -> Answer:
 @staff_page(*services.WRITERS)
 def import_job(job_id: int) -> str:
     """An import job: a progress bar while it runs (the page follows it), then its report."""
-    job = jobs.get_job(current_principal(), job_id, imports.KIND)
+    job = jobs.get_job(current_principal(), job_id, household_import.KIND)
     return render_template(
         "municipalities/import_job.html",
         job=job,
@@ -417,7 +393,7 @@ def import_job(job_id: int) -> str:
 @staff_poll(*services.WRITERS)
 def import_job_progress(job_id: int) -> dict[str, Any]:
     """The job's state for its page to poll while it runs."""
-    return _job_state(jobs.get_job(current_principal(), job_id, imports.KIND))
+    return _job_state(jobs.get_job(current_principal(), job_id, household_import.KIND))
 
 
 def _job_state(job: jobs.Job) -> dict[str, Any]:
@@ -449,7 +425,7 @@ def _uploaded(upload: FileStorage | None) -> FileStorage:
 
 
 def _import_page(
-    report: imports.ImportReport | None, error: ApiError | None = None
+    report: household_import.ImportReport | None, error: ApiError | None = None
 ) -> tuple[str, int]:
     html = render_template(
         "municipalities/import.html",
@@ -457,33 +433,4 @@ def _import_page(
         error=error,
         errors=error.fields if error else {},
     )
-    return html, error.status if error else 200
-
-
-# --- Tracking an item ---------------------------------------------------------------------------
-
-
-@bp.get("/items")
-@staff_page(*services.READERS)
-def tracking() -> tuple[str, int]:
-    """A mail item's status and events by registered number (the read is access-logged)."""
-    number = request.args.get("number", "").strip()
-    item, events, error = None, [], None
-    with transaction():
-        if number:
-            try:
-                item = mail.item_by_number(current_principal(), number)
-                events = mail.events_of(item)
-            except ApiError as refused:  # a mistyped number, or none of this municipality's
-                error = refused
-        html = render_template(
-            "municipalities/tracking.html",
-            number=number,
-            item=item,
-            events=events,
-            event_labels=EVENT_LABELS,
-            status_labels=STATUS_LABELS,
-            error=error,
-            errors=error.fields if error else {},
-        )
     return html, error.status if error else 200

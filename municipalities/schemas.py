@@ -9,8 +9,16 @@ import phonenumbers
 from marshmallow import Schema, ValidationError, fields, validate
 
 from core.forms import text
-from core.schemas import Choice, Day, Id, Position, StrictSchema, Text, Version
-from municipalities.services import CLOSE_REASONS, missing_sender_fields
+from core.schemas import Choice, Day, Id, InputSchema, Position, StrictSchema, Text, Version
+from municipalities.services import (
+    CLOSE_REASONS,
+    HouseholdChanges,
+    MunicipalityChanges,
+    NewHousehold,
+    NewMunicipality,
+    SenderChanges,
+    missing_sender_fields,
+)
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 
 AGREEMENT_STATES = ("none", "pending", "active", "suspended", "ended")
@@ -25,7 +33,9 @@ class MunicipalitySchema(Schema):
     agreement_end = fields.Date(allow_none=True)
 
 
-class MunicipalityCreateSchema(StrictSchema):
+class MunicipalityCreateSchema(InputSchema):
+    into = NewMunicipality
+
     code = Text(5, required=True, validate=validate.Regexp(r"^\d{5}$"))
     name = Text(100, min_length=1, required=True)
     agreement_status = Choice(AGREEMENT_STATES, load_default="none")
@@ -33,7 +43,9 @@ class MunicipalityCreateSchema(StrictSchema):
     agreement_end = Day(load_default=None, allow_none=True)
 
 
-class MunicipalityUpdateSchema(StrictSchema):
+class MunicipalityUpdateSchema(InputSchema):
+    into = MunicipalityChanges
+
     name = Text(100, min_length=1)
     agreement_status = Choice(AGREEMENT_STATES)
     agreement_start = Day(allow_none=True)
@@ -76,8 +88,10 @@ class KoreanPhone(Text):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
-class SenderUpdateSchema(StrictSchema):
+class SenderUpdateSchema(InputSchema):
     """Parts of the sender identity to set; null clears one."""
+
+    into = SenderChanges
 
     department = text(100, allow_none=True)
     road_address = text(200, allow_none=True)
@@ -137,7 +151,7 @@ def check_hours_range(text: str) -> None:
         raise ValidationError("끝이 시작보다 늦어야 합니다. (The end must follow the start.)")
 
 
-class _HouseholdFields(StrictSchema):
+class _HouseholdFields(InputSchema):
     name = Text(100, min_length=1)
     road_address = Text(200, min_length=1)
     address_detail = Text(100, allow_none=True)
@@ -157,11 +171,15 @@ class _HouseholdFields(StrictSchema):
 
 
 class HouseholdCreateSchema(_HouseholdFields):
+    into = NewHousehold
+
     name = Text(100, min_length=1, required=True)
     road_address = Text(200, min_length=1, required=True)
 
 
 class HouseholdUpdateSchema(_HouseholdFields):
+    into = HouseholdChanges
+
     version = Version(required=True, metadata={"description": "the version you read"})
 
 

@@ -17,8 +17,10 @@ from core.auth.roles import Role
 from core.db import db
 from core.errors import ApiError
 from core.forms import Answer, PageForm, submit
+from core.inputs import whole
 from core.nav import add_nav_link
-from municipalities import production, services
+from municipalities import services
+from municipalities.mail import production
 from municipalities.models import Municipality
 from municipalities.schemas import SenderUpdateSchema
 
@@ -77,9 +79,8 @@ def save() -> Answer:
     """Save the whole sender identity (blank fields are cleared)."""
     principal = current_principal()
 
-    def update(data: dict) -> Municipality:
-        given = {name: data.get(name) for name in services.SENDER_FIELDS}
-        return services.update_sender(principal, _own_municipality(), given)
+    def update(changes: services.SenderChanges) -> Municipality:
+        return services.update_sender(principal, _own_municipality(), whole(changes))
 
     return submit(
         SenderForm,

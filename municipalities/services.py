@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app
@@ -15,9 +16,11 @@ from core.crypto import blind_index
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.geo import DistrictIndex
+from core.inputs import UNSET, Unset, given
 from core.outbox import enqueue_once
-from municipalities.importing import RowProblem, check_household_values
+from municipalities.household_file import RowProblem, check_household_values
 from municipalities.models import Household, Municipality
+from postal.services import district_index
 
 READERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER, Role.AUDITOR)
 WRITERS = (Role.MUNICIPAL_ADMIN, Role.SOCIAL_WORKER)
@@ -47,11 +50,6 @@ class HouseholdInvalid(Invalid):
         for problem in problems:
             fields.setdefault(problem.column or "_", []).append(problem.message)
         return cls(fields=fields)
-
-
-def district_index() -> DistrictIndex:
-    """The district index provided by the postal network (wired in create_app)."""
-    return current_app.extensions["district_index"]()
 
 
 # --- scoping ---------------------------------------------------------------------------------
@@ -84,22 +82,50 @@ def get_household(principal: Principal, household_id: int, *, log_as: str = "vie
     return household
 
 
-def create_municipality(data: dict) -> Municipality:
-    """Register a municipality (a tenant)."""
-    if db.session.scalar(sa.select(Municipality.id).where(Municipality.code == data["code"])):
+@dataclass(frozen=True)
+class NewMunicipality:
+    """A municipality to register: code, name, agreement, and (optionally) its letters' sender."""
+
+    code: str
+    name: str
+    #: none | pending | active | suspended | ended
+    agreement_status: str = "none"
+    agreement_start: date | None = None
+    agreement_end: date | None = None
+    department: str | None = None
+    road_address: str | None = None
+    postal_code: str | None = None
+    phone: str | None = None
+    contact_person: str | None = None
+
+
+@dataclass(frozen=True)
+class MunicipalityChanges:
+    """What to change of a municipality (UNSET: unchanged; an agreement date None clears it)."""
+
+    name: str | Unset = UNSET
+    agreement_status: str | Unset = UNSET
+    agreement_start: date | None | Unset = UNSET
+    agreement_end: date | None | Unset = UNSET
+
+
+def create_municipality(principal: Principal, new: NewMunicipality) -> Municipality:
+    """Register a municipality (a tenant; system admins)."""
+    _require(principal, (Role.SYSTEM_ADMIN,))
+    if db.session.scalar(sa.select(Municipality.id).where(Municipality.code == new.code)):
         raise Conflict(fields={"code": ["이미 있는 지자체 코드입니다. (Code taken.)"]})
-    municipality = Municipality(**data)
+    municipality = Municipality(**asdict(new))
     db.session.add(municipality)
     db.session.flush()
     return municipality
 
 
 def update_municipality(
-    principal: Principal, municipality: Municipality, data: dict
+    principal: Principal, municipality: Municipality, changes: MunicipalityChanges
 ) -> Municipality:
     """Change a municipality's name or agreement (system admins only: the agreement is with us)."""
     _require(principal, (Role.SYSTEM_ADMIN,))
-    for key, value in data.items():
+    for key, value in given(changes).items():
         setattr(municipality, key, value)
     start, end = municipality.agreement_start, municipality.agreement_end
     if start and end and end < start:
@@ -110,8 +136,19 @@ def update_municipality(
     return municipality
 
 
+@dataclass(frozen=True)
+class SenderChanges:
+    """Parts of the sender identity to set (UNSET: unchanged; None clears one)."""
+
+    department: str | None | Unset = UNSET
+    road_address: str | None | Unset = UNSET
+    postal_code: str | None | Unset = UNSET
+    phone: str | None | Unset = UNSET
+    contact_person: str | None | Unset = UNSET
+
+
 #: The sender identity printed on letters (return address, signature, whom to call).
-SENDER_FIELDS = ("department", "road_address", "postal_code", "phone", "contact_person")
+SENDER_FIELDS = tuple(sender_field.name for sender_field in fields(SenderChanges))
 #: What no letter goes out without; a contact person is printed when given.
 SENDER_REQUIRED = ("department", "road_address", "postal_code", "phone")
 SENDER_LABELS = {
@@ -133,10 +170,12 @@ def get_sender(principal: Principal, municipality: Municipality) -> Municipality
     return municipality
 
 
-def update_sender(principal: Principal, municipality: Municipality, data: dict) -> Municipality:
+def update_sender(
+    principal: Principal, municipality: Municipality, changes: SenderChanges
+) -> Municipality:
     """Set the sender identity printed on the municipality's letters (its own admins only)."""
     _require(principal, (Role.MUNICIPAL_ADMIN,))
-    for key, value in data.items():
+    for key, value in given(changes).items():
         setattr(municipality, key, value)
     db.session.flush()
     return municipality
@@ -171,27 +210,73 @@ def municipality_by_code(code: str) -> Municipality:
     return municipality
 
 
+def municipality_exists(municipality_id: int) -> bool:
+    """Whether the municipality exists (an account may be bound to it)."""
+    found = sa.select(Municipality.id).where(Municipality.id == municipality_id)
+    return db.session.scalar(found) is not None
+
+
+def municipality_names() -> dict[int, str]:
+    """Every municipality's name by id, ordered by name."""
+    rows = db.session.execute(
+        sa.select(Municipality.id, Municipality.name).order_by(Municipality.name, Municipality.id)
+    )
+    return {municipality_id: name for municipality_id, name in rows}
+
+
+def municipalities_created_before(at: datetime) -> list[int]:
+    """The ids of the municipalities registered before `at`, in order."""
+    return list(
+        db.session.scalars(
+            sa.select(Municipality.id).where(Municipality.created_at < at).order_by(Municipality.id)
+        )
+    )
+
+
 # --- search ----------------------------------------------------------------------------------
 
 
-def search_households(principal: Principal, filters: dict) -> sa.Select:
+@dataclass(frozen=True)
+class HouseholdFilters:
+    """Which households to list (None: any); a name matches exactly, an address in part."""
+
+    name: str | None = None
+    address: str | None = None
+    status: str | None = None
+    household_type: str | None = None
+    district_id: int | None = None
+    office_id: int | None = None
+    assignment_status: str | None = None
+    #: A risk source code the household has among its risk sources.
+    risk_source: str | None = None
+
+
+def search_households(principal: Principal, filters: HouseholdFilters) -> sa.Select:
     """A filtered, ordered select of visible households (name matches exactly, via its index)."""
     _require(principal, READERS)
     query = households_visible_to(principal).order_by(Household.id)
-    if filters.get("name"):
-        query = query.where(Household.name_index == blind_index(filters["name"]))
-    if filters.get("address"):
-        pattern = "%" + filters["address"].replace("%", r"\%").replace("_", r"\_") + "%"
+    if filters.name:
+        query = query.where(Household.name_index == blind_index(filters.name))
+    if filters.address:
+        pattern = "%" + filters.address.replace("%", r"\%").replace("_", r"\_") + "%"
         query = query.where(Household.road_address.like(pattern, escape="\\"))
     for key in ("status", "household_type", "district_id", "office_id", "assignment_status"):
-        if filters.get(key) is not None:
-            query = query.where(getattr(Household, key) == filters[key])
-    if filters.get("risk_source"):
+        if getattr(filters, key) is not None:
+            query = query.where(getattr(Household, key) == getattr(filters, key))
+    if filters.risk_source:
         # JSON containment differs per database; the vocabulary code is quoted inside the list.
         query = query.where(
-            sa.cast(Household.risk_sources, sa.Text).like(f'%"{filters["risk_source"]}"%')
+            sa.cast(Household.risk_sources, sa.Text).like(f'%"{filters.risk_source}"%')
         )
     return query
+
+
+def road_addresses(household_ids: Iterable[int]) -> dict[int, str]:
+    """The road address of each of these households, in one query (the caller logs the read)."""
+    rows = db.session.execute(
+        sa.select(Household.id, Household.road_address).where(Household.id.in_(list(household_ids)))
+    )
+    return {household_id: address for household_id, address in rows}
 
 
 def log_listed(principal: Principal, households: Iterable[Household], action: str = "list") -> None:
@@ -287,10 +372,46 @@ def request_geocoding() -> None:
         enqueue_once(GEOCODE_KIND)
 
 
-def create_household(principal: Principal, values: dict) -> Household:
+@dataclass(frozen=True)
+class NewHousehold:
+    """A household to register; checked by the same rules as a row of a household file."""
+
+    name: str
+    road_address: str
+    address_detail: str | None = None
+    postal_code: str | None = None
+    phone: str | None = None
+    household_type: str = "other"
+    risk_sources: Sequence[str] = ()
+    #: [lon, lat], or None: to geocode.
+    location: Sequence[float] | None = None
+    note: str | None = None
+    #: "HH:MM-HH:MM" spans the household prefers visits in.
+    preferred_hours: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class HouseholdChanges:
+    """What to change of a household read at `version` (UNSET: unchanged; None clears)."""
+
+    version: int
+    name: str | Unset = UNSET
+    road_address: str | Unset = UNSET
+    address_detail: str | None | Unset = UNSET
+    postal_code: str | None | Unset = UNSET
+    phone: str | None | Unset = UNSET
+    household_type: str | Unset = UNSET
+    risk_sources: Sequence[str] | Unset = UNSET
+    #: [lon, lat], or None: to geocode.
+    location: Sequence[float] | None | Unset = UNSET
+    note: str | None | Unset = UNSET
+    preferred_hours: Sequence[str] | Unset = UNSET
+
+
+def create_household(principal: Principal, new: NewHousehold) -> Household:
     """Register one household in the principal's municipality."""
     _require(principal, WRITERS)
-    checked = _validated(values, partial=False)
+    checked = _validated(asdict(new), partial=False)
     household = Household(
         municipality_id=principal.municipality_id,
         created_by=principal.account_id,
@@ -309,15 +430,17 @@ def create_household(principal: Principal, values: dict) -> Household:
     return household
 
 
-def update_household(principal: Principal, household_id: int, values: dict) -> Household:
+def update_household(
+    principal: Principal, household_id: int, changes: HouseholdChanges
+) -> Household:
     """Change a household; `version` must match the stored one (no silent overwrite)."""
     household = get_household(principal, household_id, log_as="")
     _require(principal, WRITERS)
     if household.status != "active":
         raise Conflict("종결된 가구는 수정할 수 없습니다. (A closed household cannot be changed.)")
-    if values.pop("version") != household.version:
+    if changes.version != household.version:
         raise StaleVersion()
-    checked = _validated(values, partial=True)
+    checked = _validated(given(changes), partial=True)
     address_changed = any(k in checked for k in ("road_address", "location"))
     _apply(household, checked)
     if "road_address" in checked and "location" not in checked:

@@ -13,7 +13,7 @@ from core.db import db, transaction
 from core.errors import NotFound
 from core.job_views import LOCATION, JobSchema, accepted
 from core.schemas import PageArgsSchema, page_of
-from municipalities import imports, services
+from municipalities import household_import, services
 from municipalities.models import Municipality
 from municipalities.schemas import (
     HouseholdCloseSchema,
@@ -58,10 +58,10 @@ class Municipalities(MethodView):
     @blp.arguments(MunicipalityCreateSchema)
     @blp.response(201, MunicipalitySchema)
     @require_role(Role.SYSTEM_ADMIN)
-    def post(self, data: dict):
+    def post(self, new: services.NewMunicipality):
         """Register a municipality (tenant) and its agreement state."""
         with transaction():
-            return services.create_municipality(data)
+            return services.create_municipality(current_principal(), new)
 
 
 @blp.route("/municipalities/<int:municipality_id>")
@@ -75,11 +75,11 @@ class MunicipalityItem(MethodView):
     @blp.arguments(MunicipalityUpdateSchema)
     @blp.response(200, MunicipalitySchema)
     @require_login
-    def patch(self, data: dict, municipality_id: int):
+    def patch(self, changes: services.MunicipalityChanges, municipality_id: int):
         """Change the name or the agreement (협약) state."""
         with transaction():
             municipality = _visible_municipality(municipality_id)
-            return services.update_municipality(current_principal(), municipality, data)
+            return services.update_municipality(current_principal(), municipality, changes)
 
 
 @blp.route("/municipalities/<int:municipality_id>/sender")
@@ -93,11 +93,11 @@ class MunicipalitySender(MethodView):
     @blp.arguments(SenderUpdateSchema)
     @blp.response(200, SenderSchema)
     @require_login
-    def patch(self, data: dict, municipality_id: int):
+    def patch(self, changes: services.SenderChanges, municipality_id: int):
         """Set department, postal code, address, phone or contact person (its municipal admin)."""
         with transaction():
             municipality = _visible_municipality(municipality_id)
-            return services.update_sender(current_principal(), municipality, data)
+            return services.update_sender(current_principal(), municipality, changes)
 
 
 def _visible_municipality(municipality_id: int) -> Municipality:
@@ -124,16 +124,18 @@ class Households(MethodView):
         """List the municipality's households (every listed household is access-logged)."""
         page, per_page = filters.pop("page"), filters.pop("per_page")
         with transaction():
-            query = services.search_households(current_principal(), filters)
+            query = services.search_households(
+                current_principal(), services.HouseholdFilters(**filters)
+            )
             return _page_of_households(query, page, per_page)
 
     @blp.arguments(HouseholdCreateSchema)
     @blp.response(201, HouseholdSchema)
     @require_login
-    def post(self, data: dict):
+    def post(self, new: services.NewHousehold):
         """Register one household."""
         with transaction():
-            return services.create_household(current_principal(), data)
+            return services.create_household(current_principal(), new)
 
 
 @blp.route("/households/search")
@@ -145,7 +147,9 @@ class HouseholdSearch(MethodView):
         """Search by exact name and other filters (a POST, so names never appear in URLs)."""
         page, per_page = filters.pop("page"), filters.pop("per_page")
         with transaction():
-            query = services.search_households(current_principal(), filters)
+            query = services.search_households(
+                current_principal(), services.HouseholdFilters(**filters)
+            )
             return _page_of_households(query, page, per_page)
 
 
@@ -173,10 +177,10 @@ class HouseholdItem(MethodView):
     @blp.arguments(HouseholdUpdateSchema)
     @blp.response(200, HouseholdSchema)
     @require_login
-    def patch(self, data: dict, household_id: int):
+    def patch(self, changes: services.HouseholdChanges, household_id: int):
         """Change a household; send the version you read (a stale one is a 409)."""
         with transaction():
-            return services.update_household(current_principal(), household_id, data)
+            return services.update_household(current_principal(), household_id, changes)
 
 
 @blp.route("/households/<int:household_id>/close")
@@ -209,9 +213,9 @@ class HouseholdImports(MethodView):
         or is too large is refused at once."""
         principal = current_principal()
         with transaction():
-            outcome = imports.submit_file(
+            outcome = household_import.submit_file(
                 principal, file.read(), file.filename or "", dry_run=dry_run
             )
-        if isinstance(outcome, imports.ImportReport):
+        if isinstance(outcome, household_import.ImportReport):
             return jsonify(ImportReportSchema().dump(outcome))
         return accepted(outcome)

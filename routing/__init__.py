@@ -1,1 +1,1 @@
-"""The postal network (offices, districts, carriers) and daily route planning."""
+"""Daily route planning: office items, plans and the dispatcher's workflow, the VRP engine."""

@@ -1,27 +1,30 @@
 """The office's other registered items of a day, imported so a route is the carrier's real round.
 
 Items come as JSON (API) or as a CSV/XLSX file with one item per row; both go through the same
-schema, every problem is named by row and field, and nothing is stored unless all rows pass.
+schema, every problem is named by row and field, and nothing is stored unless all rows pass. A
+carrier's visit closes an item (record_visit_outcome).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
 from core import jobs
 from core.auth.principal import Principal
 from core.auth.roles import Role
+from core.clock import parse_range
 from core.db import db
 from core.errors import Invalid, NotFound
 from core.geo import in_korea
 from core.outbox import Message
 from core.schemas import Day, Position, StrictSchema, Text
-from core.uploads import too_many_rows, upload_limits
-from municipalities.importing import (
+from core.spreadsheets import (
     FileRejected,
     Progress,
     cell_text,
@@ -30,18 +33,42 @@ from municipalities.importing import (
     read_all,
     read_records,
 )
-from municipalities.registered_numbers import InvalidRegisteredNumber, parse_number
-from routing import postal_model
-from routing.models import DeliveryOffice, OfficeItem
-from routing.services import dispatchers_office, district_index, get_office
+from core.uploads import too_many_rows, upload_limits
+from municipalities.mail.registered_numbers import InvalidRegisteredNumber, parse_number
+from postal.services import dispatchers_office, district_index, get_office
+from routing.models import OfficeItem
 
 MAX_ROWS = 20_000
 KIND = "office_item_import"
 
 
+@dataclass(frozen=True)
+class NewOfficeItem:
+    """A registered item of the office's day: its 13-digit number, addressee and address."""
+
+    registered_number: str
+    addressee: str
+    road_address: str
+    #: [lon, lat]
+    location: Sequence[float]
+    address_detail: str | None = None
+    #: None: the settings' service time.
+    service_s: int | None = None
+    #: When it may be delivered, "HH:MM-HH:MM" each (none: any time).
+    windows: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class DayItems:
+    """A day's registered items of the office, stored all or none."""
+
+    day: date
+    items: Sequence[NewOfficeItem]
+
+
 def _window(text: str) -> None:
     try:
-        postal_model.parse_range(text)
+        parse_range(text)
     except ValueError as exc:
         raise ValidationError(f"HH:MM-HH:MM 형식이어야 합니다. ({exc})") from exc
 
@@ -97,6 +124,13 @@ class OfficeItemsInSchema(StrictSchema):
                 )
             seen[number] = index
 
+    @post_load
+    def _into(self, data: dict[str, Any], **_: Any) -> DayItems:
+        # The items become typed here, not in their own schema: _unique_numbers reads them as
+        # loaded, an invalid item among them being a dict of its valid fields.
+        items = [NewOfficeItem(**item) for item in data["items"]]
+        return DayItems(day=data["day"], items=items)
+
 
 class OfficeItemOutSchema(Schema):
     id = fields.Integer()
@@ -136,57 +170,78 @@ def items_of(principal: Principal, office_id: int, day: date) -> list[OfficeItem
     )
 
 
-def add_items(principal: Principal, office_id: int, data: dict) -> list[OfficeItem]:
+def add_items(principal: Principal, office_id: int, new: DayItems) -> list[OfficeItem]:
     """Store a day's items (all or none); a number already imported for the day is a conflict."""
     office = dispatchers_office(principal, office_id)
-    return store_items(office, data["day"], data["items"], principal.account_id)
+    return store_items(office.id, new.day, new.items, principal.account_id)
 
 
 def store_items(
-    office: DeliveryOffice, day: date, items: list[dict], account_id: int | None
+    office_id: int, day: date, items: Sequence[NewOfficeItem], account_id: int | None
 ) -> list[OfficeItem]:
     """Store checked items (OfficeItemInSchema) for the office's day; each gets its district."""
     taken = set(
         db.session.scalars(
             sa.select(OfficeItem.registered_number).where(
-                OfficeItem.office_id == office.id,
+                OfficeItem.office_id == office_id,
                 OfficeItem.day == day,
-                OfficeItem.registered_number.in_([i["registered_number"] for i in items]),
+                OfficeItem.registered_number.in_([i.registered_number for i in items]),
             )
         )
     )
     clashes = {
         str(index): {"registered_number": ["이미 이 날짜에 들어온 등기입니다. (Already imported.)"]}
         for index, item in enumerate(items)
-        if item["registered_number"] in taken
+        if item.registered_number in taken
     }
     if clashes:
         raise OfficeItemsInvalid(fields={"items": clashes})
     index = district_index()
     stored = []
     for item in items:
-        lon, lat = item["location"]
+        lon, lat = item.location
         district = index.locate(lon, lat)
         row = OfficeItem(
-            office_id=office.id,
+            office_id=office_id,
             day=day,
-            registered_number=item["registered_number"],
-            addressee=item["addressee"],
-            road_address=item["road_address"],
-            address_detail=item.get("address_detail"),
+            registered_number=item.registered_number,
+            addressee=item.addressee,
+            road_address=item.road_address,
+            address_detail=item.address_detail,
             lon=lon,
             lat=lat,
             district_id=district.district_id
-            if district and district.office_id == office.id
+            if district and district.office_id == office_id
             else None,
-            service_s=item.get("service_s"),
-            windows=[text.split("-") for text in item.get("windows", [])],
+            service_s=item.service_s,
+            windows=[text.split("-") for text in item.windows],
             created_by=account_id,
         )
         db.session.add(row)
         stored.append(row)
     db.session.flush()
     return stored
+
+
+def numbers_of_day(office_id: int, day: date) -> set[str]:
+    """The registered numbers the office's day has items for."""
+    return set(
+        db.session.scalars(
+            sa.select(OfficeItem.registered_number).where(
+                OfficeItem.office_id == office_id, OfficeItem.day == day
+            )
+        )
+    )
+
+
+def record_visit_outcome(item: OfficeItem, status: str | None) -> bool:
+    """A carrier's visit to the item: its new status (None: unchanged); False, and nothing
+    changed, when the item was no longer due."""
+    if item.status != "due":
+        return False
+    if status is not None:
+        item.status = status
+    return True
 
 
 # A file's columns: canonical key -> header names accepted (Korean first).
@@ -224,13 +279,11 @@ def run_import_job(message: Message) -> None:
 def _import_job(job: jobs.RunningJob) -> None:
     day = date.fromisoformat(job.params["day"])
     job.progress(jobs.PARSE)
-    loaded = parse_file(job.file, f"upload.{job.params['format']}", day, job.progress)
-    items = loaded["items"]
+    items = parse_file(job.file, f"upload.{job.params['format']}", day, job.progress).items
     job.progress(jobs.WRITE, 0, len(items))
 
     def write() -> dict:
-        office = db.session.get(DeliveryOffice, job.office_id)
-        stored = store_items(office, day, items, job.account_id)
+        stored = store_items(job.office_id, day, items, job.account_id)
         # The ids, not the items: their addresses are read through GET .../items, which is
         # access-logged, and need not be kept a second time.
         return {"day": day.isoformat(), "created": len(stored), "item_ids": [s.id for s in stored]}
@@ -238,8 +291,8 @@ def _import_job(job: jobs.RunningJob) -> None:
     job.apply(write)
 
 
-def parse_file(data: bytes, filename: str, day: date, progress: Progress | None = None) -> dict:
-    """A CSV/XLSX file as OfficeItemsInSchema input; problems name the file row and column."""
+def parse_file(data: bytes, filename: str, day: date, progress: Progress | None = None) -> DayItems:
+    """A CSV/XLSX file's items, loaded by OfficeItemsInSchema; problems name the row and column."""
     limits = upload_limits(MAX_ROWS)
     try:
         encoding, records = read_records(data, filename, limits)

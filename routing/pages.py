@@ -1,6 +1,6 @@
 """The dispatcher's pages: a day's plans, starting one, the plan with its map, edits, publishing.
 
-Thin like the API views (routing/plan_views.py), over the same planning services: tenancy,
+Thin like the API views (routing/views.py), over the same plan services: tenancy,
 versions and the solver job come from them. Refusals a person can fix (Invalid, a stale
 version, a plan being solved) are shown on the plan page, next to the field at fault where
 there is one; the rest (404, 403) get the error page.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -21,14 +21,22 @@ from werkzeug.wrappers import Response
 from core.auth.pages import staff_page
 from core.auth.principal import Principal, current_principal
 from core.auth.roles import Role
+from core.clock import seoul_today
 from core.db import db, transaction
 from core.errors import ApiError
 from core.forms import REQUIRED, Answer, PageForm, day, load_form, number, numbers, submit
+from core.inputs import UNSET
 from core.nav import add_nav_link
-from municipalities.mail import seoul_today
-from routing import admin_pages, planning
-from routing.models import DeliveryOffice, RoutePlan
-from routing.services import carriers_of, dispatchers_office, districts_of
+from postal.services import carriers_of, dispatchers_office, districts_of
+from routing.models import RoutePlan
+from routing.plans import edits
+from routing.plans.access import get_plan, plans_visible_to
+from routing.plans.presentation import describe, summarize
+from routing.plans.start import NewPlan, start_plan
+from routing.plans.states import BUSY, EDITABLE, PlanStatus, SearchStatus
+
+if TYPE_CHECKING:
+    from postal.directory import DeliveryOffice
 
 bp = Blueprint(
     "routing_pages",
@@ -53,15 +61,18 @@ ROUTE_COLOURS = (
     "#7f7f7f",
 )
 PLAN_STATUSES = {
-    "queued": _l("계산 대기"),
-    "solving": _l("계산 중"),
-    "ready": _l("검토 중"),
-    "failed": _l("계산 실패"),
-    "published": _l("배포됨"),
-    "superseded": _l("새 계획으로 바뀜"),
-    "discarded": _l("새 계획으로 대체됨"),
+    PlanStatus.QUEUED: _l("계산 대기"),
+    PlanStatus.SOLVING: _l("계산 중"),
+    PlanStatus.READY: _l("검토 중"),
+    PlanStatus.FAILED: _l("계산 실패"),
+    PlanStatus.PUBLISHED: _l("배포됨"),
+    PlanStatus.SUPERSEDED: _l("새 계획으로 바뀜"),
+    PlanStatus.DISCARDED: _l("새 계획으로 대체됨"),
 }
-SEARCH_STATES = {"queued": _l("다시 계산 대기"), "solving": _l("다시 계산 중")}
+SEARCH_STATES = {
+    SearchStatus.QUEUED: _l("다시 계산 대기"),
+    SearchStatus.SOLVING: _l("다시 계산 중"),
+}
 STOP_KINDS = {"welfare": _l("복지등기"), "registered": _l("일반 등기")}
 CONFIRM = "배포하려면 확인란을 선택하세요. (Tick the box to publish.)"
 
@@ -104,12 +115,11 @@ def register_pages(app: Flask) -> None:
     """Mount the pages and put the plans in the dispatchers' navigation."""
     app.register_blueprint(bp)
     add_nav_link(app, "routing_pages.start_page", _l("배달 계획"), PLANNERS)
-    admin_pages.register_pages(app)
 
 
 @bp.context_processor
 def _words() -> dict:
-    return {"plan_status": status_label, "kinds": STOP_KINDS}
+    return {"plan_status": status_label, "kinds": STOP_KINDS, "PlanStatus": PlanStatus}
 
 
 @bp.app_template_filter("km")
@@ -159,7 +169,7 @@ def _day_page(
 ) -> tuple[str, int]:
     office = dispatchers_office(principal, office_id)
     plans = db.session.scalars(
-        planning.plans_visible_to(principal)
+        plans_visible_to(principal)
         .where(RoutePlan.office_id == office.id, RoutePlan.day == chosen)
         .limit(PLANS_SHOWN)
     )
@@ -167,7 +177,7 @@ def _day_page(
         "routing/day.html",
         office=office,
         day=chosen,
-        plans=[planning.summarize(plan) for plan in plans],
+        plans=[summarize(plan) for plan in plans],
         carriers=carriers_of(principal, office.id),
         chosen_carriers=_chosen_carriers(form),
         time_limit_s=current_app.config["ROUTING_PLAN_TIME_LIMIT_S"],
@@ -191,9 +201,17 @@ def start(office_id: int) -> Answer:
     """Plan a day: the due items and ticked carriers are taken now, the worker solves it."""
     principal = current_principal()
 
+    def start_with(data: dict[str, Any]) -> RoutePlan:
+        new = NewPlan(
+            day=data["day"],
+            carrier_ids=data["carrier_ids"],
+            time_limit_s=data.get("time_limit_s"),
+        )
+        return start_plan(principal, office_id, new)
+
     return submit(
         StartForm,
-        lambda data: planning.start_plan(principal, office_id, data),
+        start_with,
         lambda error: _day_page(principal, office_id, _day_of(request.form), error, request.form),
         gettext("계획을 시작했습니다. 계산이 끝나면 경로가 나타납니다."),
         lambda plan: url_for(".plan_page", plan_id=plan.id),
@@ -214,8 +232,8 @@ def plan_page(plan_id: int) -> tuple[str, int]:
 @staff_page(*PLANNERS)
 def plan_progress(plan_id: int) -> dict[str, Any]:
     """The plan's state for the page to poll while the worker solves it."""
-    plan = planning.get_plan(current_principal(), plan_id, for_update=True)
-    summary = planning.summarize(plan)
+    plan = get_plan(current_principal(), plan_id, for_update=True)
+    summary = summarize(plan)
     state = {key: summary[key] for key in ("status", "search", "version", "progress", "error")}
     return state | {"label": status_label(summary)}
 
@@ -223,7 +241,7 @@ def plan_progress(plan_id: int) -> dict[str, Any]:
 def status_label(summary: dict[str, Any]) -> str:
     """The plan's state in words: a published plan being searched again says both."""
     label = str(PLAN_STATUSES[summary["status"]])
-    if summary["status"] == "published" and summary["search"]:
+    if summary["status"] == PlanStatus.PUBLISHED and summary["search"]:
         label += " · " + str(SEARCH_STATES[summary["search"]])
     return label
 
@@ -236,9 +254,9 @@ def _plan_page(
     stop_id: int | None = None,
 ) -> tuple[str, int]:
     with transaction():  # reading the stops is access-logged
-        plan = planning.get_plan(principal, plan_id, for_update=True)
+        plan = get_plan(principal, plan_id, for_update=True)
         office = dispatchers_office(principal, plan.office_id)
-        described = planning.describe(principal, plan)
+        described = describe(principal, plan)
     colours = {
         route["carrier_id"]: ROUTE_COLOURS[index % len(ROUTE_COLOURS)]
         for index, route in enumerate(described["routes"])
@@ -249,8 +267,8 @@ def _plan_page(
         office=office,
         colours=colours,
         map_data=_map_data(principal, office, described, colours),
-        editable=plan.status in planning.EDITABLE and not described["search"],
-        solving=plan.status in planning.BUSY or bool(described["search"]),
+        editable=plan.status in EDITABLE and not described["search"],
+        solving=plan.status in BUSY or bool(described["search"]),
         error=error,
         errors=error.fields if error else {},
         form=form or {},
@@ -311,11 +329,13 @@ def _plan_action(
 def move_stop(plan_id: int, stop_id: int) -> Answer:
     """Move a stop to a carrier (at a position, else last) or off every route; re-timed now."""
 
-    def move(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
-        edit = {"version": data["version"], "carrier_id": data["carrier_id"] or None}
-        if "position" in data:
-            edit["position"] = data["position"] - 1
-        return planning.edit_stop(principal, plan_id, stop_id, edit)
+    def move(principal: Principal, plan_id: int, data: dict[str, Any]) -> RoutePlan:
+        edit = edits.StopEdit(
+            version=data["version"],
+            carrier_id=data["carrier_id"] or None,
+            position=data["position"] - 1 if "position" in data else UNSET,
+        )
+        return edits.edit_stop(principal, plan_id, stop_id, edit)
 
     return _plan_action(plan_id, MoveForm, move, gettext("옮기고 다시 계산했습니다."), stop_id)
 
@@ -325,8 +345,9 @@ def move_stop(plan_id: int, stop_id: int) -> Answer:
 def lock_stop(plan_id: int, stop_id: int) -> Answer:
     """Lock a stop to its carrier and place (re-optimising keeps it), or unlock it."""
 
-    def lock(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
-        return planning.edit_stop(principal, plan_id, stop_id, data)
+    def lock(principal: Principal, plan_id: int, data: dict[str, Any]) -> RoutePlan:
+        edit = edits.StopEdit(version=data["version"], locked=data["locked"])
+        return edits.edit_stop(principal, plan_id, stop_id, edit)
 
     return _plan_action(plan_id, LockForm, lock, gettext("고정 상태를 바꿨습니다."), stop_id)
 
@@ -335,8 +356,13 @@ def lock_stop(plan_id: int, stop_id: int) -> Answer:
 @staff_page(*PLANNERS)
 def optimise(plan_id: int) -> Answer:
     """Search again from the current routes; locked stops keep their carrier and order."""
+
+    def search(principal: Principal, plan_id: int, data: dict[str, Any]) -> RoutePlan:
+        again = edits.Reoptimisation(version=data["version"], time_limit_s=data.get("time_limit_s"))
+        return edits.reoptimise(principal, plan_id, again)
+
     done = gettext("다시 계산합니다. 고정한 곳은 그대로 둡니다.")
-    return _plan_action(plan_id, OptimiseForm, planning.reoptimise, done)
+    return _plan_action(plan_id, OptimiseForm, search, done)
 
 
 @bp.post("/plans/<int:plan_id>/publish")
@@ -344,8 +370,8 @@ def optimise(plan_id: int) -> Answer:
 def publish(plan_id: int) -> Answer:
     """Hand the plan to its carriers (each gets a push); what did not fit rolls over."""
 
-    def hand_over(principal: Principal, plan_id: int, data: dict) -> RoutePlan:
-        return planning.publish(principal, plan_id, {"version": data["version"]})
+    def hand_over(principal: Principal, plan_id: int, data: dict[str, Any]) -> RoutePlan:
+        return edits.publish(principal, plan_id, data["version"])
 
     done = gettext("집배원에게 배포했습니다.")
     return _plan_action(plan_id, PublishForm, hand_over, done)

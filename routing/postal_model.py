@@ -7,44 +7,17 @@ ending at the office's depot.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-# Priorities (0-100, solver.Job.priority): the kind sets the base, then need and waiting add.
+# Priorities (0-100, the VRP job's `priority`): the kind sets the base, then need and waiting add.
 BASE_PRIORITY = {"welfare": 60, "registered": 30}
 URGENT_PRIORITY = 100
 RISK_POINTS, RISK_CAP = 5, 15  # per risk source of the household
 AGE_POINTS, AGE_CAP = 4, 16  # per working day the item has waited
 REDELIVERY_POINTS = 8
 LUNCH_BREAK_ID = 1
-
-
-def parse_hhmm(text: str) -> int:
-    """ "HH:MM" as seconds after midnight; ValueError if malformed."""
-    match = _HHMM.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a time of day HH:MM")
-    return int(match[1]) * 3600 + int(match[2]) * 60
-
-
-def format_hhmm(seconds: int) -> str:
-    """Seconds after midnight as "HH:MM" (hours may pass 24 for a late end)."""
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
-
-def parse_range(text: str) -> tuple[int, int]:
-    """ "HH:MM-HH:MM" as a (start, end) pair of seconds; ValueError if malformed or reversed."""
-    start, sep, end = text.partition("-")
-    if not sep:
-        raise ValueError(f"{text!r} is not a range HH:MM-HH:MM")
-    window = parse_hhmm(start.strip()), parse_hhmm(end.strip())
-    if window[1] <= window[0]:
-        raise ValueError(f"{text!r} ends before it starts")
-    return window
 
 
 def item_priority(

@@ -1,165 +1,180 @@
-"""Postal-network API: offices, carrier districts, carriers."""
+"""The dispatcher's planning API: start a plan (a job), read, edit, re-optimise, publish."""
 
 from __future__ import annotations
 
-from flask import request
 from flask.views import MethodView
 
-from core.api import Blueprint, paginate
-from core.auth.principal import Principal, current_principal, require_login, require_role
-from core.auth.roles import Role
-from core.db import transaction
-from core.errors import Forbidden
-from core.schemas import PageArgsSchema, page_of
+from core.api import Blueprint
+from core.audit import record_access
+from core.auth.principal import current_principal, require_login
+from core.clock import seoul_today
+from core.db import db, transaction
+from core.job_views import LOCATION, JobSchema, accepted
 from core.uploads import checked_first
-from routing import services
-from routing.districts import to_geojson
-from routing.postal_model import format_hhmm
+from municipalities.schemas import ImportFileSchema
+from postal.services import dispatchers_office, get_office
+from routing import office_items
+from routing.models import RoutePlan
+from routing.office_items import DayItems, OfficeItemOutSchema, OfficeItemsInSchema
+from routing.plans.access import get_plan, plans_visible_to
+from routing.plans.edits import (
+    Reoptimisation,
+    StopEdit,
+    UrgentVisit,
+    edit_stop,
+    insert_urgent,
+    publish,
+    reoptimise,
+)
+from routing.plans.presentation import describe, summarize
+from routing.plans.start import NewPlan, start_plan
 from routing.schemas import (
-    CarrierCreateSchema,
-    CarrierSchema,
-    CarrierUpdateSchema,
-    DistrictSchema,
-    DistrictUploadSchema,
-    OfficeCreateSchema,
-    OfficeSchema,
-    OfficeUpdateSchema,
+    ItemDaySchema,
+    PlanCreateSchema,
+    PlanOptimiseSchema,
+    PlanQuerySchema,
+    PlanSchema,
+    PlanSummarySchema,
+    PlanUrgentSchema,
+    PlanVersionSchema,
+    StopEditSchema,
 )
 
-blp = Blueprint("routing", __name__, "", description="우체국·집배구·집배원 (Postal network)")
+blp = Blueprint("plans", __name__, "", description="배달 경로 계획 (Route planning)")
 
 
-def _system_admin(principal: Principal, office_id: int, **_: object) -> None:
-    """Only system admins load districts (as load_districts says): an office out of the
-    caller's sight is a 404 like every foreign object, the caller's own a 403."""
-    services.get_office(principal, office_id)
-    if principal.role != Role.SYSTEM_ADMIN:
-        raise Forbidden()
+def _accepted(plan) -> tuple[dict, int, dict]:
+    """202 with the plan's summary: poll its Location until the status is ready."""
+    return summarize(plan), 202, {"Location": f"/api/v1/plans/{plan.id}"}
 
 
-def _carrier_out(carrier, account) -> dict:
-    return {
-        "id": carrier.id,
-        "account_id": account.id,
-        "username": account.username,
-        "display_name": account.display_name,
-        "employee_no": carrier.employee_no,
-        "office_id": account.office_id,
-        "home_district_id": carrier.home_district_id,
-        "is_active": account.is_active,
-        "profile": carrier.profile,
-        "shift": "-".join(
-            format_hhmm(m * 60) for m in (carrier.shift_start_min, carrier.shift_end_min)
-        ),
-        "lunch_minutes": carrier.lunch_minutes,
-    }
+@blp.route("/offices/<int:office_id>/plans")
+class OfficePlans(MethodView):
+    @blp.arguments(PlanQuerySchema, location="query")
+    @blp.response(200, PlanSummarySchema(many=True))
+    @require_login
+    def get(self, query: dict, office_id: int):
+        """The office's plans, newest day first (optionally of one day)."""
+        principal = current_principal()
+        office = get_office(principal, office_id)
+        select = plans_visible_to(principal).where(RoutePlan.office_id == office.id)
+        if "day" in query:
+            select = select.where(RoutePlan.day == query["day"])
+        return [summarize(plan) for plan in db.session.scalars(select.limit(100))]
 
-
-@blp.route("/offices")
-class Offices(MethodView):
-    @blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
-    @blp.response(200, page_of(OfficeSchema))
-    @require_role(Role.SYSTEM_ADMIN, Role.DISPATCHER)
-    def get(self, page: int, per_page: int):
-        """Delivery offices visible to the caller."""
-        return paginate(services.offices_visible_to(current_principal()), page, per_page)
-
-    @blp.arguments(OfficeCreateSchema)
-    @blp.response(201, OfficeSchema)
-    @require_role(Role.SYSTEM_ADMIN)
-    def post(self, data: dict):
-        """Register a delivery office with its depot position."""
+    @blp.arguments(PlanCreateSchema)
+    @blp.response(202, PlanSummarySchema)
+    @require_login
+    def post(self, new: NewPlan, office_id: int):
+        """Plan a day: the due items and carriers on shift are taken now, solved by the worker."""
         with transaction():
-            return services.create_office(current_principal(), data)
+            plan = start_plan(current_principal(), office_id, new)
+        return _accepted(plan)
 
 
-@blp.route("/offices/<int:office_id>")
-class OfficeItem(MethodView):
-    @blp.response(200, OfficeSchema)
+@blp.route("/plans/<int:plan_id>")
+class PlanItem(MethodView):
+    @blp.response(200, PlanSchema)
     @require_login
-    def get(self, office_id: int):
-        """One delivery office."""
-        return services.get_office(current_principal(), office_id)
+    def get(self, plan_id: int):
+        """A plan with its routes (ordered stops, times, distance) and unassigned stops."""
+        principal = current_principal()
+        with transaction():  # reading the stops is access-logged
+            return describe(principal, get_plan(principal, plan_id))
 
-    @blp.arguments(OfficeUpdateSchema)
-    @blp.response(200, OfficeSchema)
+
+@blp.route("/plans/<int:plan_id>/stops/<int:stop_id>")
+class PlanStopItem(MethodView):
+    @blp.arguments(StopEditSchema)
+    @blp.response(200, PlanSchema)
     @require_login
-    def patch(self, data: dict, office_id: int):
-        """Change an office's name, address or depot."""
+    def patch(self, edit: StopEdit, plan_id: int, stop_id: int):
+        """Move a stop (carrier, position, or null to unassign) and/or lock it; re-timed now."""
+        principal = current_principal()
         with transaction():
-            return services.update_office(current_principal(), office_id, data)
+            plan = edit_stop(principal, plan_id, stop_id, edit)
+        return describe(principal, plan)
 
 
-@blp.route("/offices/<int:office_id>/districts")
-class OfficeDistricts(MethodView):
-    @blp.response(200, DistrictSchema(many=True))
+@blp.route("/plans/<int:plan_id>/optimise")
+class PlanOptimise(MethodView):
+    @blp.arguments(PlanOptimiseSchema)
+    @blp.response(202, PlanSummarySchema)
     @require_login
-    def get(self, office_id: int):
-        """The office's carrier districts with their polygons."""
-        return services.districts_of(current_principal(), office_id)
-
-    @require_login
-    @checked_first(_system_admin)
-    @blp.arguments(DistrictUploadSchema)
-    @blp.response(200, DistrictSchema(many=True))
-    def put(self, data: dict, office_id: int):
-        """Add or replace (by code) districts from GeoJSON; every problem is named."""
+    def post(self, search: Reoptimisation, plan_id: int):
+        """Search again from the current routes; locked stops keep their carrier and order."""
         with transaction():
-            office = services.get_office(current_principal(), office_id)
-            return services.load_districts(current_principal(), office, request.get_json())
+            plan = reoptimise(current_principal(), plan_id, search)
+        return _accepted(plan)
 
 
-@blp.route("/offices/<int:office_id>/districts.geojson")
-class OfficeDistrictsGeoJSON(MethodView):
-    @blp.response(200)
+@blp.route("/plans/<int:plan_id>/urgent")
+class PlanUrgent(MethodView):
+    @blp.arguments(PlanUrgentSchema)
+    @blp.response(202, PlanSummarySchema)
     @require_login
-    def get(self, office_id: int):
-        """The office's districts as one GeoJSON FeatureCollection."""
-        districts = services.districts_of(current_principal(), office_id)
-        return to_geojson(services.district_shapes(districts))
-
-
-@blp.route("/districts/<int:district_id>")
-class DistrictItem(MethodView):
-    @blp.response(200, DistrictSchema)
-    @require_login
-    def get(self, district_id: int):
-        """One carrier district."""
-        return services.get_district(current_principal(), district_id)
-
-
-@blp.route("/offices/<int:office_id>/carriers")
-class OfficeCarriers(MethodView):
-    @blp.response(200, CarrierSchema(many=True))
-    @require_login
-    def get(self, office_id: int):
-        """The office's carriers."""
-        return [_carrier_out(*row) for row in services.carriers_of(current_principal(), office_id)]
-
-    @blp.arguments(CarrierCreateSchema)
-    @blp.response(201, CarrierSchema)
-    @require_login
-    def post(self, data: dict, office_id: int):
-        """Create a carrier's account, attached to this office and a home district."""
+    def post(self, urgent: UrgentVisit, plan_id: int):
+        """Insert an urgent welfare visit, changing as few routes as possible."""
         with transaction():
-            office = services.get_office(current_principal(), office_id)
-            carrier = services.create_carrier(current_principal(), office, data)
-            return _carrier_out(*services.get_carrier(current_principal(), carrier.id))
+            plan = insert_urgent(current_principal(), plan_id, urgent)
+        return _accepted(plan)
 
 
-@blp.route("/carriers/<int:carrier_id>")
-class CarrierItem(MethodView):
-    @blp.response(200, CarrierSchema)
+@blp.route("/plans/<int:plan_id>/publish")
+class PlanPublish(MethodView):
+    @blp.arguments(PlanVersionSchema)
+    @blp.response(200, PlanSummarySchema)
     @require_login
-    def get(self, carrier_id: int):
-        """One carrier."""
-        return _carrier_out(*services.get_carrier(current_principal(), carrier_id))
-
-    @blp.arguments(CarrierUpdateSchema)
-    @blp.response(200, CarrierSchema)
-    @require_login
-    def patch(self, data: dict, carrier_id: int):
-        """Change a carrier's home district, travel profile, usual shift or lunch length."""
+    def post(self, data: dict, plan_id: int):
+        """Hand the plan to its carriers (push each); what did not fit rolls to the next day."""
         with transaction():
-            services.update_carrier(current_principal(), carrier_id, data)
-            return _carrier_out(*services.get_carrier(current_principal(), carrier_id))
+            plan = publish(current_principal(), plan_id, data["version"])
+        return summarize(plan)
+
+
+@blp.route("/offices/<int:office_id>/items")
+class OfficeItems(MethodView):
+    @blp.arguments(PlanQuerySchema, location="query")
+    @blp.response(200, OfficeItemOutSchema(many=True))
+    @require_login
+    def get(self, query: dict, office_id: int):
+        """The office's other registered items of a day (imported; default today)."""
+        day = query.get("day") or seoul_today()
+        principal = current_principal()
+        with transaction():
+            items = office_items.items_of(principal, office_id, day)
+            record_access(
+                principal.account_id,
+                "read",
+                "office_item",
+                [item.id for item in items],
+                None,
+                f"office={office_id} day={day.isoformat()}",
+            )
+            return items
+
+    @require_login
+    @checked_first(dispatchers_office)  # the office's own dispatchers, else 404
+    @blp.arguments(OfficeItemsInSchema)
+    @blp.response(201, OfficeItemOutSchema(many=True))
+    def post(self, new: DayItems, office_id: int):
+        """Add a day's registered items (all or none), so routes are the carriers' real rounds."""
+        with transaction():
+            return office_items.add_items(current_principal(), office_id, new)
+
+
+@blp.route("/offices/<int:office_id>/items/imports")
+class OfficeItemImports(MethodView):
+    @require_login
+    @checked_first(dispatchers_office)  # the office's own dispatchers, else 404
+    @blp.arguments(ItemDaySchema, location="query")
+    @blp.arguments(ImportFileSchema, location="files", as_kwargs=True)
+    @blp.response(202, JobSchema, headers=LOCATION, description="a job imports the file")
+    def post(self, query: dict, file, office_id: int):
+        """Import a day's items from CSV (UTF-8/CP949) or XLSX as a job (202, follow Location):
+        every row or none; a refusal names every bad row in the job's error."""
+        with transaction():
+            job = office_items.start_import(
+                current_principal(), office_id, file.read(), file.filename or "", query["day"]
+            )
+        return accepted(job)

@@ -13,10 +13,10 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app import create_app
 from core.db import db
-from tests.desk import Desk, set_up_desk
-from tests.factories import World, build_world
-from tests.schemathesis_counts import ARTIFACT, COUNTS
-from tests.scratch import scratch_database
+from tests.support.desk import Desk, set_up_desk
+from tests.support.factories import World, build_world
+from tests.support.schemathesis_counts import ARTIFACT, COUNTS
+from tests.support.scratch import scratch_database
 
 TEST_KEYS = {
     "SECRET_KEY": "test-secret-key-not-for-production",

@@ -8,12 +8,12 @@ import sqlalchemy as sa
 from core.audit import AccessLog
 from core.auth.roles import Role
 from core.db import db
-from municipalities.models import MailItem
-from tests.desk import sign_in
-from tests.test_carrier_route import published
-from tests.test_check_reports import social
-from tests.test_planning import DAY, headers, office  # noqa: F401
-from tests.test_visits import day, post, record  # noqa: F401
+from municipalities.mail.models import MailItem
+from tests.carrier_api.test_carrier_route import published
+from tests.carrier_api.test_visits import day, post, record  # noqa: F401
+from tests.routing.test_planning import DAY, headers, office  # noqa: F401
+from tests.support.desk import sign_in
+from tests.welfare_checks.test_check_reports import social
 
 
 def logged(action: str, subject_type: str, account_id: int) -> list[AccessLog]:

@@ -7,7 +7,7 @@ from babel.messages.pofile import read_po
 
 from core.auth.roles import ROLE_LABELS
 from core.i18n import PACKAGES, ROOT, catalog_files, translations
-from municipalities.tracking import EVENT_LABELS, STATUS_LABELS
+from municipalities.mail.tracking import EVENT_LABELS, STATUS_LABELS
 from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES
 from welfare_checks.survey import OUTCOME_LABELS
 

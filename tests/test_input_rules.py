@@ -12,8 +12,8 @@ from marshmallow import Schema, fields
 from core.auth.roles import Role
 from core.json_input import MAX_DEPTH
 from core.schemas import Day, Instant, Number, StrictSchema, Text
-from municipalities.mail import merge_letter
-from tests.factories import square
+from municipalities.mail.services import merge_letter
+from tests.support.factories import square
 
 DEEP = "[" * 10_000 + "]" * 10_000
 TEMPLATE = {"name": "안내", "body": "{addressee}님께", "contact": "복지팀 02-123-4567"}

@@ -14,7 +14,7 @@ import pytest
 
 from core.auth.roles import Role
 from core.db import db
-from tests.desk import HTML, carrier_headers, set_up_desk, sign_in, visit
+from tests.support.desk import HTML, carrier_headers, set_up_desk, sign_in, visit
 
 #: Links not to follow: downloads, the API, the language switch and static files.
 SKIPPED = ("/api/", "/static/", "/lang/", "/logout", ".pdf", ".csv", ".xlsx", ".geojson")

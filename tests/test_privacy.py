@@ -15,28 +15,33 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
+from carrier_api.models import Visit
 from core.audit import AccessLog
 from core.auth.models import Account
-from core.auth.principal import Principal
+from core.auth.principal import COMMAND_LINE, Principal
 from core.auth.roles import Role
-from core.auth.services import create_account, issue_token
+from core.auth.services import NewAccount, create_account, issue_token
 from core.crypto import blind_index, configure_crypto, decrypt, encrypt
 from core.db import db, transaction, utcnow
 from core.outbox import deliver_due
-from municipalities import imports
+from municipalities import household_import
+from municipalities.erasure import PURGED
 from municipalities.models import Household
 from municipalities.services import (
+    HouseholdChanges,
+    NewHousehold,
+    NewMunicipality,
     create_household,
     create_municipality,
     get_household,
     update_household,
 )
-from tests.factories import auth
-from tests.household_files import to_csv, valid_rows
-from tests.jobs import started
-from tests.scratch import Scratch, scratch_database
+from tests.support.factories import auth
+from tests.support.household_file_builders import to_csv, valid_rows
+from tests.support.jobs import started
+from tests.support.scratch import Scratch, scratch_database
 from welfare_checks.models import Case, CaseEvent, CheckReport
-from welfare_checks.retention import PURGED, purge
+from welfare_checks.retention import purge
 from welfare_checks.statistics import figures
 
 PASSWORD = "privacy horse battery staple 42"
@@ -105,38 +110,44 @@ def seed(scratch: Scratch) -> None:
     """Households through every path: the service, a CP949 import, an update of the phone."""
     with scratch.app.app_context(), scratch.app.test_request_context():
         with transaction():
-            municipality = create_municipality({"code": "11999", "name": "가상구"})
+            municipality = create_municipality(
+                COMMAND_LINE, NewMunicipality(code="11999", name="가상구")
+            )
             account = create_account(
-                None,
-                username="privacy.worker",
-                display_name="주무관",
-                password=PASSWORD,
-                role=Role.SOCIAL_WORKER,
-                municipality_id=municipality.id,
+                COMMAND_LINE,
+                NewAccount(
+                    username="privacy.worker",
+                    display_name="주무관",
+                    password=PASSWORD,
+                    role=Role.SOCIAL_WORKER,
+                    municipality_id=municipality.id,
+                ),
             )
         principal = Principal(account.id, account.username, Role.SOCIAL_WORKER, municipality.id)
         scratch.municipality_id, scratch.account_id = municipality.id, account.id
         with transaction():
             household = create_household(
                 principal,
-                {
-                    "name": SERVICE_PERSON.name,
-                    "road_address": ADDRESS,
-                    "phone": SERVICE_PERSON.phone,
-                    "note": SERVICE_PERSON.note,
-                    "location": [126.97, 37.56],
-                },
+                NewHousehold(
+                    name=SERVICE_PERSON.name,
+                    road_address=ADDRESS,
+                    phone=SERVICE_PERSON.phone,
+                    note=SERVICE_PERSON.note,
+                    location=[126.97, 37.56],
+                ),
             )
         rows = valid_rows(len(IMPORTED), seed=5)
         for row, person in zip(rows, IMPORTED, strict=True):
             row.update(name=person.name, phone=person.phone, note=person.note)
         with transaction():
-            report = imports.import_file(
-                account.id, municipality, to_csv(rows, "cp949"), "가구.csv", dry_run=False
+            report = household_import.import_file(
+                principal, municipality, to_csv(rows, "cp949"), "가구.csv", dry_run=False
             )
         assert report.created == len(IMPORTED), report.errors
         with transaction():
-            update_household(principal, household.id, {"version": 1, "phone": UPDATED_PHONE})
+            update_household(
+                principal, household.id, HouseholdChanges(version=1, phone=UPDATED_PHONE)
+            )
             get_household(principal, household.id)
         scratch.household_ids = list(db.session.scalars(sa.select(Household.id)))
 
@@ -408,6 +419,8 @@ def test_retention_destroys_closed_households_personal_data_and_keeps_the_counts
                 assert purge(now).households == 0  # idempotent
             report = db.session.scalar(sa.select(CheckReport))
             assert report.answers == "{}" and report.severity == "urgent"  # counted still
+            visit = db.session.scalar(sa.select(Visit))
+            assert visit.other_text is None and visit.outcome == "other"  # the carrier app's too
             assert db.session.scalar(sa.select(sa.func.count(Case.id))) == 1
             assert (
                 db.session.scalar(sa.select(CaseEvent.note).where(CaseEvent.action == "note"))
@@ -427,9 +440,8 @@ CASE_NOTE = "긴급복지 상담 후 병원 동행 예정"
 
 def _closed_case_with_a_report(scratch: Scratch, household_id: int, closed_at) -> None:
     """A visit, its urgent check report and a case closed long ago with a note."""
-    from carrier_api.models import Visit
     from municipalities.models import Municipality
-    from tests.factories import Tenant, make_district, make_due_item, make_office, square
+    from tests.support.factories import Tenant, make_district, make_due_item, make_office, square
 
     tenant = Tenant(db.session.get(Municipality, scratch.municipality_id), make_office())
     district = make_district(tenant.office, square(126.9, 37.5))

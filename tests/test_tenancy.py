@@ -1,4 +1,4 @@
-"""Tenant isolation and authorization over the whole API (reliability.md §B: S1, S2, S4).
+"""Tenant isolation and authorization over the whole API (OWASP API1 BOLA, API5 function level).
 
 The routes come from app.url_map, not from a list written here: a new route whose argument
 this file cannot map, or whose body it does not know, fails the test instead of being skipped.
@@ -22,15 +22,17 @@ from werkzeug.routing import Rule
 
 from core.auth.roles import Role
 from core.auth.services import issue_token
+from core.clock import seoul_today
 from core.db import db
 from core.errors import Forbidden, NotFound, Unauthorized
-from municipalities.mail import next_working_day, seoul_today
-from municipalities.models import MailItem
-from municipalities.registered_numbers import make_number
-from routing import planning
-from routing.models import Carrier, OfficeItem, PlanRoute, PlanStop, RoutePlan
-from tests.factories import PASSWORD, World, auth, square
-from tests.household_files import to_csv, valid_rows
+from municipalities.mail.models import MailItem
+from municipalities.mail.registered_numbers import make_number
+from municipalities.mail.services import next_working_day
+from postal.models import Carrier
+from routing.models import OfficeItem, PlanRoute, PlanStop, RoutePlan
+from routing.plans.handout import hand_out
+from tests.support.factories import PASSWORD, World, auth, square
+from tests.support.household_file_builders import to_csv, valid_rows
 from welfare_checks import access_review
 
 API = "/api/v1"
@@ -374,7 +376,7 @@ def publish_for_the_tenants_carrier(tenant, plan_id: int, stop_id: int, item_id:
     # Today's route, whatever day this runs on: the carrier's route and scan default to today.
     plan.status, plan.day = "published", seoul_today()
     db.session.flush()
-    planning.hand_out(plan, None)
+    hand_out(plan, None)
     db.session.commit()
 
 

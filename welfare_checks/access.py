@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 
-from core.auth.models import Account
+from core.auth.directory import accounts_by_id, active_staff
 from core.auth.principal import Principal
 from core.auth.roles import Role
-from core.db import db
 from municipalities.services import READERS, WRITERS
+
+if TYPE_CHECKING:
+    from core.auth.directory import Account
 
 __all__ = [
     "READERS",
@@ -32,38 +36,17 @@ def in_own_municipality(principal: Principal, column: sa.ColumnElement) -> sa.Co
 
 
 def active_accounts(municipality_id: int, role: Role) -> list[int]:
-    """The ids of the municipality's active accounts in a role."""
-    return list(
-        db.session.scalars(
-            sa.select(Account.id).where(
-                Account.municipality_id == municipality_id,
-                Account.role == role.value,
-                Account.is_active.is_(True),
-            )
-        )
-    )
+    """The ids of the municipality's active accounts in a role, in order."""
+    return sorted(account.id for account in active_staff(municipality_id, [role]))
 
 
 def colleagues(principal: Principal) -> list[Account]:
     """The active accounts of the principal's municipality that may own its cases, by name."""
     if not reads_here(principal):
         return []
-    return list(
-        db.session.scalars(
-            sa.select(Account)
-            .where(
-                Account.municipality_id == principal.municipality_id,
-                Account.role.in_([role.value for role in WRITERS]),
-                Account.is_active.is_(True),
-            )
-            .order_by(Account.display_name, Account.id)
-        )
-    )
+    return active_staff(principal.municipality_id, WRITERS)
 
 
 def account_names(account_ids: set[int]) -> dict[int, str]:
     """Display names by account id (for a case's history: owners and actors)."""
-    rows = db.session.execute(
-        sa.select(Account.id, Account.display_name).where(Account.id.in_(account_ids))
-    )
-    return {account_id: name for account_id, name in rows}
+    return {account_id: a.display_name for account_id, a in accounts_by_id(account_ids).items()}

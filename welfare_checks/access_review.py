@@ -22,14 +22,14 @@ from openpyxl import Workbook
 from sqlalchemy.exc import IntegrityError
 
 from core.audit import AccessLog, record_access
-from core.auth.models import Account, PermissionEvent
+from core.auth.directory import account_by_id, accounts_by_id, locked_out
 from core.auth.principal import Principal
 from core.auth.roles import Role
+from core.auth.services import permission_changes
+from core.clock import SEOUL, is_working_day
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, NotFound
-from core.working_days import is_working_day
-from municipalities.mail import SEOUL
-from municipalities.models import Municipality
+from municipalities.services import municipalities_created_before
 from welfare_checks.models import AccessReview
 from welfare_checks.statistics import safe_cell
 
@@ -103,9 +103,10 @@ def build_summary(municipality_id: int, month: date) -> dict[str, Any]:
         entry = entries[account_id]
         if count > entry["busiest_day_households"]:
             entry["busiest_day"], entry["busiest_day_households"] = day.isoformat(), count
-    for event in _access_changes(
-        municipality_id, start, end, [a for a in entries if a is not None]
-    ):
+    # Changes of the municipality's accounts or of any account that accessed its data (a
+    # carrier's, say).
+    accessing = [a for a in entries if a is not None]
+    for event in permission_changes(municipality_id, start, end, ACCESS_CHANGES, accessing):
         entries[event.account_id]["access_changes"].append(
             {
                 "at": event.at.astimezone(SEOUL).isoformat(),
@@ -114,7 +115,7 @@ def build_summary(municipality_id: int, month: date) -> dict[str, Any]:
                 "new_role": event.new_role,
             }
         )
-    lockouts = _lockouts(municipality_id, start, end)
+    lockouts = locked_out(municipality_id, start, end)
     for account_id, _ in lockouts:
         entries.setdefault(account_id, _new_entry())  # listed even without accesses
     accounts = _describe(entries)
@@ -191,51 +192,9 @@ def _households_read_per_day(households: sa.ColumnElement) -> dict[tuple[int | N
     return {key: len(ids) for key, ids in read.items()}
 
 
-def _access_changes(
-    municipality_id: int, start: datetime, end: datetime, accessing: list[int]
-) -> list[PermissionEvent]:
-    """Changes and revocations in the month of the municipality's accounts or of any account
-    that accessed its data (a carrier's, say)."""
-    scope = f"municipality:{municipality_id}"
-    return list(
-        db.session.scalars(
-            sa.select(PermissionEvent)
-            .where(
-                PermissionEvent.at >= start,
-                PermissionEvent.at < end,
-                PermissionEvent.action.in_(ACCESS_CHANGES),
-                sa.or_(
-                    PermissionEvent.old_scope == scope,
-                    PermissionEvent.new_scope == scope,
-                    PermissionEvent.account_id.in_(accessing),
-                ),
-            )
-            .order_by(PermissionEvent.at)
-        )
-    )
-
-
-def _lockouts(municipality_id: int, start: datetime, end: datetime) -> list[tuple[int, datetime]]:
-    """Accounts of the municipality locked in the month, with when the lock began.
-
-    Only an account's latest lockout is kept (accounts.locked_until), so an earlier one in the
-    same month is not seen.
-    """
-    lockout = timedelta(minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"])
-    rows = db.session.execute(
-        sa.select(Account.id, Account.locked_until).where(
-            Account.municipality_id == municipality_id,
-            Account.locked_until >= start + lockout,
-            Account.locked_until < end + lockout,
-        )
-    )
-    return [(account_id, until - lockout) for account_id, until in rows]
-
-
 def _describe(entries: dict[int | None, dict[str, Any]]) -> list[dict[str, Any]]:
     """The entries with who each account is, busiest first."""
-    ids = [account_id for account_id in entries if account_id is not None]
-    people = {a.id: a for a in db.session.scalars(sa.select(Account).where(Account.id.in_(ids)))}
+    people = accounts_by_id(account_id for account_id in entries if account_id is not None)
     described = []
     for account_id, entry in entries.items():
         person = people.get(account_id)
@@ -338,14 +297,12 @@ def create_review(municipality_id: int, month: date) -> AccessReview:
 def missing_reviews(month: date) -> list[int]:
     """Municipalities that existed in the month and have no review of it yet."""
     _, end = month_bounds(month)
-    done = sa.select(AccessReview.municipality_id).where(AccessReview.month == month)
-    return list(
+    done = set(
         db.session.scalars(
-            sa.select(Municipality.id)
-            .where(Municipality.created_at < end, Municipality.id.not_in(done))
-            .order_by(Municipality.id)
+            sa.select(AccessReview.municipality_id).where(AccessReview.month == month)
         )
     )
+    return [m for m in municipalities_created_before(end) if m not in done]
 
 
 def reviews_visible_to(principal: Principal) -> sa.Select:
@@ -426,7 +383,7 @@ def _seoul(at: datetime | None) -> str | None:
 def _sheets(review: AccessReview) -> dict[str, list[list[Any]]]:
     """The review as tables: summary, findings, accounts, exports, access changes."""
     summary, rules = review.summary, review.summary["rules"]
-    checker = db.session.get(Account, review.checked_by) if review.checked_by else None
+    checker = account_by_id(review.checked_by) if review.checked_by else None
     accounts = summary["accounts"]
     return {
         "개요 (summary)": [

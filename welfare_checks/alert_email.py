@@ -7,13 +7,11 @@ the sign-in.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import current_app
 
-from core.auth.models import Account
-from core.db import db
+from core.auth.directory import accounts_by_id
+from core.clock import SEOUL
 from core.email import email_enabled, enqueue_email
-from municipalities.mail import SEOUL
 from welfare_checks.models import CheckReport
 
 LABELS = {"emergency": "긴급", "urgent": "시급"}
@@ -72,11 +70,8 @@ def email_alert(account_ids: list[int], report: CheckReport, *, escalated: bool)
     """Queue the alert e-mail to those of the accounts that have a work address."""
     if not email_enabled() or not account_ids:
         return
-    with_address = db.session.scalars(
-        sa.select(Account.id)
-        .where(Account.id.in_(account_ids), Account.email.is_not(None))
-        .order_by(Account.id)
-    )
+    accounts = accounts_by_id(account_ids)
     subject, body = compose(report, escalated=escalated)
-    for account_id in with_address:
-        enqueue_email(account_id, subject, body)
+    for account_id in sorted(accounts):
+        if accounts[account_id].email is not None:
+            enqueue_email(account_id, subject, body)

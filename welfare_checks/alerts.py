@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from core.auth.models import Account
+from core.auth.directory import accounts_by_id
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import db, utcnow
 from core.errors import Forbidden, Invalid, NotFound
 from core.push import enqueue_push
-from municipalities import webhooks
+from municipalities.mail import webhooks
 from welfare_checks.access import WRITERS, active_accounts, in_own_municipality, reads_here
 from welfare_checks.alert_email import email_alert
 from welfare_checks.models import Alert, CheckReport, OnDuty
@@ -33,12 +33,12 @@ def on_duty(municipality_id: int) -> list[int]:
     """The accounts alerted: the listed on-duty social workers, else every social worker."""
     listed = list(
         db.session.scalars(
-            sa.select(OnDuty.account_id)
-            .join(Account, Account.id == OnDuty.account_id)
-            .where(OnDuty.municipality_id == municipality_id, Account.is_active.is_(True))
+            sa.select(OnDuty.account_id).where(OnDuty.municipality_id == municipality_id)
         )
     )
-    return listed or active_accounts(municipality_id, Role.SOCIAL_WORKER)
+    accounts = accounts_by_id(listed)
+    active = [account_id for account_id in listed if accounts[account_id].is_active]
+    return active or active_accounts(municipality_id, Role.SOCIAL_WORKER)
 
 
 def _event(report: CheckReport) -> dict:

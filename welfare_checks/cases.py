@@ -9,17 +9,19 @@ are encrypted. Every step is a CaseEvent. Overdue cases come first and escalate 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
 from core.audit import record_access
-from core.auth.models import Account
+from core.auth.directory import account_by_id
 from core.auth.principal import Principal
 from core.auth.roles import Role
 from core.db import db, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.inputs import UNSET, Unset
 from core.push import enqueue_push
 from welfare_checks.access import WRITERS, active_accounts, in_own_municipality
 from welfare_checks.models import Case, CaseEvent, CasePolicy, CheckReport
@@ -118,13 +120,24 @@ def _editable(principal: Principal, case_id: int, version: int) -> Case:
     return case
 
 
-def update_case(principal: Principal, case_id: int, data: dict) -> Case:
+@dataclass(frozen=True)
+class CaseChanges:
+    """What to change of a case read at `version` (UNSET: unchanged; an owner None unassigns)."""
+
+    version: int
+    owner_id: int | None | Unset = UNSET
+    status: str | Unset = UNSET
+    #: One of OUTCOMES: required with an outcome status.
+    outcome: str | Unset = UNSET
+
+
+def update_case(principal: Principal, case_id: int, changes: CaseChanges) -> Case:
     """Assign or transfer the case, move its status, record its outcome; every step logged."""
-    case = _editable(principal, case_id, data["version"])
+    case = _editable(principal, case_id, changes.version)
     now = utcnow()
-    if "owner_id" in data:
-        _check_owner(case, data["owner_id"])
-        case.owner_id = data["owner_id"]
+    if changes.owner_id is not UNSET:
+        _check_owner(case, changes.owner_id)
+        case.owner_id = changes.owner_id
         db.session.add(
             CaseEvent(
                 case_id=case.id,
@@ -134,18 +147,18 @@ def update_case(principal: Principal, case_id: int, data: dict) -> Case:
                 at=now,
             )
         )
-    if "status" in data:
-        status = data["status"]
+    status = changes.status
+    if status is not UNSET:
         if status not in NEXT[case.status]:
             raise Invalid(
                 fields={"status": [f"{case.status} → {status}: 허용되지 않습니다. (Not allowed.)"]}
             )
         if status in OUTCOME_STATUSES:
-            if not data.get("outcome"):
+            if changes.outcome is UNSET:
                 raise Invalid(
                     fields={"outcome": ["결과 코드가 필요합니다. (An outcome is required.)"]}
                 )
-            case.outcome = data["outcome"]
+            case.outcome = changes.outcome
         case.status = status
         case.closed_at = now if status == "closed" else None
         db.session.add(
@@ -165,7 +178,7 @@ def update_case(principal: Principal, case_id: int, data: dict) -> Case:
 def _check_owner(case: Case, owner_id: int | None) -> None:
     if owner_id is None:
         return
-    owner = db.session.get(Account, owner_id)
+    owner = account_by_id(owner_id)
     if (
         owner is None
         or not owner.is_active
@@ -194,9 +207,9 @@ def add_note(principal: Principal, case_id: int, text: str) -> CaseEvent:
     return event
 
 
-def reopen(principal: Principal, case_id: int, data: dict) -> Case:
-    """Reopen a closed case (back to in progress, due again by its severity)."""
-    case = _editable(principal, case_id, data["version"])
+def reopen(principal: Principal, case_id: int, version: int) -> Case:
+    """Reopen a closed case read at `version` (back to in progress, due again by its severity)."""
+    case = _editable(principal, case_id, version)
     if case.status != "closed":
         raise Conflict("닫힌 사례만 다시 엽니다. (Only a closed case reopens.)")
     now = utcnow()
@@ -256,12 +269,21 @@ def policy_of(principal: Principal) -> dict:
     }
 
 
-def set_policy(principal: Principal, data: dict) -> dict:
+@dataclass(frozen=True)
+class CaseRules:
+    """A municipality's case rules: whether a watch opens a case, service levels in hours."""
+
+    open_on_watch: bool
+    #: Hours to the due time by severity (emergency, urgent, watch); the rest: the defaults.
+    due_hours: dict[str, int]
+
+
+def set_policy(principal: Principal, rules: CaseRules) -> dict:
     """Replace the municipality's case rules (municipal admins)."""
     policy = db.session.get(CasePolicy, principal.municipality_id)
     if policy is None:
         policy = CasePolicy(municipality_id=principal.municipality_id)
         db.session.add(policy)
-    policy.open_on_watch, policy.due_hours = data["open_on_watch"], dict(data["due_hours"])
+    policy.open_on_watch, policy.due_hours = rules.open_on_watch, dict(rules.due_hours)
     db.session.flush()
     return policy_of(principal)

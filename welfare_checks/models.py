@@ -68,16 +68,6 @@ class OnDuty(db.Model):
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"))
 
 
-class SchedulerTick(db.Model):
-    """A run of the scheduler's probe job: a second twice would show a double scheduler."""
-
-    __tablename__ = "scheduler_ticks"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    tick: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    runner: Mapped[str] = mapped_column(sa.String(40))
-
-
 class Case(db.Model):
     """A follow-up case: a household in need, owned by a social worker until closed."""
 

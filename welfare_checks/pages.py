@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response
 from core.auth.pages import staff_page, staff_poll
 from core.auth.principal import Principal, current_principal
 from core.auth.roles import Role
+from core.clock import seoul_today
 from core.db import db, transaction
 from core.errors import ApiError, Invalid
 from core.forms import (
@@ -47,7 +48,6 @@ from core.forms import (
 from core.i18n import page_language
 from core.nav import NavBadge, add_header_part, add_nav_link
 from core.web import download
-from municipalities.mail import seoul_today
 from municipalities.services import get_household
 from welfare_checks import alerts, cases, labels, reports, statistics, survey, timeline
 from welfare_checks.access import READERS, WRITERS, account_names, colleagues
@@ -313,25 +313,34 @@ def _act(case_id: int, form: type[PageForm], action: Callable, done: str) -> Ans
     )
 
 
+def _update(principal: Principal, case_id: int, data: dict[str, Any]) -> Case:
+    """update_case with what the form gave (the version, and an owner or a status)."""
+    return cases.update_case(principal, case_id, cases.CaseChanges(**data))
+
+
 @bp.post("/cases/<int:case_id>/assign")
 @staff_page(*READERS)
 def assign(case_id: int) -> Answer:
     """Assign the case to a colleague of the municipality (or to oneself), or transfer it."""
-    return _act(case_id, AssignForm, cases.update_case, gettext("담당자를 지정했습니다."))
+    return _act(case_id, AssignForm, _update, gettext("담당자를 지정했습니다."))
 
 
 @bp.post("/cases/<int:case_id>/status")
 @staff_page(*READERS)
 def change_status(case_id: int) -> Answer:
     """Move the case to its next status, with the outcome code where the status needs one."""
-    return _act(case_id, StatusForm, cases.update_case, gettext("상태를 바꿨습니다."))
+    return _act(case_id, StatusForm, _update, gettext("상태를 바꿨습니다."))
 
 
 @bp.post("/cases/<int:case_id>/reopen")
 @staff_page(*READERS)
 def reopen(case_id: int) -> Answer:
     """Reopen a closed case: back in progress, due again by its severity."""
-    return _act(case_id, VersionForm, cases.reopen, gettext("사례를 다시 열었습니다."))
+
+    def reopen_read(principal: Principal, case_id: int, data: dict[str, Any]) -> Case:
+        return cases.reopen(principal, case_id, data["version"])
+
+    return _act(case_id, VersionForm, reopen_read, gettext("사례를 다시 열었습니다."))
 
 
 @bp.post("/cases/<int:case_id>/notes")
@@ -363,8 +372,11 @@ def export() -> Response | tuple[str, int]:
     try:
         data = load_form(ExportForm, request.form)
         first, last = _period(data)
+        asked = statistics.ExportRequest(
+            kind=data["kind"], first=first, last=last, format=data["format"], reason=data["reason"]
+        )
         with transaction():
-            body, media, name = statistics.export(principal, data | {"from": first, "to": last})
+            body, media, name = statistics.export(principal, asked)
     except Invalid as error:
         return _statistics_page(principal, request.form, error)
     return download(body, media, name)

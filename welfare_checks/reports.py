@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -11,12 +12,15 @@ from core.audit import record_access
 from core.auth.principal import Principal
 from core.db import db
 from core.errors import NotFound
-from municipalities.models import Household
+from municipalities.services import get_household
 from welfare_checks import survey
 from welfare_checks.access import in_own_municipality
 from welfare_checks.alerts import raise_alert
 from welfare_checks.cases import open_case
 from welfare_checks.models import CheckReport
+
+if TYPE_CHECKING:
+    from municipalities.services import Household
 
 SEVERITY_ORDER = ("emergency", "urgent", "watch", "none")
 
@@ -99,7 +103,7 @@ def get_report(principal: Principal, report_id: int) -> CheckReport:
 def read_report(principal: Principal, report_id: int) -> tuple[CheckReport, Household]:
     """One visible report with its household, for reading the answers: access-logged."""
     report = get_report(principal, report_id)
-    household = db.session.get(Household, report.household_id)
+    household = get_household(principal, report.household_id, log_as="")
     record_access(
         principal.account_id,
         "read",

@@ -3,7 +3,8 @@
 A household qualifies when it is closed, has no open case, and nothing happened to it (its
 closing, its cases' closing) for RETENTION_CLOSED_DAYS. Its name, phone, note, address and
 position are overwritten, its check reports' answers, its cases' notes and its visits' free text
-and signatures are erased; the rows themselves stay, so counts and statistics stay correct.
+and signatures are erased (the visits by the carrier app's purge step); the rows themselves stay,
+so counts and statistics stay correct.
 Access logs older than ACCESS_LOG_RETENTION_DAYS and permission records older than
 PERMISSION_LOG_RETENTION_DAYS are deleted (the database refuses it any earlier), and finished
 outbox jobs (sent or dead: their payloads name accounts and carry alert texts) and finished
@@ -13,30 +14,32 @@ import jobs (their row reports quote cells of the file) after OUTBOX_KEEP_DAYS. 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from core.audit import AccessLog
-from core.auth.models import PermissionEvent
+from core.auth.services import prune_permission_events
 from core.db import db, utcnow
+from core.hooks import Hook
 from core.jobs import FINISHED, Job
 from core.outbox import OutboxMessage
-from municipalities.models import Household
+from municipalities.erasure import closed_households, erase_households
 from welfare_checks.models import Case, CaseEvent, CheckReport
 
-PURGED = "(파기됨)"
-# The carrier app's visits, named here by table: carrier_api sits above this package.
-_VISITS = sa.table(
-    "visits",
-    sa.column("household_id"),
-    sa.column("other_text"),
-    sa.column("signature"),
-    sa.column("signature_type"),
-    sa.column("relation"),
-)
+# Households erased per round: their ids go into the queries' IN lists.
+BATCH = 1000
+# What the packages above keep about a household (the carrier app's visits) is erased by the
+# steps they register here, with each batch of households.
+PURGE_STEPS: Hook[Callable[[list[int]], object]] = Hook("welfare_checks.purge_steps")
+
+
+def add_purge_step(app: Flask, step: Callable[[list[int]], object]) -> None:
+    """Run step(household_ids), in the same transaction, for every batch of households erased."""
+    PURGE_STEPS.register(app, step)
 
 
 @dataclass
@@ -55,31 +58,30 @@ def purge(now: datetime | None = None) -> Purged:
     now = now or utcnow()
     config = current_app.config
     cutoff = now - timedelta(days=config["RETENTION_CLOSED_DAYS"])
-    recent_case = sa.select(Case.household_id).where(
-        sa.or_(Case.status != "closed", Case.closed_at > cutoff)
-    )
-    candidates = db.session.scalars(
-        sa.select(Household).where(
-            Household.status == "closed",
-            Household.closed_at <= cutoff,
-            # (name is ciphertext in SQL: the plain dedup key marks a purged household)
-            ~Household.dedup_key.startswith("purged-"),
-            Household.id.not_in(recent_case),
+    result = Purged()
+    candidates = closed_households(cutoff)
+    for start in range(0, len(candidates), BATCH):
+        batch = candidates[start : start + BATCH]
+        held = set(
+            db.session.scalars(
+                sa.select(Case.household_id).where(
+                    Case.household_id.in_(batch),
+                    sa.or_(Case.status != "closed", Case.closed_at > cutoff),
+                )
+            )
         )
-    ).all()
-    for household in candidates:
-        _destroy(household)
-    result = Purged(households=len(candidates))
+        erased = [household_id for household_id in batch if household_id not in held]
+        if erased:
+            _destroy(erased)
+        result.households += len(erased)
     result.access_logs = db.session.execute(
         sa.delete(AccessLog).where(
             AccessLog.at < now - timedelta(days=config["ACCESS_LOG_RETENTION_DAYS"])
         )
     ).rowcount
-    result.permission_events = db.session.execute(
-        sa.delete(PermissionEvent).where(
-            PermissionEvent.at < now - timedelta(days=config["PERMISSION_LOG_RETENTION_DAYS"])
-        )
-    ).rowcount
+    result.permission_events = prune_permission_events(
+        now - timedelta(days=config["PERMISSION_LOG_RETENTION_DAYS"])
+    )
     result.outbox_messages = db.session.execute(
         sa.delete(OutboxMessage).where(
             OutboxMessage.status.in_(("sent", "dead")),
@@ -96,26 +98,16 @@ def purge(now: datetime | None = None) -> Purged:
     return result
 
 
-def _destroy(household: Household) -> None:
-    household.name = PURGED
-    household.name_index = f"purged-{household.id}"
-    household.dedup_key = f"purged-{household.id}"
-    household.phone = household.note = household.address_detail = household.postal_code = None
-    household.road_address = PURGED
-    household.lon = household.lat = None
-    household.preferred_hours = []
-    household.risk_sources = []
+def _destroy(household_ids: list[int]) -> None:
+    erase_households(household_ids)
     empty = json.dumps({})
     for report in db.session.scalars(
-        sa.select(CheckReport).where(CheckReport.household_id == household.id)
+        sa.select(CheckReport).where(CheckReport.household_id.in_(household_ids))
     ):
         report.answers = empty
-    case_ids = sa.select(Case.id).where(Case.household_id == household.id)
+    case_ids = sa.select(Case.id).where(Case.household_id.in_(household_ids))
     db.session.execute(
         sa.update(CaseEvent).where(CaseEvent.case_id.in_(case_ids)).values(note=None)
     )
-    db.session.execute(
-        sa.update(_VISITS)
-        .where(_VISITS.c.household_id == household.id)
-        .values(other_text=None, signature=None, signature_type=None, relation=None)
-    )
+    for step in PURGE_STEPS.entries():
+        step(household_ids)

@@ -1,28 +1,30 @@
 """Scheduled upkeep as outbox jobs: the scheduler only asks for them; workers run them.
 
-Escalation is light and urgent (the `alerts` queue); retention, the monthly access-log reviews
-and geocoding are heavy or remote (`maintenance`). Each is idempotent, and the scheduler asks
-for a job only while none of its kind is waiting, so a slow worker never finds a pile of the
-same job.
+Escalation is light and urgent (the `alerts` queue); retention and the monthly access-log
+reviews are heavy (`maintenance`). Each is idempotent, and the scheduler asks for a job only
+while none of its kind is waiting, so a slow worker never finds a pile of the same job.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import time
 
+from flask import Flask
+
+from core.clock import seoul_today
 from core.db import transaction
-from core.outbox import ALERTS, MAINTENANCE, Message, enqueue_once
-from municipalities.jobs import geocode_job
-from municipalities.mail import return_held_items, seoul_today
-from municipalities.services import GEOCODE_KIND
+from core.outbox import ALERTS, MAINTENANCE, Message, register_handler
+from core.scheduler import Periodic, register_periodic
+from municipalities.mail.services import return_held_items
 from welfare_checks import access_review
 from welfare_checks.alerts import escalate_overdue
 from welfare_checks.cases import escalate_overdue_cases
 from welfare_checks.retention import purge
 
 log = logging.getLogger(__name__)
+
+ESCALATE, RETENTION, ACCESS_REVIEWS = "escalate", "retention", "access_reviews"
 
 
 def escalate(message: Message) -> None:
@@ -53,23 +55,13 @@ def access_reviews(message: Message) -> None:
             log.exception("access-log review of municipality %s failed", municipality_id)
 
 
-@dataclass(frozen=True)
-class Task:
-    """A scheduled job's handler and queue."""
-
-    handler: Callable[[Message], None]
-    queue: str
-
-
-TASKS = {
-    "escalate": Task(escalate, ALERTS),
-    "retention": Task(retention, MAINTENANCE),
-    "access_reviews": Task(access_reviews, MAINTENANCE),
-    GEOCODE_KIND: Task(geocode_job, MAINTENANCE),
-}
-
-
-def ask_for(kind: str) -> bool:
-    """Queue a scheduled job unless one of its kind is waiting; whether one was queued."""
-    with transaction():
-        return enqueue_once(kind)
+def register_jobs(app: Flask) -> None:
+    """Say who runs the upkeep jobs, and have the scheduler ask for them."""
+    register_handler(ESCALATE, escalate, queue=ALERTS)
+    register_handler(RETENTION, retention, queue=MAINTENANCE)
+    register_handler(ACCESS_REVIEWS, access_reviews, queue=MAINTENANCE)
+    every_s = app.config["SCHEDULER_ESCALATION_EVERY_S"]
+    register_periodic(app, Periodic("escalation", ESCALATE, every_s=every_s))
+    # Daily at night, Seoul time; and at takeover, so a restart never skips a day.
+    register_periodic(app, Periodic("retention", RETENTION, daily_at=time(3, 30)))
+    register_periodic(app, Periodic("access_reviews", ACCESS_REVIEWS, daily_at=time(4, 0)))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from core.db import utcnow
-from core.schemas import Choice, Day, Flag, Id, StrictSchema, Text, Version
-from welfare_checks.cases import NEXT, OUTCOMES
+from core.schemas import Choice, Day, Flag, Id, InputSchema, StrictSchema, Text, Version
+from welfare_checks.cases import NEXT, OUTCOMES, CaseChanges, CaseRules
 from welfare_checks.reports import SEVERITY_ORDER
+from welfare_checks.statistics import ExportRequest
 
 CASE_STATUSES = tuple(NEXT)
 
@@ -105,7 +106,9 @@ class CaseDetailSchema(CaseSchema):
     events = fields.List(fields.Nested(CaseEventSchema))
 
 
-class CaseUpdateSchema(StrictSchema):
+class CaseUpdateSchema(InputSchema):
+    into = CaseChanges
+
     version = Version(required=True)
     owner_id = Id(allow_none=True)
     status = Choice(CASE_STATUSES)
@@ -126,7 +129,9 @@ class CaseNoteOutSchema(Schema):
     at = fields.DateTime()
 
 
-class CasePolicySchema(StrictSchema):
+class CasePolicySchema(InputSchema):
+    into = CaseRules
+
     open_on_watch = Flag(required=True)
     due_hours = fields.Dict(
         keys=Choice(("emergency", "urgent", "watch")),
@@ -187,9 +192,11 @@ class StatisticsSchema(Schema):
     median_hours_to_first_contact = fields.Float(allow_none=True)
 
 
-class ExportSchema(StrictSchema):
-    from_ = Day(required=True, data_key="from")
-    to = Day(required=True)
+class ExportSchema(InputSchema):
+    into = ExportRequest
+
+    from_ = Day(required=True, data_key="from", attribute="first")
+    to = Day(required=True, attribute="last")
     kind = Choice(("statistics", "check_reports", "cases"), required=True)
     format = Choice(("csv", "xlsx"), load_default="csv")
     reason = Text(300, min_length=5, required=True)

@@ -16,6 +16,7 @@ import csv
 import io
 import statistics as stats
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -24,11 +25,10 @@ from openpyxl import Workbook
 
 from core.audit import record_access
 from core.auth.principal import Principal
+from core.clock import SEOUL
 from core.db import db
 from core.errors import Forbidden, Invalid
-from municipalities.mail import SEOUL
-from municipalities.models import MailItem, TrackingEvent
-from municipalities.tracking import RETURN_REASONS, EventCode
+from municipalities.mail.figures import item_figures
 from welfare_checks import labels
 from welfare_checks.access import reads_here
 from welfare_checks.cases import OUTCOMES
@@ -38,14 +38,6 @@ from welfare_checks.survey import Outcome
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_DAYS = 366
-# The events that start an item's way back; `returned` alone when it did not come from the door.
-RETURN_STARTS = (
-    EventCode.REFUSED,
-    EventCode.MOVED,
-    EventCode.ADDRESS_UNKNOWN,
-    EventCode.ADDRESSEE_DECEASED,
-    EventCode.RETURNED,
-)
 DELIVERING = (Outcome.DELIVERED, Outcome.DELIVERED_TO_MEMBER)
 # Visits kept for the welfare team but never applied to the item (carrier_api.visits).
 NOT_APPLIED = frozenset({"item_not_open", "reassigned"})
@@ -69,47 +61,15 @@ def figures(principal: Principal, first: date, last: date) -> dict[str, Any]:
         raise Forbidden()
     start, end = _bounds(first, last)
     municipality = principal.municipality_id
-
-    def events(*codes: EventCode) -> sa.Select:
-        return (
-            sa.select(TrackingEvent.item_id, TrackingEvent.at)
-            .join(MailItem, MailItem.id == TrackingEvent.item_id)
-            .where(MailItem.municipality_id == municipality, TrackingEvent.code.in_(codes))
-        )
-
-    def items(*codes: EventCode) -> sa.Select:
-        """Items with one of the events in the period."""
-        return events(*codes).where(TrackingEvent.at >= start, TrackingEvent.at < end)
-
-    def count(query: sa.Select) -> int:
-        inner = query.with_only_columns(TrackingEvent.item_id).distinct().subquery()
-        return db.session.scalar(sa.select(sa.func.count()).select_from(inner))
-
-    delivered = items(EventCode.DELIVERED).with_only_columns(TrackingEvent.item_id)
+    mail = item_figures(municipality, start, end)
     delivering = db.session.execute(
         sa.select(CheckReport.mail_item_id, CheckReport.outcome, CheckReport.flags).where(
-            CheckReport.mail_item_id.in_(delivered), CheckReport.outcome.in_(DELIVERING)
+            CheckReport.mail_item_id.in_(list(mail.delivered)), CheckReport.outcome.in_(DELIVERING)
         )
     )
     # At most one visit delivers an item: later ones find it delivered (item_not_open).
     way = {item: outcome for item, outcome, flags in delivering if not NOT_APPLIED & set(flags)}
     by_way = {outcome: sum(1 for o in way.values() if o == outcome) for outcome in DELIVERING}
-    delivered_count = count(delivered)
-    first_return = (
-        events(*RETURN_STARTS)
-        .with_only_columns(TrackingEvent.item_id, sa.func.min(TrackingEvent.at).label("at"))
-        .group_by(TrackingEvent.item_id)
-        .subquery()
-    )
-    reasons = db.session.execute(
-        sa.select(MailItem.return_reason, sa.func.count())
-        .join(first_return, first_return.c.item_id == MailItem.id)
-        .where(first_return.c.at >= start, first_return.c.at < end)
-        .group_by(MailItem.return_reason)
-    )
-    returned = dict.fromkeys(RETURN_REASONS, 0)
-    for reason, n in reasons:
-        returned[reason or "other"] += n  # no reason recorded: other, so the reasons add up
     reports = db.session.scalars(
         sa.select(CheckReport).where(
             CheckReport.municipality_id == municipality,
@@ -132,14 +92,14 @@ def figures(principal: Principal, first: date, last: date) -> dict[str, Any]:
     return {
         "from": first,
         "to": last,
-        "mailed": count(items(EventCode.HANDED_TO_OFFICE)),
-        "delivered": delivered_count,
+        "mailed": mail.mailed,
+        "delivered": len(mail.delivered),
         "delivered_in_person": by_way[Outcome.DELIVERED],
         "delivered_to_member": by_way[Outcome.DELIVERED_TO_MEMBER],
-        "delivered_other": delivered_count - len(way),
-        "absent": count(items(EventCode.ABSENT)),
-        "returned": sum(returned.values()),
-        "returned_by_reason": returned,
+        "delivered_other": len(mail.delivered) - len(way),
+        "absent": mail.absent,
+        "returned": sum(mail.returned_by_reason.values()),
+        "returned_by_reason": mail.returned_by_reason,
         "checks_by_severity": {
             s: sum(1 for r in reports if r.severity == s) for s in SEVERITY_ORDER
         },
@@ -224,23 +184,35 @@ def _rows(principal: Principal, kind: str, first: date, last: date) -> list[list
     return rows
 
 
-def export(principal: Principal, data: dict) -> tuple[bytes, str, str]:
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export of the days first..last, in which format, and why (access-logged)."""
+
+    kind: str
+    first: date
+    last: date
+    format: str
+    reason: str
+
+
+def export(principal: Principal, request: ExportRequest) -> tuple[bytes, str, str]:
     """The export file (bytes, media type, file name); the reason goes to the access log."""
     if not reads_here(principal):
         raise Forbidden()
-    raw = _rows(principal, data["kind"], data["from"], data["to"])
+    kind, first, last = request.kind, request.first, request.last
+    raw = _rows(principal, kind, first, last)
     rows = [[safe_cell(cell) for cell in row] for row in raw]
-    households = sorted({row[1] for row in rows[1:]}) if data["kind"] != "statistics" else []
+    households = sorted({row[1] for row in rows[1:]}) if kind != "statistics" else []
     record_access(
         principal.account_id,
         "export",
         "household" if households else "statistics",
         households or [None],
         principal.municipality_id,
-        f"{data['kind']} {data['from']}..{data['to']}: {data['reason']}"[:500],
+        f"{kind} {first}..{last}: {request.reason}"[:500],
     )
-    name = f"{data['kind']}-{data['from']}-{data['to']}"
-    if data["format"] == "xlsx":
+    name = f"{kind}-{first}-{last}"
+    if request.format == "xlsx":
         book = Workbook()
         sheet = book.active
         for row in rows:

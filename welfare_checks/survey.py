@@ -2,7 +2,7 @@
 
 A form is a JSON file in `welfare_checks/forms/`, named `<form_id>-v<version>.json`. Question ids
 and choice codes stay stable across versions, every submission names its version, and the server
-accepts exactly what that version says (DESIGN.md §4).
+accepts exactly what that version says.
 
 A question has `id`, `type` (select_one, select_multiple, boolean, text), `label` {ko, en},
 `choices` [{code, label}] (select types only), `required` and `relevant` (expressions) and

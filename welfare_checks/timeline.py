@@ -11,8 +11,13 @@ import sqlalchemy as sa
 from core.audit import record_access
 from core.auth.principal import Principal
 from core.db import db
-from municipalities.models import Household, Mailing, MailItem, TrackingEvent
-from municipalities.services import get_household
+from municipalities.mail.history import (
+    events_of_household,
+    items_returned_for,
+    items_sent_to,
+    repeated_absences,
+)
+from municipalities.services import get_household, road_addresses
 from welfare_checks import survey
 from welfare_checks.access import reads_here
 from welfare_checks.models import Case, CheckReport
@@ -36,32 +41,22 @@ def timeline(principal: Principal, household_id: int) -> dict[str, Any]:
     """Every mailing, tracking event, check and case of a household, newest first, and trends."""
     household = get_household(principal, household_id, log_as="timeline")
     entries: list[dict[str, Any]] = []
-    items = db.session.execute(
-        sa.select(MailItem, Mailing)
-        .join(Mailing, Mailing.id == MailItem.mailing_id)
-        .where(MailItem.household_id == household.id)
-    ).all()
-    for item, mailing in items:
+    for item in items_sent_to(household.id):
         entries.append(
             {
-                "at": mailing.created_at,
+                "at": item.mailing_created_at,
                 "kind": "mailing",
-                "ref": item.id,
-                "summary": f"{mailing.title} ({item.registered_number})",
+                "ref": item.item_id,
+                "summary": f"{item.mailing_title} ({item.registered_number})",
             }
         )
-    events = db.session.execute(
-        sa.select(TrackingEvent, MailItem.registered_number)
-        .join(MailItem, MailItem.id == TrackingEvent.item_id)
-        .where(MailItem.household_id == household.id)
-    ).all()
-    for event, number in events:
+    for event in events_of_household(household.id):
         entries.append(
             {
                 "at": event.at,
                 "kind": "tracking",
                 "ref": event.item_id,
-                "summary": f"{event.code} ({number})",
+                "summary": f"{event.code} ({event.registered_number})",
             }
         )
     reports = _reports(household.id)
@@ -131,32 +126,18 @@ def whereabouts(principal: Principal) -> list[dict[str, Any]]:
     if not reads_here(principal):
         return []
     evidence: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    returned = db.session.execute(
-        sa.select(
-            MailItem.household_id,
-            MailItem.return_reason,
-            MailItem.updated_at,
-            MailItem.registered_number,
-        ).where(
-            MailItem.municipality_id == principal.municipality_id,
-            MailItem.return_reason.in_(RETURN_REASONS),
+    for item in items_returned_for(principal.municipality_id, RETURN_REASONS):
+        evidence[item.household_id].append(
+            {
+                "kind": f"returned_{item.return_reason}",
+                "at": item.updated_at,
+                "detail": item.registered_number,
+            }
         )
-    )
-    for household_id, reason, at, number in returned:
-        evidence[household_id].append({"kind": f"returned_{reason}", "at": at, "detail": number})
-    absences = db.session.execute(
-        sa.select(
-            MailItem.household_id, sa.func.count(TrackingEvent.id), sa.func.max(TrackingEvent.at)
+    for absent in repeated_absences(principal.municipality_id, at_least=2):
+        evidence[absent.household_id].append(
+            {"kind": "repeated_absence", "at": absent.last_at, "detail": f"{absent.absences}"}
         )
-        .join(TrackingEvent, TrackingEvent.item_id == MailItem.id)
-        .where(
-            MailItem.municipality_id == principal.municipality_id, TrackingEvent.code == "absent"
-        )
-        .group_by(MailItem.household_id)
-        .having(sa.func.count(TrackingEvent.id) >= 2)
-    )
-    for household_id, count, at in absences:
-        evidence[household_id].append({"kind": "repeated_absence", "at": at, "detail": f"{count}"})
     reports = db.session.scalars(
         sa.select(CheckReport).where(
             CheckReport.municipality_id == principal.municipality_id,
@@ -185,10 +166,7 @@ def whereabouts(principal: Principal) -> list[dict[str, Any]]:
             evidence[report.household_id].append(
                 {"kind": "vacancy_signs", "at": report.visited_at, "detail": f"report {report.id}"}
             )
-    rows = db.session.execute(
-        sa.select(Household.id, Household.road_address).where(Household.id.in_(list(evidence)))
-    )
-    addresses = {household_id: address for household_id, address in rows}
+    addresses = road_addresses(list(evidence))
     if addresses:
         record_access(
             principal.account_id,

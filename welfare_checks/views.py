@@ -9,10 +9,10 @@ from flask.views import MethodView
 from core.api import Blueprint, paginate
 from core.auth.principal import current_principal, require_login, require_role
 from core.auth.roles import Role
+from core.clock import seoul_today
 from core.db import transaction
 from core.schemas import page_of
 from core.web import download
-from municipalities.mail import seoul_today
 from welfare_checks import alerts, cases, reports, statistics, survey, timeline
 from welfare_checks.access import READERS
 from welfare_checks.models import Case
@@ -149,10 +149,10 @@ class CaseItem(MethodView):
     @blp.arguments(CaseUpdateSchema)
     @blp.response(200, CaseSchema)
     @require_login
-    def patch(self, data: dict, case_id: int):
+    def patch(self, changes: cases.CaseChanges, case_id: int):
         """Assign or transfer, change the status, record the outcome (name the version read)."""
         with transaction():
-            return cases.update_case(current_principal(), case_id, data)
+            return cases.update_case(current_principal(), case_id, changes)
 
 
 @blp.route("/cases/<int:case_id>/notes")
@@ -174,7 +174,7 @@ class CaseReopen(MethodView):
     def post(self, data: dict, case_id: int):
         """Reopen a closed case."""
         with transaction():
-            return cases.reopen(current_principal(), case_id, data)
+            return cases.reopen(current_principal(), case_id, data["version"])
 
 
 @blp.route("/case-policy")
@@ -188,10 +188,10 @@ class Policy(MethodView):
     @blp.arguments(CasePolicySchema)
     @blp.response(200, CasePolicySchema)
     @require_role(Role.MUNICIPAL_ADMIN)
-    def put(self, data: dict):
+    def put(self, rules: cases.CaseRules):
         """Set whether watch checks open cases, and the service levels."""
         with transaction():
-            return cases.set_policy(current_principal(), data)
+            return cases.set_policy(current_principal(), rules)
 
 
 @blp.route("/households/<int:household_id>/timeline")
@@ -231,9 +231,8 @@ class Exports(MethodView):
     @blp.arguments(ExportSchema)
     @blp.response(200, description="the CSV or XLSX file")
     @require_role(*READERS)
-    def post(self, data: dict):
+    def post(self, request: statistics.ExportRequest):
         """Export statistics, check reports or cases of a period; the reason is access-logged."""
-        request_data = {**data, "from": data["from_"]}
         with transaction():
-            body, media, name = statistics.export(current_principal(), request_data)
+            body, media, name = statistics.export(current_principal(), request)
         return download(body, media, name)

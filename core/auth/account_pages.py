@@ -26,6 +26,7 @@ from core.auth.pages import staff_page
 from core.auth.principal import Principal, current_principal
 from core.auth.roles import MUNICIPAL_ROLES, OFFICE_ROLES, ROLE_LABELS, Role
 from core.auth.schemas import USERNAME, Email
+from core.auth.tenants import KINDS, tenant_names
 from core.db import db, utcnow
 from core.errors import ApiError, Invalid
 from core.forms import (
@@ -39,6 +40,7 @@ from core.forms import (
     submit,
     text,
 )
+from core.inputs import UNSET
 from core.nav import add_nav_link
 from core.schemas import Text
 
@@ -120,20 +122,9 @@ def binding_of(role: str) -> str:
     return "office" if role in OFFICE_ROLES else ""
 
 
-def _tenant_names(table: str) -> dict[int, str]:
-    # The tenants' tables belong to the domain packages, which core may not import; their
-    # names are public reference data, read the way services._check_tenant_binding reads ids.
-    id_column, name_column = sa.column("id"), sa.column("name")
-    query = sa.select(id_column, name_column).select_from(sa.table(table, id_column, name_column))
-    return {id_: name for id_, name in db.session.execute(query.order_by(name_column, id_column))}
-
-
 def tenants() -> dict[str, dict[int, str]]:
     """Every municipality's and office's name, to show where an account or a scope belongs."""
-    return {
-        "municipality": _tenant_names("municipalities"),
-        "office": _tenant_names("delivery_offices"),
-    }
+    return {kind: tenant_names(kind) for kind in KINDS}
 
 
 def choosable(principal: Principal, names: dict[str, dict[int, str]]) -> dict[str, dict]:
@@ -234,8 +225,7 @@ def create() -> Answer:
 
     def create_with(data: dict[str, Any]) -> Account:
         role = Role(data["role"])
-        return services.create_account(
-            principal,
+        new = services.NewAccount(
             username=data["username"],
             display_name=data["display_name"],
             password=data["password"],
@@ -243,6 +233,7 @@ def create() -> Answer:
             email=data.get("email"),
             **binding(role, data),
         )
+        return services.create_account(principal, new)
 
     return submit(
         NewForm,
@@ -307,18 +298,16 @@ def edit(account_id: int) -> Answer:
 
     def update(principal: Principal, account_id: int, data: dict[str, Any]) -> Account:
         # Fields left out of the form (one's own role and state) stay as they are.
-        role = Role(data["role"]) if "role" in data else None
-        changes = binding(role, data) if role else {}
+        role = Role(data["role"]) if "role" in data else UNSET
         state = data.get("state")
-        return services.update_account(
-            principal,
-            account_id,
-            role=role,
+        changes = services.AccountChanges(
             display_name=data["display_name"],
             email=data.get("email"),
-            is_active=None if state is None else state == "active",
-            **changes,
+            role=role,
+            is_active=UNSET if state is None else state == "active",
+            **(binding(role, data) if role is not UNSET else {}),
         )
+        return services.update_account(principal, account_id, changes)
 
     return _act(account_id, EditForm, update, gettext("계정을 저장했습니다."))
 

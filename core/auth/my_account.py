@@ -91,7 +91,9 @@ def password() -> Answer:
         return _page(error.fields, {}, error.status)
 
     def change(data: dict) -> None:
-        services.change_password(_account(), data["current_password"], data["new_password"])
+        services.change_password(
+            current_principal(), data["current_password"], data["new_password"]
+        )
         # Ended here rather than found stale on the next page, which would say "idle".
         clear_session()
 

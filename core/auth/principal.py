@@ -12,6 +12,9 @@ from flask import g, request
 from core.auth.roles import STAFF_ROLES, Role
 from core.errors import Forbidden, NotFound, Unauthorized
 
+#: The account id of the command line, which acts without an account (ids start at 1).
+NO_ACCOUNT = 0
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -28,6 +31,16 @@ class Principal:
     def has_role(self, *roles: Role) -> bool:
         """True if this principal holds one of the roles."""
         return self.role in roles
+
+    @property
+    def actor_id(self) -> int | None:
+        """The account recorded as acting; None for the command line, which has no account."""
+        return None if self.account_id == NO_ACCOUNT else self.account_id
+
+
+#: The system operator at the command line (`flask accounts create`, `flask offices create`,
+#: `flask demo load` ...): a system admin without an account of its own.
+COMMAND_LINE = Principal(account_id=NO_ACCOUNT, username="command-line", role=Role.SYSTEM_ADMIN)
 
 
 def current_principal() -> Principal:

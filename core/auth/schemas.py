@@ -8,7 +8,8 @@ from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, validate
 
 from core.auth.roles import Role
-from core.schemas import Id, StrictSchema, Text
+from core.auth.services import AccountChanges, NewAccount
+from core.schemas import Id, InputSchema, StrictSchema, Text
 
 USERNAME = validate.Regexp(
     r"^[a-z0-9._-]{3,64}$", error="영문 소문자·숫자·._- 3~64자 (3-64 of a-z 0-9 . _ -)"
@@ -68,7 +69,9 @@ class TokenSchema(Schema):
     account = fields.Nested(AccountSchema)
 
 
-class AccountCreateSchema(StrictSchema):
+class AccountCreateSchema(InputSchema):
+    into = NewAccount
+
     username = Text(64, required=True, validate=USERNAME)
     display_name = Text(100, min_length=1, required=True)
     password = Text(1024, required=True)
@@ -78,7 +81,9 @@ class AccountCreateSchema(StrictSchema):
     email = Email(load_default=None)
 
 
-class AccountUpdateSchema(StrictSchema):
+class AccountUpdateSchema(InputSchema):
+    into = AccountChanges
+
     display_name = Text(100, min_length=1)
     email = Email()
     role = fields.Enum(Role, by_value=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,19 +17,14 @@ from core.auth.models import Account, ApiToken, PermissionEvent, StaffSession
 from core.auth.passwords import hash_password, needs_rehash, password_problems, verify_password
 from core.auth.principal import Principal
 from core.auth.roles import MUNICIPAL_ROLES, OFFICE_ROLES, Role
+from core.auth.tenants import tenant_exists
 from core.db import db, utcnow
 from core.errors import ApiError, Conflict, Forbidden, Invalid, NotFound
+from core.inputs import UNSET, Unset
 
 TOKEN_PREFIX = "wpt_"  # noqa: S105 - a public marker, not a secret
 # A credential's last use is written at most this often: reads should not write on every call.
 TOUCH_EVERY = timedelta(minutes=1)
-
-
-class _Unchanged:
-    """An argument that was not given, where None is a value ("clear it")."""
-
-
-UNCHANGED = _Unchanged()
 
 
 class LoginFailed(ApiError):
@@ -251,7 +247,7 @@ def record_permission(
     """Append a grant, change or revocation of the account's access to permission_events."""
     db.session.add(
         PermissionEvent(
-            actor_id=actor.account_id if actor else None,
+            actor_id=actor.actor_id if actor else None,
             account_id=account.id,
             action=action,
             old_role=old[0],
@@ -261,6 +257,41 @@ def record_permission(
             ip=client_ip(),
         )
     )
+
+
+def permission_changes(
+    municipality_id: int,
+    start: datetime,
+    end: datetime,
+    actions: Iterable[str],
+    account_ids: Iterable[int],
+) -> list[PermissionEvent]:
+    """The permission events with one of the actions in [start, end), oldest first, that move
+    access into or out of the municipality or concern one of the accounts."""
+    scope = f"municipality:{municipality_id}"
+    return list(
+        db.session.scalars(
+            sa.select(PermissionEvent)
+            .where(
+                PermissionEvent.at >= start,
+                PermissionEvent.at < end,
+                PermissionEvent.action.in_(list(actions)),
+                sa.or_(
+                    PermissionEvent.old_scope == scope,
+                    PermissionEvent.new_scope == scope,
+                    PermissionEvent.account_id.in_(list(account_ids)),
+                ),
+            )
+            .order_by(PermissionEvent.at)
+        )
+    )
+
+
+def prune_permission_events(before: datetime) -> int:
+    """Delete the permission events older than `before` (the database refuses any too young)."""
+    return db.session.execute(
+        sa.delete(PermissionEvent).where(PermissionEvent.at < before)
+    ).rowcount
 
 
 def _check_tenant_binding(role: Role, municipality_id: int | None, office_id: int | None) -> None:
@@ -276,16 +307,9 @@ def _check_tenant_binding(role: Role, municipality_id: int | None, office_id: in
         raise Invalid(
             fields={"role": ["시스템 관리자는 소속이 없습니다. (System admins have no tenant.)"]}
         )
-    # The tenants' tables belong to the domain packages; core only needs to know the id exists.
-    for field_name, table, value in (
-        ("municipality_id", "municipalities", municipality_id),
-        ("office_id", "delivery_offices", office_id),
-    ):
-        id_column = sa.column("id")
-        if value is not None and not db.session.scalar(
-            sa.select(id_column).select_from(sa.table(table, id_column)).where(id_column == value)
-        ):
-            raise Invalid(fields={field_name: ["존재하지 않습니다. (No such tenant.)"]})
+    for kind, value in (("municipality", municipality_id), ("office", office_id)):
+        if value is not None and not tenant_exists(kind, value):
+            raise Invalid(fields={f"{kind}_id": ["존재하지 않습니다. (No such tenant.)"]})
 
 
 def _check_may_manage(actor: Principal, role: Role, municipality_id: int | None) -> None:
@@ -308,23 +332,26 @@ def check_new_password(password: str, username: str, field: str = "password") ->
         raise WeakPassword(fields={field: problems})
 
 
-def create_account(
-    actor: Principal | None,
-    *,
-    username: str,
-    display_name: str,
-    password: str,
-    role: Role,
-    municipality_id: int | None = None,
-    office_id: int | None = None,
-    email: str | None = None,
-) -> Account:
-    """Create an account and record the grant of its role (actor None: the CLI/bootstrap)."""
-    username = username.strip().casefold()
+@dataclass(frozen=True)
+class NewAccount:
+    """An account to create: its sign-in, role and the tenant the role is bound to."""
+
+    username: str
+    display_name: str
+    password: str = field(repr=False)
+    role: Role
+    municipality_id: int | None = None
+    office_id: int | None = None
+    email: str | None = None
+
+
+def create_account(actor: Principal, new: NewAccount) -> Account:
+    """Create an account and record the grant of its role."""
+    username = new.username.strip().casefold()
+    role, municipality_id, office_id = new.role, new.municipality_id, new.office_id
     _check_tenant_binding(role, municipality_id, office_id)
-    if actor is not None:
-        _check_may_manage(actor, role, municipality_id)
-    check_new_password(password, username)
+    _check_may_manage(actor, role, municipality_id)
+    check_new_password(new.password, username)
     if db.session.scalar(sa.select(Account.id).where(Account.username == username)):
         raise Conflict(
             "이미 있는 아이디입니다. (That username is taken.)",
@@ -332,12 +359,12 @@ def create_account(
         )
     account = Account(
         username=username,
-        display_name=display_name,
-        password_hash=hash_password(password),
+        display_name=new.display_name,
+        password_hash=hash_password(new.password),
         role=role.value,
         municipality_id=municipality_id,
         office_id=office_id,
-        email=email,
+        email=new.email,
     )
     db.session.add(account)
     db.session.flush()
@@ -373,27 +400,34 @@ def _managed_account(actor: Principal, account_id: int) -> Account:
     return account
 
 
-def update_account(
-    actor: Principal,
-    account_id: int,
-    *,
-    role: Role | None = None,
-    municipality_id: int | None = None,
-    office_id: int | None = None,
-    is_active: bool | None = None,
-    display_name: str | None = None,
-    email: str | None | _Unchanged = UNCHANGED,
-) -> Account:
+@dataclass(frozen=True)
+class AccountChanges:
+    """What to change of an account (UNSET: unchanged); the tenant goes with a role only."""
+
+    display_name: str | Unset = UNSET
+    #: None clears the alert e-mail.
+    email: str | None | Unset = UNSET
+    role: Role | Unset = UNSET
+    #: The tenant of the new role (None or UNSET: the account's own, where the role has one).
+    municipality_id: int | None | Unset = UNSET
+    office_id: int | None | Unset = UNSET
+    is_active: bool | Unset = UNSET
+
+
+def update_account(actor: Principal, account_id: int, changes: AccountChanges) -> Account:
     """Change an account's role, tenant, name, e-mail or active flag; access changes recorded."""
     account = _managed_account(actor, account_id)
     old = (account.role, _scope(account.role, account.municipality_id, account.office_id))
-    if role is not None:
-        new_municipality = municipality_id if role in MUNICIPAL_ROLES else None
-        new_office = office_id if role in OFFICE_ROLES else None
-        if role in MUNICIPAL_ROLES and new_municipality is None:
-            new_municipality = account.municipality_id
-        if role in OFFICE_ROLES and new_office is None:
-            new_office = account.office_id
+    role, is_active = changes.role, changes.is_active
+    if role is not UNSET:
+        # The tenant given for the role, else the account's own; none for the other kind.
+        new_municipality = new_office = None
+        if role in MUNICIPAL_ROLES:
+            given_id = changes.municipality_id
+            new_municipality = account.municipality_id if given_id in (None, UNSET) else given_id
+        if role in OFFICE_ROLES:
+            given_id = changes.office_id
+            new_office = account.office_id if given_id in (None, UNSET) else given_id
         _check_tenant_binding(role, new_municipality, new_office)
         _check_may_manage(actor, role, new_municipality)
         if account.id == actor.account_id and role != Role(account.role):
@@ -406,11 +440,11 @@ def update_account(
             record_permission(actor, account, "change", old=old, new=new)
             # A changed role must not keep sessions that were issued for the old one.
             _end_sessions(account)
-    if display_name is not None:
-        account.display_name = display_name
-    if not isinstance(email, _Unchanged):
-        set_email(actor, account, email)
-    if is_active is not None and is_active != account.is_active:
+    if changes.display_name is not UNSET:
+        account.display_name = changes.display_name
+    if changes.email is not UNSET:
+        set_email(actor, account, changes.email)
+    if is_active is not UNSET and is_active != account.is_active:
         if account.id == actor.account_id:
             raise Forbidden("자신의 계정은 비활성화할 수 없습니다. (You cannot disable yourself.)")
         account.is_active = is_active
@@ -478,8 +512,18 @@ def set_email(actor: Principal, account: Account, email: str | None) -> None:
     db.session.flush()
 
 
-def change_password(account: Account, current: str, new: str) -> None:
+def give_email_if_none(username: str, email: str) -> None:
+    """Give the account an alert e-mail unless it has one (set-up scripts: nobody acts)."""
+    db.session.execute(
+        sa.update(Account)
+        .where(Account.username == username, Account.email.is_(None))
+        .values(email=email)
+    )
+
+
+def change_password(principal: Principal, current: str, new: str) -> None:
     """Change one's own password; every other session ends."""
+    account = db.session.get(Account, principal.account_id)
     if not verify_password(account.password_hash, current):
         raise Invalid(fields={"current_password": ["비밀번호가 틀립니다. (Wrong password.)"]})
     check_new_password(new, account.username, "new_password")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app, g, request
+from flask import current_app, g
 from flask.views import MethodView
 
 from core.api import Blueprint, paginate
@@ -96,8 +96,9 @@ class Password(MethodView):
     def post(self, data: dict):
         """Change one's own password; every session and token of the account ends."""
         with transaction():
-            account = db.session.get(Account, current_principal().account_id)
-            services.change_password(account, data["current_password"], data["new_password"])
+            services.change_password(
+                current_principal(), data["current_password"], data["new_password"]
+            )
 
 
 @blp.route("/accounts")
@@ -116,10 +117,10 @@ class Accounts(MethodView):
     @blp.arguments(AccountCreateSchema)
     @blp.response(201, AccountSchema)
     @require_role(*ADMINS)
-    def post(self, data: dict):
+    def post(self, new: services.NewAccount):
         """Create an account; the grant of its role is recorded."""
         with transaction():
-            return services.create_account(current_principal(), **data)
+            return services.create_account(current_principal(), new)
 
 
 @blp.route("/accounts/<int:account_id>")
@@ -133,10 +134,10 @@ class AccountItem(MethodView):
     @blp.arguments(AccountUpdateSchema)
     @blp.response(200, AccountSchema)
     @require_login
-    def patch(self, data: dict, account_id: int):
+    def patch(self, changes: services.AccountChanges, account_id: int):
         """Change role, tenant, name or active flag; changes of access are recorded."""
         with transaction():
-            return services.update_account(current_principal(), account_id, **data)
+            return services.update_account(current_principal(), account_id, changes)
 
 
 @blp.route("/accounts/<int:account_id>/revoke-sessions")
@@ -187,12 +188,3 @@ class AccountPermissionEvents(MethodView):
             .order_by(PermissionEvent.id)
         )
         return paginate(query, page, per_page)
-
-
-def bearer_token() -> str | None:
-    """The bearer token of the current request, if any."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()

@@ -1,0 +1,1 @@
+"""Data files shipped with core: the common passwords the password policy refuses."""

@@ -1,8 +1,8 @@
 """Browser tests: Debian's Chromium (headless, via Playwright) against the app on localhost.
 
 The app serves from a werkzeug server in a thread, on a database of its own that commits for
-real (tests/scratch.py). Every request the browser makes is recorded; a test fails if one went
-to another host. Screenshots go to test-artifacts/browser/. Without /usr/bin/chromium (or the
+real (tests/support/scratch.py). Every request the browser makes is recorded; a test fails if one
+went to another host. Screenshots go to test-artifacts/browser/. Without /usr/bin/chromium (or the
 playwright package) these tests are skipped; Playwright never downloads a browser here.
 """
 
@@ -25,10 +25,10 @@ from werkzeug.serving import make_server
 from core.auth.roles import Role
 from core.auth.services import issue_token
 from core.db import db
-from municipalities.models import MailItem
-from tests.desk import carrier_headers, set_up_desk, visit
-from tests.factories import PASSWORD
-from tests.scratch import scratch_database
+from municipalities.mail.models import MailItem
+from tests.support.desk import carrier_headers, set_up_desk, visit
+from tests.support.factories import PASSWORD
+from tests.support.scratch import scratch_database
 from welfare_checks.models import Case, CheckReport
 
 CHROMIUM = Path("/usr/bin/chromium")

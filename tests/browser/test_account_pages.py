@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from core.auth.models import Account
 from core.db import db
-from routing.models import DeliveryOffice
+from postal.models import DeliveryOffice
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

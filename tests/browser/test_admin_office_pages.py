@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from core.auth.models import Account
 from core.db import db
-from routing.models import Carrier, CarrierDistrict, DeliveryOffice
-from tests.factories import square
+from postal.models import Carrier, CarrierDistrict, DeliveryOffice
+from tests.support.factories import square
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

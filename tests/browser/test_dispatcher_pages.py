@@ -12,12 +12,15 @@ import sqlalchemy as sa
 
 from core.auth.models import Account
 from core.auth.services import issue_token
+from core.clock import seoul_today
 from core.db import db, utcnow
 from core.outbox import deliver_due
-from municipalities.mail import next_working_day, seoul_today
-from municipalities.models import MailItem, Municipality
-from routing.models import Carrier, CarrierDistrict, DeliveryOffice, PlanStop, RoutePlan
-from tests.factories import Tenant, make_carrier, make_due_item
+from municipalities.mail.models import MailItem
+from municipalities.mail.services import next_working_day
+from municipalities.models import Municipality
+from postal.models import Carrier, CarrierDistrict, DeliveryOffice
+from routing.models import PlanStop, RoutePlan
+from tests.support.factories import Tenant, make_carrier, make_due_item
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect

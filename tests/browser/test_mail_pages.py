@@ -12,10 +12,12 @@ import sqlalchemy as sa
 
 from core.auth.models import Account
 from core.auth.services import principal_for
+from core.clock import next_working_day, seoul_today
 from core.db import db
 from core.outbox import deliver_due
-from municipalities import mail, services
-from municipalities.models import Household, Mailing, WebhookEndpoint
+from municipalities import services
+from municipalities.mail.models import Mailing, WebhookEndpoint
+from municipalities.models import Household
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -32,11 +34,11 @@ def add_households(live, names: tuple[str, ...]) -> list[int]:
         ids = [
             services.create_household(
                 principal,
-                {
-                    "name": name,
-                    "road_address": f"서울특별시 시험구 나눔로 {n}",
-                    "location": [126.96, 37.51],
-                },
+                services.NewHousehold(
+                    name=name,
+                    road_address=f"서울특별시 시험구 나눔로 {n}",
+                    location=[126.96, 37.51],
+                ),
             ).id
             for n, name in enumerate(names, start=1)
         ]
@@ -47,7 +49,7 @@ def add_households(live, names: tuple[str, ...]) -> list[int]:
 
 
 def a_sunday() -> str:
-    day = mail.seoul_today() + timedelta(days=7)
+    day = seoul_today() + timedelta(days=7)
     return (day + timedelta(days=6 - day.weekday())).isoformat()
 
 
@@ -85,9 +87,7 @@ def test_a_mailing_is_chosen_previewed_submitted_and_printed(live, browsing):
     expect(page.locator("#send_date-error")).to_contain_text("발송할 수 없는 날입니다")
     browsing.shot("61-mail-letter-refused")
     page.get_by_label("겨울철 복지 안내").check()
-    page.get_by_label("발송일", exact=True).fill(
-        mail.next_working_day(mail.seoul_today()).isoformat()
-    )
+    page.get_by_label("발송일", exact=True).fill(next_working_day(seoul_today()).isoformat())
     page.get_by_role("button", name="저장하고 미리보기").click()
 
     expect(page.locator("#household-count")).to_have_text("보낼 가구: 2곳")

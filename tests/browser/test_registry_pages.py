@@ -13,7 +13,7 @@ from core import jobs
 from core.db import db
 from core.outbox import deliver_due
 from municipalities.models import Household
-from tests.household_files import bad_cp949_file, to_xlsx, valid_rows
+from tests.support.household_file_builders import bad_cp949_file, to_xlsx, valid_rows
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -71,7 +71,7 @@ def test_a_file_with_errors_shows_the_row_report_then_a_clean_file_imports(
 
     # The worker stops a third of the way through checking the rows, so the bar is seen there.
     monkeypatch.setattr(jobs, "PROGRESS_EVERY_S", 0.0)
-    monkeypatch.setattr("municipalities.importing.PROGRESS_ROWS", 20)
+    monkeypatch.setattr("core.spreadsheets.PROGRESS_ROWS", 20)
     midway, go_on = threading.Event(), threading.Event()
     report_progress = jobs.RunningJob.progress
 

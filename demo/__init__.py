@@ -1,0 +1,1 @@
+"""The fictitious demo district (every name and place invented) and `flask demo`."""

@@ -1,0 +1,1 @@
+"""Welfare mail: templates, mailings, items and registered numbers, tracking, letters, webhooks."""

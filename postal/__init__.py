@@ -1,0 +1,1 @@
+"""The post's network: delivery offices, carrier districts and carriers with their shifts."""

@@ -1,0 +1,7 @@
+"""The dispatcher's day: due items become a plan, solved by the worker, edited and published.
+
+A plan is a job: starting one stores its stops and carriers and queues an outbox message; the
+worker (`flask outbox run`) solves it in a separate process and writes the routes back. Edits
+(move, lock) are timed at once without a search; re-optimising and inserting an urgent visit
+go through the worker again. Publishing tells the carriers (push through the outbox).
+"""

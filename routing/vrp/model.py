@@ -1,0 +1,426 @@
+"""The OR-Tools routing model of a screened problem, and how it searches (SearchConfig).
+
+This is the only module of the project that imports ortools. Every solve builds one model;
+routing.vrp.solve.solve_isolated runs it in a fresh process (OR-Tools #5076: a second model in
+one process can crash it). The default search is OR-Tools' own iterated local search.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from google.protobuf import text_format
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util import optional_boolean_pb2
+
+from routing.vrp.problem import Break, Job, Matrices, Problem, Vehicle, Window
+
+# Locked jobs' priority in the drop penalties: above every input priority (at most 100).
+LOCKED_PRIORITY = 101
+
+_STATUS = routing_enums_pb2.RoutingSearchStatus
+_GREEDY_DESCENT = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+_NO_SOLUTION_LIMIT = pywrapcp.DefaultRoutingSearchParameters().solution_limit
+BOOL_TRUE, BOOL_FALSE = optional_boolean_pb2.BOOL_TRUE, optional_boolean_pb2.BOOL_FALSE
+# What each of the eight statuses of ortools 9.15 means for the answer: None = a plan exists.
+STATUS_RESULTS: dict[int, tuple[int, str] | None] = {
+    _STATUS.ROUTING_NOT_SOLVED: (1, "the solver did not run"),
+    _STATUS.ROUTING_SUCCESS: None,
+    # The time limit stopped the local search: the best plan found so far is returned.
+    _STATUS.ROUTING_PARTIAL_SUCCESS_LOCAL_OPTIMUM_NOT_REACHED: None,
+    _STATUS.ROUTING_FAIL: (1, "no plan found"),
+    _STATUS.ROUTING_FAIL_TIMEOUT: (1, "no plan found within the time limit"),
+    _STATUS.ROUTING_INVALID: (1, "the routing model is invalid"),
+    # Every job can be dropped, so only the vehicles (shifts, breaks) can make it infeasible.
+    _STATUS.ROUTING_INFEASIBLE: (2, "vehicles: shifts and breaks admit no plan at all"),
+    _STATUS.ROUTING_OPTIMAL: None,
+}
+
+
+# Local-search operators (RoutingSearchParameters.local_search_operators, without `use_`) that the
+# default search leaves out: on the Solomon VRPTW benchmark (bench/routing_solomon.py, 10 s) they
+# cost more time per guided-local-search step than they find (mean gap on 8 hard instances
+# 6.7 % with them, 2.8 % without), and per descent of the iterated local search too (9 hard
+# instances: 3.2 % with them, 1.5 % without). The operators that re-insert dropped jobs stay
+# on: plans can have unassigned jobs.
+LEAN_OPERATORS_OFF: tuple[str, ...] = (
+    "cross",
+    "lin_kernighan",
+    "relocate_subtrip",
+    "exchange_subtrip",
+    "relocate_expensive_chain",
+    "global_cheapest_insertion_path_lns",
+    "local_cheapest_insertion_path_lns",
+    "shortest_path_two_opt",
+    "global_cheapest_insertion_visit_types_lns",
+    "local_cheapest_insertion_visit_types_lns",
+)
+
+
+# SearchConfig.metaheuristic for OR-Tools' own iterated local search (no LocalSearchMetaheuristic).
+ITERATED_LOCAL_SEARCH = "ITERATED_LOCAL_SEARCH"
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How OR-Tools searches: the one place to tune (names of routing_enums_pb2 values).
+
+    Tuned on the Solomon type-1 instances with bench/routing_solomon.py (one configuration for
+    all instances; 10 s, one core: mean gap 0.96 % with the iterated local search, 1.97 % with
+    the previous default, guided local search then a Python ruin and recreate, in the same
+    session); see that script for the figures.
+    """
+
+    first_solution: str = "SAVINGS"
+    # A LocalSearchMetaheuristic name, or ITERATED_LOCAL_SEARCH: OR-Tools' own iterated local
+    # search (RoutingModel.SolveWithIteratedLocalSearch), which ruins and recreates the plan
+    # (the ils_* settings) and brings each new plan to a local optimum with a greedy descent
+    # (its improvement step), until the time limit. It starts from its own first solution
+    # (`first_solution`), not from the vehicles' steps: see Model.solve.
+    metaheuristic: str = ITERATED_LOCAL_SEARCH
+    guided_local_search_lambda: float = 0.1
+    # SAVINGS stores the savings of all pairs: with OR-Tools' 6 GB allowance that took 1.8 GB
+    # at 1,000 stops; capped, it keeps the nearest neighbours only (685 MB in all at 2,000).
+    savings_max_memory_bytes: int = 200_000_000
+    # Anything else of RoutingSearchParameters in protobuf text format, merged last, e.g.
+    # "local_search_operators { use_path_lns: BOOL_TRUE } lns_time_limit { nanos: 50000000 }".
+    parameters: str = ""
+    log_search: bool = False
+    # Operator names as in RoutingSearchParameters.local_search_operators, without `use_`.
+    operators_off: tuple[str, ...] = LEAN_OPERATORS_OFF
+    operators_on: tuple[str, ...] = ()
+    # The iterated local search's ruin: SISR's string removal (Christiaens and Vanden Berghe,
+    # 2020), `ils_removed` jobs on average per step (the paper's c-bar), strings of at most
+    # `ils_max_string` jobs (L_max), `ils_bypass_factor` (alpha) for the split strings; the
+    # paper's values (10, 10, 0.01). Then `ils_recreate` (a FirstSolutionStrategy name) puts
+    # the removed jobs back. A new plan replaces the current one by simulated annealing, with
+    # temperatures OR-Tools derives from the arc costs (automatic_temperatures).
+    ils_removed: int = 10
+    ils_max_string: int = 10
+    ils_bypass_factor: float = 0.01
+    ils_recreate: str = "LOCAL_CHEAPEST_INSERTION"
+
+    def __post_init__(self) -> None:
+        self.search_parameters(1.0)  # fail at construction, not inside a solve
+
+    def search_parameters(self, time_limit_s: float) -> Any:
+        """Return RoutingSearchParameters for this configuration and time limit."""
+        params = pywrapcp.DefaultRoutingSearchParameters()
+        ils = self.metaheuristic == ITERATED_LOCAL_SEARCH
+        enums = routing_enums_pb2
+        try:
+            params.first_solution_strategy = enums.FirstSolutionStrategy.Value.Value(
+                self.first_solution
+            )
+            params.local_search_metaheuristic = (
+                _GREEDY_DESCENT
+                if ils
+                else enums.LocalSearchMetaheuristic.Value.Value(self.metaheuristic)
+            )
+            recreate = enums.FirstSolutionStrategy.Value.Value(self.ils_recreate)
+            ruin_recreate = params.iterated_local_search_parameters.ruin_recreate_parameters
+            sisr = ruin_recreate.ruin_strategies.add().sisr
+            sisr.avg_num_removed_visits = self.ils_removed
+            sisr.max_removed_sequence_size = self.ils_max_string
+            sisr.bypass_factor = self.ils_bypass_factor
+        except ValueError as exc:  # also a negative count for an unsigned field
+            raise ValueError(f"SearchConfig: {exc}") from exc
+        params.guided_local_search_lambda_coefficient = self.guided_local_search_lambda
+        operators = params.local_search_operators
+        for names, value in ((self.operators_off, False), (self.operators_on, True)):
+            for name in names:
+                if not hasattr(operators, f"use_{name}"):
+                    raise ValueError(f"SearchConfig: no local search operator {name!r}")
+                setattr(operators, f"use_{name}", BOOL_TRUE if value else BOOL_FALSE)
+        params.savings_parameters.max_memory_usage_bytes = self.savings_max_memory_bytes
+        params.use_iterated_local_search = ils
+        ruin_recreate.recreate_strategy.heuristic = recreate
+        acceptance = params.iterated_local_search_parameters.reference_solution_acceptance_strategy
+        acceptance.simulated_annealing.automatic_temperatures = True
+        params.log_search = self.log_search
+        if self.parameters:
+            text_format.Merge(self.parameters, params)
+        params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+        error = pywrapcp.FindErrorInRoutingSearchParameters(params)
+        if error:
+            raise ValueError(f"SearchConfig: {error}")
+        return params
+
+
+def _penalties(priorities: list[int], base: int) -> list[int]:
+    """Drop penalties: above any plan's cost (`base`), and lexicographic in priority.
+
+    One priority point outweighs any number of dropped jobs, as VROOM ranks plans by priority
+    served, then jobs served, then cost. If that would overflow int64, priority adds linearly.
+    Locked jobs come as priority LOCKED_PRIORITY, above every input priority.
+    """
+    n = len(priorities)
+    step = base * (n + 1)
+    if (base + max(priorities, default=0) * step) * n >= 2**62:
+        step = base
+    return [base + p * step for p in priorities]
+
+
+class Model:
+    """One OR-Tools routing model; holds every object the C++ side uses for the whole solve."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        mats: Mapping[str, Matrices],
+        candidates: list[tuple[Job, list[int]]],
+    ) -> None:
+        self.jobs = [job for job, _ in candidates]
+        self.vehicles = problem.vehicles
+        n_jobs, n_vehicles = len(self.jobs), len(self.vehicles)
+        places = [job.place for job in self.jobs]
+        places += [p for v in self.vehicles for p in (v.start, v.end)]
+        rows = np.array([0 if p is None else p.index for p in places], dtype=np.intp)
+        virtual = np.array([p is None for p in places], dtype=bool)
+        self.service = np.array([j.service for j in self.jobs] + [0] * (2 * n_vehicles), np.int64)
+
+        # The manager must outlive the model (OR-Tools #228, #270: what the C++ side uses must stay
+        # referenced for the whole solve): both are attributes.
+        self.manager = pywrapcp.RoutingIndexManager(
+            n_jobs + 2 * n_vehicles,
+            n_vehicles,
+            [n_jobs + 2 * k for k in range(n_vehicles)],
+            [n_jobs + 2 * k + 1 for k in range(n_vehicles)],
+        )
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        self.assignment: Any = None
+
+        travel: dict[str, np.ndarray] = {}
+        for profile in sorted({v.profile for v in self.vehicles}):
+            nodes = mats[profile].durations[np.ix_(rows, rows)]
+            nodes[virtual, :] = 0
+            nodes[:, virtual] = 0
+            travel[profile] = nodes
+        # Matrices go to C++ once (RegisterTransitMatrix), never a Python callback per arc.
+        # The time transit folds the service of the from-node into the travel.
+        transit = {
+            p: self.routing.RegisterTransitMatrix((m + self.service[:, np.newaxis]).tolist())
+            for p, m in travel.items()
+        }
+        cost = (
+            {p: self.routing.RegisterTransitMatrix(m.tolist()) for p, m in travel.items()}
+            if self.service.any()
+            else transit
+        )
+        for k, v in enumerate(self.vehicles):
+            self.routing.SetArcCostEvaluatorOfVehicle(cost[v.profile], k)
+
+        horizon = self._horizon(travel)
+        self.routing.AddDimensionWithVehicleTransits(
+            [transit[v.profile] for v in self.vehicles], horizon, horizon, False, "time"
+        )
+        self.time = self.routing.GetDimensionOrDie("time")
+        self._add_amounts(problem.amount_size)
+        self._add_ranks()
+        self._add_windows(candidates, horizon)
+        self.breaks = self._add_breaks(horizon)
+        preferences = self._add_preferences()
+
+        # Dropping a job must cost more than any plan: all travel plus all preference costs.
+        base = max(int(m.max(axis=1, initial=0).sum()) for m in travel.values()) + 1
+        priorities = [LOCKED_PRIORITY if job.locked else job.priority for job in self.jobs]
+        penalties = _penalties(priorities, base + preferences)
+        for node, penalty in enumerate(penalties):
+            self.routing.AddDisjunction([self.manager.NodeToIndex(node)], penalty)
+
+    def _horizon(self, travel: Mapping[str, np.ndarray]) -> int:
+        """An upper bound on every time of any plan: the latest input time plus all work."""
+        times = [0]
+        times += [w.end for job in self.jobs for w in job.time_windows]
+        times += [v.time_window.end for v in self.vehicles if v.time_window]
+        times += [w.end for v in self.vehicles for b in v.breaks for w in b.time_windows]
+        breaks = sum(b.service for v in self.vehicles for b in v.breaks)
+        longest = max(int(m.max(initial=0)) for m in travel.values())
+        return max(times) + int(self.service.sum()) + breaks + (len(self.jobs) + 1) * longest
+
+    def _add_amounts(self, size: int) -> None:
+        n_vehicles = len(self.vehicles)
+        for k in range(size):
+            demand = [job.delivery[k] for job in self.jobs] + [0] * (2 * n_vehicles)
+            index = self.routing.RegisterUnaryTransitVector(demand)
+            capacities = [v.capacity[k] for v in self.vehicles]
+            # Deliveries are loaded at the start (VROOM), so the load never exceeds the sum.
+            self.routing.AddDimensionWithVehicleCapacity(index, 0, capacities, True, f"amount{k}")
+
+    def _add_ranks(self) -> None:
+        """Count the jobs along each route: for max_tasks, and to keep locked jobs in order."""
+        locked = {job.id: node for node, job in enumerate(self.jobs) if job.locked}
+        if not locked and all(v.max_tasks is None for v in self.vehicles):
+            return
+        ones = [1] * len(self.jobs) + [0] * (2 * len(self.vehicles))
+        index = self.routing.RegisterUnaryTransitVector(ones)
+        limits = [len(self.jobs) if v.max_tasks is None else v.max_tasks for v in self.vehicles]
+        self.routing.AddDimensionWithVehicleCapacity(index, 0, limits, True, "tasks")
+        ranks = self.routing.GetDimensionOrDie("tasks")
+        solver, big = self.routing.solver(), len(self.jobs) + 1
+        for vehicle in self.vehicles:
+            chain = [self.manager.NodeToIndex(locked[i]) for i in vehicle.steps if i in locked]
+            # Each served locked job comes after every served one before it in the chain: it
+            # follows the largest rank so far (0 for dropped ones), so a dropped job in the
+            # middle does not free its neighbours' order.
+            before = None
+            for index in chain:
+                active, rank = self.routing.ActiveVar(index), ranks.CumulVar(index)
+                if before is not None:
+                    solver.Add(rank + big * (1 - active) >= before + 1)
+                served = rank * active
+                before = served if before is None else solver.Max(before, served)
+
+    def _add_preferences(self) -> int:
+        """Charge preference_cost when a vehicle outside a job's preferred_vehicles serves it.
+
+        A dimension whose per-vehicle transit is that charge, costed by its span. Returns the
+        largest total it can reach.
+        """
+        charged = [bool(job.preference_cost and job.preferred_vehicles) for job in self.jobs]
+        if not any(charged):
+            return 0
+        tail = [0] * (2 * len(self.vehicles))
+        transits = []
+        for vehicle in self.vehicles:
+            costs = [
+                job.preference_cost if flag and vehicle.id not in job.preferred_vehicles else 0
+                for job, flag in zip(self.jobs, charged, strict=True)
+            ]
+            transits.append(self.routing.RegisterUnaryTransitVector(costs + tail))
+        total = sum(
+            job.preference_cost for job, flag in zip(self.jobs, charged, strict=True) if flag
+        )
+        self.routing.AddDimensionWithVehicleTransits(transits, 0, total, True, "preference")
+        self.routing.GetDimensionOrDie("preference").SetSpanCostCoefficientForAllVehicles(1)
+        return total
+
+    def _add_windows(self, candidates: list[tuple[Job, list[int]]], horizon: int) -> None:
+        everyone = len(self.vehicles)
+        for node, (job, allowed) in enumerate(candidates):
+            index = self.manager.NodeToIndex(node)
+            _restrict(self.time.CumulVar(index), job.time_windows)
+            if len(allowed) < everyone:
+                # -1 keeps the job droppable. (SetAllowedVehiclesForIndex's SWIG wrapper
+                # refuses every Python sequence in 9.15: it wants an absl::Span.)
+                self.routing.VehicleVar(index).SetValues([-1, *allowed])
+        for k, v in enumerate(self.vehicles):
+            shift = v.time_window or Window(0, horizon)
+            self.time.CumulVar(self.routing.Start(k)).SetRange(shift.start, shift.end)
+            self.time.CumulVar(self.routing.End(k)).SetRange(shift.start, shift.end)
+
+    def _add_breaks(self, horizon: int) -> dict[int, list[tuple[Break, Any]]]:
+        solver = self.routing.solver()
+        visits = [
+            int(self.service[self.manager.IndexToNode(i)]) for i in range(self.routing.Size())
+        ]
+        breaks: dict[int, list[tuple[Break, Any]]] = {}
+        for k, v in enumerate(self.vehicles):
+            if not v.breaks:
+                continue
+            start_cumul = self.time.CumulVar(self.routing.Start(k))
+            end_cumul = self.time.CumulVar(self.routing.End(k))
+            for brk in v.breaks:
+                start = solver.IntVar(0, horizon, f"break {v.id}/{brk.id}")
+                _restrict(start, brk.time_windows)
+                interval = solver.FixedDurationIntervalVar(start, brk.service, f"break {brk.id}")
+                # OR-Tools lets a break fall before the start or after the end of a route;
+                # VROOM takes breaks on the route.
+                solver.Add(start >= start_cumul)
+                solver.Add(start + brk.service <= end_cumul)
+                breaks.setdefault(k, []).append((brk, interval))
+            intervals = [i for _, i in breaks[k]]
+            if len(intervals) > 1:
+                # The breaks constraint keeps breaks off visits, not off each other.
+                solver.Add(solver.DisjunctiveConstraint(intervals, f"breaks of {v.id}"))
+            self.time.SetBreakIntervalsOfVehicle(intervals, k, visits)
+        return breaks
+
+    def solve(self, config: SearchConfig, time_limit_s: float) -> int:
+        """Search from the vehicles' steps when they are feasible, or from a first solution.
+
+        The iterated local search cannot start from given routes: with steps, they are first
+        brought to a local optimum by a descent, and that plan stays unless the iterated local
+        search, from its own first solution in the time left, finds a better one.
+        """
+        deadline = time.monotonic() + time_limit_s
+        params = config.search_parameters(time_limit_s)
+        # A first-solution-only search (solution_limit) stops there, as asked.
+        if params.solution_limit != _NO_SOLUTION_LIMIT:
+            params.use_iterated_local_search = False
+        initial = None
+        if any(v.steps for v in self.vehicles):
+            self.routing.CloseModelWithParameters(params)
+            node_of = {job.id: node for node, job in enumerate(self.jobs)}
+            routes = [
+                [self.manager.NodeToIndex(node_of[i]) for i in v.steps if i in node_of]
+                for v in self.vehicles
+            ]
+            # None when the steps break a constraint (e.g. a shift): then search from scratch.
+            initial = self.routing.ReadAssignmentFromRoutes(routes, True)
+        if not params.use_iterated_local_search:
+            if initial is None:
+                self.assignment = self.routing.SolveWithParameters(params)
+            else:
+                self.assignment = self.routing.SolveFromAssignmentWithParameters(initial, params)
+            return self.routing.status()
+        warm = None
+        if initial is not None:
+            descent = type(params)()
+            descent.CopyFrom(params)
+            descent.use_iterated_local_search = False
+            warm = self.routing.SolveFromAssignmentWithParameters(initial, descent)
+            status = self.routing.status()
+            if STATUS_RESULTS.get(status, (1, "")) is not None:
+                return status
+            warm = self.routing.solver().Assignment(warm)  # the next solve reuses the original
+        found = None
+        if (left := deadline - time.monotonic()) > 0.001:
+            params.time_limit.FromMilliseconds(max(1, int(left * 1000)))
+            # The best plan, or None; this search sets no status of its own.
+            found = self.routing.SolveWithIteratedLocalSearch(params)
+        if found is not None and (warm is None or found.ObjectiveValue() < warm.ObjectiveValue()):
+            self.assignment = found
+            return _STATUS.ROUTING_SUCCESS
+        self.assignment = warm
+        return _STATUS.ROUTING_FAIL if warm is None else status
+
+    def routes(self) -> list[tuple[Vehicle, list[Job], dict[int, list[Break]]]]:
+        """Each used vehicle with its jobs in order and its breaks by gap (0 = before the first)."""
+        solution, routing = self.assignment, self.routing
+        out = []
+        for k, vehicle in enumerate(self.vehicles):
+            indices = []
+            index = solution.Value(routing.NextVar(routing.Start(k)))
+            while not routing.IsEnd(index):
+                indices.append(index)
+                index = solution.Value(routing.NextVar(index))
+            if not indices:
+                continue
+            jobs = [self.jobs[self.manager.IndexToNode(i)] for i in indices]
+            ready = [
+                solution.Min(self.time.CumulVar(i)) + job.service
+                for i, job in zip(indices, jobs, strict=True)
+            ]
+            gaps: dict[int, list[Break]] = {}
+            timed = [(solution.StartMin(iv), brk) for brk, iv in self.breaks.get(k, [])]
+            for start, brk in sorted(timed, key=lambda item: item[0]):
+                # A break never overlaps a service, so it follows the jobs finished by its start.
+                gaps.setdefault(bisect.bisect_right(ready, start), []).append(brk)
+            out.append((vehicle, jobs, gaps))
+        return out
+
+
+def _restrict(var: Any, windows: tuple[Window, ...]) -> None:
+    """Limit an OR-Tools variable to the union of sorted windows (hull, then holes)."""
+    if not windows:
+        return
+    var.SetRange(windows[0].start, windows[-1].end)
+    for before, after in itertools.pairwise(windows):
+        var.RemoveInterval(before.end + 1, after.start - 1)
