@@ -12,10 +12,12 @@ and:
 3. solves every cluster as its own VROOM sub-problem (routing.vrp.subproblem), each in its
    own process (OR-Tools #5076), `workers` at a time;
 4. gives jobs left unassigned a second chance in the nearest other cluster that can serve them;
-5. until the time limit, re-solves groups of four or five neighbouring routes (with the
-   unassigned jobs nearest them, and then a spare vehicle) warm-started from their current
-   routes (vehicle `steps`), and keeps a group's new routes when they are better: more priority
-   served, then more jobs served, then less travel plus preference cost.
+5. re-solves groups of four or five neighbouring routes (with the unassigned jobs nearest
+   them, and then a spare vehicle) warm-started from their current routes (vehicle `steps`),
+   and keeps a group's new routes when they are better: more priority served, then more jobs
+   served, then less travel plus preference cost; until the time limit, until no group was
+   kept for routing.vrp.stopping.stall_seconds of the whole problem, or until every group was
+   tried in vain.
 
 The time limit bounds the whole call: every sub-solve is given what is left of it, less the cost
 of starting its process.
@@ -47,7 +49,8 @@ from routing.vrp.model import SearchConfig
 from routing.vrp.parse import parse_problem
 from routing.vrp.partition import CLUSTER_ROUTES, Cluster, partition
 from routing.vrp.problem import Problem, ProblemError
-from routing.vrp.solve import check_time_limit, solve_isolated
+from routing.vrp.solve import check_time_limit, solve_isolated, with_stop
+from routing.vrp.stopping import EXHAUSTED, NO_IMPROVEMENT, TIME_LIMIT, stall_seconds
 from routing.vrp.subproblem import restore_indices, subproblem, whole_path
 from routing.vrp.whole_problem import WholeProblem, symmetric, whole_problem_of
 
@@ -129,7 +132,9 @@ class _Decomposition:
     workers: int
     deadline: float
     first_only: bool
+    stall_s: float
     plan: MergedPlan = field(init=False)
+    stopped: str = EXHAUSTED
     stale: set[tuple[tuple[int, int], ...]] = field(default_factory=set)
     tried: int = 0
     taken: int = 0
@@ -261,9 +266,11 @@ class _Decomposition:
         running: dict[Future[SubResult | None], tuple[list[int], list[int]]] = {}
         busy: set[int] = set()
         seeded: Counter[int] = Counter()
+        improved_at = time.monotonic()
         while True:
             room = self.left() - SPAWN_S - FINISH_S - MIN_SOLVE_S
-            if room > 0 and len(running) < self.workers:
+            stalled = time.monotonic() - improved_at >= self.stall_s
+            if room > 0 and not stalled and len(running) < self.workers:
                 group = self.next_group(busy, seeded)
                 if group is not None:
                     vehicles, jobs = group
@@ -272,6 +279,7 @@ class _Decomposition:
                     running[future] = (vehicles, jobs)
                     continue
             if not running:
+                self.stopped = NO_IMPROVEMENT if stalled else TIME_LIMIT if room <= 0 else EXHAUSTED
                 return
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
@@ -284,6 +292,7 @@ class _Decomposition:
                     self.stale.add(key)
                 else:
                     self.taken += 1
+                    improved_at = time.monotonic()
 
     def key(self, vehicles: list[int]) -> tuple[tuple[int, int], ...]:
         """A group's vehicles with their change counters: a group tried in vain is skipped."""
@@ -363,6 +372,7 @@ def _solve_whole(
     workers: int,
 ) -> dict[str, Any]:
     """Solve a problem as one model; with two workers, two searches at once, the better wins."""
+    began = time.monotonic()
     alternative = replace(config, first_solution=ALT_FIRST_SOLUTION)
     if workers < 2 or _first_only(config) or alternative == config:
         return solve_isolated(problem, time_limit_s, config=config, osrm_url=osrm_url)
@@ -383,7 +393,13 @@ def _solve_whole(
         routes = {whole.vehicle_of[r["vehicle"]]: r for r in answer["routes"]}
         return (0, *plan.score(routes, (whole.job_of[u["id"]] for u in answer["unassigned"])))
 
-    return min(answers, key=rank)
+    best = min(answers, key=rank)
+    if best.get("code") == 0:
+        # The call took as long as the longer search: it stopped for the latest reason.
+        stops = {a["summary"].get("stopped", TIME_LIMIT) for a in answers if a.get("code") == 0}
+        stopped = next(r for r in (TIME_LIMIT, NO_IMPROVEMENT, EXHAUSTED) if r in stops)
+        with_stop(best, stopped, time.monotonic() - began)
+    return best
 
 
 def solve_large(
@@ -420,12 +436,16 @@ def solve_large(
         routes = FIRST_CLUSTER_ROUTES if first_only else CLUSTER_ROUTES
         clusters = partition(whole, routes, None if first_only else max(1, most))
         loaded = time.monotonic()
-        run = _Decomposition(whole, config, osrm_url, workers, began + time_limit_s, first_only)
+        stall_s = stall_seconds(len(parsed.jobs), time_limit_s)
+        run = _Decomposition(
+            whole, config, osrm_url, workers, began + time_limit_s, first_only, stall_s
+        )
         run.run(clusters)
         ended = time.monotonic()
-        return run.plan.answer(
+        answer = run.plan.answer(
             loading_ms=round((loaded - began) * 1000), solving_ms=round((ended - loaded) * 1000)
         )
+        return with_stop(answer, run.stopped, ended - began)
     except _Failure as failure:
         return failure.answer
     except MemoryError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +20,14 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
 
 from routing.vrp.problem import Break, Job, Matrices, Problem, Vehicle, Window
+from routing.vrp.stopping import StallWatch
 
 # Locked jobs' priority in the drop penalties: above every input priority (at most 100).
 LOCKED_PRIORITY = 101
 
 _STATUS = routing_enums_pb2.RoutingSearchStatus
 _GREEDY_DESCENT = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+_GUIDED_LOCAL_SEARCH = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
 _NO_SOLUTION_LIMIT = pywrapcp.DefaultRoutingSearchParameters().solution_limit
 BOOL_TRUE, BOOL_FALSE = optional_boolean_pb2.BOOL_TRUE, optional_boolean_pb2.BOOL_FALSE
 # What each of the eight statuses of ortools 9.15 means for the answer: None = a plan exists.
@@ -195,6 +197,10 @@ class Model:
         )
         self.routing = pywrapcp.RoutingModel(self.manager)
         self.assignment: Any = None
+        self.watch = StallWatch(0.0)
+        self._callback: Any = None
+        self._on_stall: Callable[[], None] | None = None
+        self._best: Any = None
 
         travel: dict[str, np.ndarray] = {}
         for profile in sorted({v.profile for v in self.vehicles}):
@@ -342,21 +348,51 @@ class Model:
             self.time.SetBreakIntervalsOfVehicle(intervals, k, visits)
         return breaks
 
-    def solve(self, config: SearchConfig, time_limit_s: float) -> int:
+    def solve(
+        self,
+        config: SearchConfig,
+        time_limit_s: float,
+        stall_s: float,
+        on_stall: Callable[[], None] | None = None,
+    ) -> int:
         """Search from the vehicles' steps when they are feasible, or from a first solution.
 
         The iterated local search cannot start from given routes: with steps, they are first
         brought to a local optimum by a descent, and that plan stays unless the iterated local
-        search, from its own first solution in the time left, finds a better one.
+        search, from its own first solution in the time left, finds a better one. A search
+        stops after stall_s seconds without a better plan (self.watch); the iterated local
+        search cannot be stopped, so when it stalls, self.assignment becomes the best plan so
+        far and on_stall is called (without on_stall, it runs to its limit).
         """
         deadline = time.monotonic() + time_limit_s
         params = config.search_parameters(time_limit_s)
         # A first-solution-only search (solution_limit) stops there, as asked.
         if params.solution_limit != _NO_SOLUTION_LIMIT:
             params.use_iterated_local_search = False
-        initial = None
-        if any(v.steps for v in self.vehicles):
+        # OR-Tools 9.15's iterated local search ignores every way to stop it early that Python
+        # has (a CustomLimit that is reached, FinishCurrentSearch, UpdateTimeLimit, an
+        # improvement_limit_parameters: measured, it runs on to its time limit). With no more
+        # jobs than one ruin removes, each of its steps rebuilds the whole plan: guided local
+        # search, which stops, does as well there.
+        if params.use_iterated_local_search and len(self.jobs) <= config.ils_removed:
+            params.use_iterated_local_search = False
+            params.local_search_metaheuristic = _GUIDED_LOCAL_SEARCH
+        self.watch = StallWatch(stall_s)
+        self._on_stall = on_stall if params.use_iterated_local_search else None
+        steps = any(v.steps for v in self.vehicles)
+        if self._on_stall is not None or steps:
+            # Once only (a second close logs a warning); the cost variable exists from here.
             self.routing.CloseModelWithParameters(params)
+        if self._on_stall is not None:
+            self._best = self._snapshot()
+        if self._on_stall is not None or not params.use_iterated_local_search:
+            # At every solution (hundreds a second, negligible beside the search, where a
+            # CustomLimit polled from C++ cost a sixth of the solutions on Solomon R101). The
+            # bound method is kept: the C++ side holds the callback for the whole solve.
+            self._callback = self._seen
+            self.routing.AddAtSolutionCallback(self._callback)
+        initial = None
+        if steps:
             node_of = {job.id: node for node, job in enumerate(self.jobs)}
             routes = [
                 [self.manager.NodeToIndex(node_of[i]) for i in v.steps if i in node_of]
@@ -390,6 +426,31 @@ class Model:
             return _STATUS.ROUTING_SUCCESS
         self.assignment = warm
         return _STATUS.ROUTING_FAIL if warm is None else status
+
+    def _snapshot(self) -> Any:
+        """An assignment of every variable routes() reads, to store the best plan in."""
+        snapshot = self.routing.solver().Assignment()
+        indices = range(self.routing.Size())
+        snapshot.Add([self.routing.NextVar(i) for i in indices])
+        snapshot.Add([self.time.CumulVar(i) for i in indices])
+        for interval in (iv for breaks in self.breaks.values() for _, iv in breaks):
+            snapshot.Add(interval)
+        snapshot.AddObjective(self.routing.CostVar())
+        return snapshot
+
+    def _seen(self) -> None:
+        """At each solution: stop the search, or hand on the best plan, once it has stalled."""
+        best = self.watch.best
+        stalled = self.watch.seen(self.routing.CostVar().Value())
+        if self._on_stall is None:
+            if stalled:
+                self.routing.solver().FinishCurrentSearch()
+        elif not stalled:
+            if self.watch.best != best:
+                self._best.Store()
+        elif self.assignment is not self._best:
+            self.assignment = self._best
+            self._on_stall()
 
     def routes(self) -> list[tuple[Vehicle, list[Job], dict[int, list[Break]]]]:
         """Each used vehicle with its jobs in order and its breaks by gap (0 = before the first)."""

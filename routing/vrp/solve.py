@@ -24,6 +24,7 @@ from routing.vrp.parse import parse_problem
 from routing.vrp.problem import Matrices, Problem, ProblemError
 from routing.vrp.schedule import break_gaps
 from routing.vrp.screen import check_vehicles, screen_jobs
+from routing.vrp.stopping import reason, stall_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +53,25 @@ def check_time_limit(time_limit_s: float) -> None:
         raise ValueError(f"time_limit_s must be positive and finite, got {time_limit_s}")
 
 
+def with_stop(answer: dict[str, Any], stopped: str, seconds: float) -> dict[str, Any]:
+    """The answer with why its search stopped and the seconds it used, beside VROOM's summary."""
+    answer["summary"].update(stopped=stopped, seconds_used=round(seconds, 3))
+    return answer
+
+
 def solve(
     problem: object,
     time_limit_s: float,
     config: SearchConfig | None = None,
     osrm_url: str | None = None,
+    publish: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Solve a VROOM-format problem in this process; answer in VROOM's solution format.
 
     Without matrices in the problem, they come from `osrm_url` (an OSRM /table service) or,
-    without one, from great-circle distances and routing.vrp.matrix.PROFILES.
+    without one, from great-circle distances and routing.vrp.matrix.PROFILES. A search that
+    cannot be stopped (the iterated local search) hands its answer to `publish` as soon as it
+    stops improving, and goes on to its limit (solve_isolated then ends its process).
     """
     check_time_limit(time_limit_s)
     config = config or SearchConfig()
@@ -76,22 +86,31 @@ def solve(
         remaining = time_limit_s - (loaded - began)
         if remaining <= 0:
             return {"code": 1, "error": LOADING_TOOK_THE_LIMIT}
-        status = model.solve(config, remaining)
-        solved = time.perf_counter()
+
+        def answer() -> dict[str, Any]:
+            """The answer for the model's plan (model.assignment)."""
+            solved = time.perf_counter()
+            routes = model.routes()
+            served = {job.id for _, jobs, _ in routes for job in jobs}
+            dropped = [(job, REASON_GENERIC) for job in model.jobs if job.id not in served]
+            result = build_answer(
+                parsed,
+                mats,
+                routes,
+                unassigned + dropped,
+                loading_ms=round((loaded - began) * 1000),
+                solving_ms=round((solved - loaded) * 1000),
+            )
+            stopped = reason(model.watch.stalled, solved - loaded, remaining)
+            return with_stop(result, stopped, solved - began)
+
+        stall_s = stall_seconds(len(model.jobs), time_limit_s)
+        on_stall = None if publish is None else lambda: publish(answer())
+        status = model.solve(config, remaining, stall_s, on_stall)
         failure = STATUS_RESULTS.get(status, (1, f"unexpected solver status {status}"))
         if failure is not None:
             return {"code": failure[0], "error": failure[1]}
-        routes = model.routes()
-        served = {job.id for _, jobs, _ in routes for job in jobs}
-        unassigned += [(job, REASON_GENERIC) for job in model.jobs if job.id not in served]
-        return build_answer(
-            parsed,
-            mats,
-            routes,
-            unassigned,
-            loading_ms=round((loaded - began) * 1000),
-            solving_ms=round((solved - loaded) * 1000),
-        )
+        return answer()
     except ProblemError as exc:
         return {"code": 2, "error": str(exc)}
     except MatrixError as exc:
@@ -139,13 +158,24 @@ def _solve_in_child(
     config: SearchConfig | None,
     osrm_url: str | None,
 ) -> None:
-    """Entry point of the solver process: send solve()'s answer back through the pipe."""
+    """Entry point of the solver process: send solve()'s answer back through the pipe.
+
+    An answer published before the search ends is the one sent: the parent then ends this
+    process.
+    """
+    sent: list[bool] = []
+
+    def publish(answer: dict[str, Any]) -> None:
+        conn.send(answer)
+        sent.append(True)
+
     try:
-        result = solve(problem, time_limit_s, config, osrm_url)
+        result = solve(problem, time_limit_s, config, osrm_url, publish)
     except Exception:
         logger.exception("routing solve failed")
         result = {"code": 1, "error": "internal error"}
-    conn.send(result)
+    if not sent:
+        conn.send(result)
     conn.close()
 
 
