@@ -171,6 +171,8 @@ def _register_cli(app: Flask) -> None:
         offices_cli,
         districts_cli,
         demo_cli,
+        # Installed, Flask finds it as a plugin without building the app (pyproject's
+        # "flask.commands" entry point); here too for a checkout run without installing it.
         routing_cli,
         scheduler_cli,
     )

@@ -3,16 +3,23 @@
     .venv/bin/python bench/routing_solomon.py [--time-limit 10] [--instances C101,R101,...]
         [--workers 2] [--jobs 1] [--compare] [--set FIELD=VALUE ...]
 
-Ours runs as the planner runs it (decompose.solve_large): a 100-customer problem is solved whole,
-with --workers 2 (the default) by two searches at once, each in its own process on its own core,
-from SAVINGS and from decompose.ALT_FIRST_SOLUTION, keeping the better plan; --workers 1 is one
-search on one core. --jobs instances are solved at a time (default 1, so ours has both cores).
-Each plan is checked by tests/support/vrp_checker.py and its distance re-evaluated at full
-precision; the gap is to the `distance_only` best known (the objective is distance only, as in
-VROOM's format: no vehicle minimisation). --compare also runs PyVRP and VROOM (pyvroom) on the same
-instances with the same limit, one core each (optional benchmark dependencies: pip install
-pyvrp pyvroom). --set overrides a SearchConfig field for ablations (VALUE read as JSON, else a
-string).
+Ours runs as the planner runs it (decompose.solve_large): PyVRP's search on both cores (two
+seeds at once, --workers 2, the default) for decompose.PYVRP_SHARE of the limit, then OR-Tools
+re-solves groups of its routes warm-started from them (decompose.SUBPROBLEM_CONFIG); --workers 1
+is one core. With --set (an ablation of SearchConfig: FIELD=VALUE, VALUE read as JSON, else a
+string), that configuration is the one OR-Tools searches with. --jobs instances are solved at a
+time (default 1, so ours has both cores). Each plan is checked by tests/support/vrp_checker.py
+and its distance re-evaluated at full precision; the gap is to the `distance_only` best known
+(the objective is distance only, as in VROOM's format: no vehicle minimisation). --compare also
+runs PyVRP (the better of two seeds run at once) and VROOM (pyvroom, two threads) on the same
+instances with the same wall time and the same two cores (pyvroom: pip install .[bench]).
+
+Targets (issue 17): mean gap <= 0.3 %, no family above 0.6 %. Measured with 6 instances (R101,
+R105, RC101, RC105, R109, RC103), 10 s, load average 3-5 from other work: ours 1.14 %, PyVRP
+1.11 %, VROOM 1.99 % (R109 and RC103 cannot go below 4.6 % and 0.95 %, see below); ours and PyVRP
+within 0.02 % of each other on every instance but R109 (+0.2 %).
+
+Before PyVRP's start (OR-Tools alone):
 
 Measured on a quiet machine, one run after the other (29 instances, 10 s): one search on one core
 0.00 / 1.43 / 2.33 / 1.23 % (RC103 6.17 %), the better of two searches at once (SAVINGS and
@@ -52,6 +59,7 @@ Two `distance_only` references are below the proven optima (R109 1101.37 < 1146.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -69,7 +77,10 @@ if str(ROOT) not in sys.path:
 
 from bench.solomon import (  # noqa: E402
     DATA_DIR,
+    PEER_CORES,
+    best_of_seeds,
     gap,
+    pyvrp_seed,
     read_bks,
     read_instance,
     route_distance,
@@ -78,7 +89,7 @@ from bench.solomon import (  # noqa: E402
 )
 
 FAMILIES = ("C1", "R1", "RC1")
-TARGET_MEAN, TARGET_FAMILY = 1.0, 2.0
+TARGET_MEAN, TARGET_FAMILY = 0.3, 0.6
 SOLVERS = ("ortools", "pyvrp", "vroom")
 
 
@@ -120,12 +131,12 @@ def _solve_ortools(
     from routing.vrp.decompose import solve_large
     from routing.vrp.model import SearchConfig
 
-    return solve_large(problem, time_limit, config=SearchConfig(**overrides), workers=workers)
+    config = SearchConfig(**overrides) if overrides else None
+    return solve_large(problem, time_limit, config=config, workers=workers)
 
 
 def _solve_pyvrp(problem: dict[str, Any], time_limit: float, overrides: dict, _: int) -> dict:
     from pyvrp import Model
-    from pyvrp.stop import MaxRuntime
 
     durations = problem["matrices"]["car"]["durations"]
     vehicles, jobs = problem["vehicles"], problem["jobs"]
@@ -154,9 +165,9 @@ def _solve_pyvrp(problem: dict[str, Any], time_limit: float, overrides: dict, _:
         for j, to in enumerate(locations):
             # Distance = travel time (the durations matrix, x100 rounded up), as our objective.
             model.add_edge(frm, to, distance=durations[i][j], duration=durations[i][j])
-    result = model.solve(stop=MaxRuntime(time_limit), seed=0, display=False)
+    _, routes = best_of_seeds(functools.partial(pyvrp_seed, model.data()), time_limit)
     ids = [job["id"] for job in jobs]
-    orders = [[ids[a.idx] for a in route if a.is_client()] for route in result.best.routes()]
+    orders = [[ids[c] for c in route] for route in routes]
     return _plan_answer(problem, orders)
 
 
@@ -265,12 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     print(f"Solomon type-1, {len(names)} instances, {args.time_limit:g} s per solve; ours with")
     print(
-        f"{args.workers} search(es) at once, one core each, PyVRP and VROOM one core; {args.jobs}"
+        f"{args.workers} worker(s), PyVRP best of {PEER_CORES} seeds at once, VROOM "
+        f"{PEER_CORES} threads; {args.jobs}"
     )
     print(
         f"solve(s) at a time on {os.cpu_count()} cores; load average before: {load_before[0]:.2f}"
     )
-    print(f"SearchConfig: {asdict(config)}")
+    if overrides:
+        print(f"SearchConfig: {asdict(config)}")
     began = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(args.jobs, mp_context=context, max_tasks_per_child=1) as pool:
@@ -321,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(
-        f"target (mean <= {TARGET_MEAN:.1f} %, no family above {TARGET_FAMILY:.0f} %, all "
+        f"target (mean <= {TARGET_MEAN:.1f} %, no family above {TARGET_FAMILY:.1f} %, all "
         f"feasible): {'MET' if met else 'NOT MET'}"
     )
     print(

@@ -116,11 +116,14 @@ class Config:
     ROUTING_WELFARE_SERVICE_S = 600  # a welfare visit at the door
     ROUTING_REGISTERED_SERVICE_S = 60  # handing over plain registered mail
     ROUTING_LUNCH_WINDOW = "11:30-13:00"  # when a carrier's lunch break may start
+    # Minutes at the office from the shift's start before every round leaves (the morning's
+    # sorting of the round's mail into delivery order); how long depends on the office.
+    ROUTING_SORTING_MINUTES = 30
     # What serving a stop by another carrier than its preferred one costs, in seconds of travel:
     # the carrier who last visited a welfare household, else the district's carrier.
     ROUTING_PREFERENCE_COST_S = 900
     ROUTING_PLAN_TIME_LIMIT_S = 30
-    # Twice this (an urgent insertion's two passes) stays below the plans queue's time limit.
+    # A search of this length, with its solver's grace, stays below the plans queue's time limit.
     ROUTING_PLAN_TIME_LIMIT_MAX_S = 240
     # The dispatcher's map: base-map tiles from this server, a Leaflet URL template such as
     # https://tiles.example.go.kr/{z}/{x}/{y}.png (its host is added to the pages' CSP). Empty:

@@ -46,7 +46,7 @@ QUEUES = (ALERTS, NOTICES, PLANS, LETTERS, IMPORTS, MAINTENANCE)
 #: Queues of short jobs that wait on the network (threads; a short lease).
 LIGHT_QUEUES = (ALERTS, NOTICES)
 #: The longest a job of each queue may run before its worker interrupts it (a plan solves for
-#: at most twice ROUTING_PLAN_TIME_LIMIT_MAX_S, an urgent insertion's two passes).
+#: at most ROUTING_PLAN_TIME_LIMIT_MAX_S, then stores its answer).
 TIME_LIMIT_S = {
     ALERTS: 60,
     NOTICES: 60,

@@ -30,6 +30,9 @@ class Municipality(db.Model):
     agreement_status: Mapped[str] = mapped_column(sa.String(16), default="none")
     agreement_start: Mapped[date | None]
     agreement_end: Mapped[date | None]
+    #: Minutes within which an urgent welfare visit to one of its households is due, counted
+    #: from its insertion into the day's rounds (from the first shift's start before that).
+    urgent_due_minutes: Mapped[int] = mapped_column(default=120, server_default="120")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

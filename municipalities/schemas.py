@@ -12,6 +12,8 @@ from core.forms import text
 from core.schemas import Choice, Day, Id, InputSchema, Position, StrictSchema, Text, Version
 from municipalities.services import (
     CLOSE_REASONS,
+    URGENT_DUE_MAX,
+    URGENT_DUE_MIN,
     HouseholdChanges,
     MunicipalityChanges,
     NewHousehold,
@@ -31,6 +33,7 @@ class MunicipalitySchema(Schema):
     agreement_status = fields.String()
     agreement_start = fields.Date(allow_none=True)
     agreement_end = fields.Date(allow_none=True)
+    urgent_due_minutes = fields.Integer()
 
 
 class MunicipalityCreateSchema(InputSchema):
@@ -50,6 +53,10 @@ class MunicipalityUpdateSchema(InputSchema):
     agreement_status = Choice(AGREEMENT_STATES)
     agreement_start = Day(allow_none=True)
     agreement_end = Day(allow_none=True)
+    # Half an hour at the least (a carrier must get there), a working day at the most.
+    urgent_due_minutes = fields.Integer(
+        strict=True, validate=validate.Range(min=URGENT_DUE_MIN, max=URGENT_DUE_MAX)
+    )
 
 
 class SenderSchema(Schema):
@@ -242,6 +249,9 @@ class RowProblemSchema(Schema):
     column = fields.String()
     code = fields.String()
     message = fields.String()
+    accepted = fields.List(
+        fields.String(), metadata={"description": "a coded column's accepted values"}
+    )
 
 
 class ImportReportSchema(Schema):
@@ -256,3 +266,6 @@ class ImportReportSchema(Schema):
     not_geocoded = fields.Integer()
     errors = fields.List(fields.Nested(RowProblemSchema))
     warnings = fields.List(fields.Nested(RowProblemSchema))
+    created_ids = fields.List(
+        fields.Integer(), metadata={"description": "the new households, ascending"}
+    )

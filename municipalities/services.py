@@ -107,6 +107,12 @@ class MunicipalityChanges:
     agreement_status: str | Unset = UNSET
     agreement_start: date | None | Unset = UNSET
     agreement_end: date | None | Unset = UNSET
+    #: Minutes within which an urgent welfare visit is due (URGENT_DUE_MIN-URGENT_DUE_MAX).
+    urgent_due_minutes: int | Unset = UNSET
+
+
+#: Bounds of a municipality's due time for urgent visits, in minutes.
+URGENT_DUE_MIN, URGENT_DUE_MAX = 30, 480
 
 
 def create_municipality(principal: Principal, new: NewMunicipality) -> Municipality:
@@ -123,7 +129,8 @@ def create_municipality(principal: Principal, new: NewMunicipality) -> Municipal
 def update_municipality(
     principal: Principal, municipality: Municipality, changes: MunicipalityChanges
 ) -> Municipality:
-    """Change a municipality's name or agreement (system admins only: the agreement is with us)."""
+    """Change a municipality's name, agreement or urgent due time (system admins only: these
+    are agreed with us)."""
     _require(principal, (Role.SYSTEM_ADMIN,))
     for key, value in given(changes).items():
         setattr(municipality, key, value)
@@ -214,6 +221,15 @@ def municipality_exists(municipality_id: int) -> bool:
     """Whether the municipality exists (an account may be bound to it)."""
     found = sa.select(Municipality.id).where(Municipality.id == municipality_id)
     return db.session.scalar(found) is not None
+
+
+def urgent_due_minutes(household_id: int) -> int:
+    """Minutes within which an urgent visit to the household is due: its municipality's rule."""
+    return db.session.scalar(
+        sa.select(Municipality.urgent_due_minutes)
+        .join(Household, Household.municipality_id == Municipality.id)
+        .where(Household.id == household_id)
+    )
 
 
 def municipality_names() -> dict[int, str]:

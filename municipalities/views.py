@@ -76,7 +76,7 @@ class MunicipalityItem(MethodView):
     @blp.response(200, MunicipalitySchema)
     @require_login
     def patch(self, changes: services.MunicipalityChanges, municipality_id: int):
-        """Change the name or the agreement (협약) state."""
+        """Change the name, the agreement (협약) state or the urgent visits' due time."""
         with transaction():
             municipality = _visible_municipality(municipality_id)
             return services.update_municipality(current_principal(), municipality, changes)

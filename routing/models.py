@@ -133,6 +133,10 @@ class PlanStop(db.Model):
     arrival_s: Mapped[int | None]
     waiting_s: Mapped[int | None]
     late: Mapped[bool] = mapped_column(default=False)
+    #: An urgent visit's due time (seconds after midnight); served after it, the stop is late.
+    due_s: Mapped[int | None]
+    #: Why an urgent visit is served after its due time.
+    late_reason: Mapped[str | None] = mapped_column(sa.String(200))
     unassigned_reason: Mapped[str | None] = mapped_column(sa.String(200))
     #: True while the plan is open (not superseded, its day not over); None once released.
     claimed: Mapped[bool | None] = mapped_column(default=True)

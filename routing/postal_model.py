@@ -3,6 +3,13 @@
 Times are seconds after midnight, Seoul time. A stop is a welfare visit or a plain registered
 item; a carrier is a vehicle with a shift, a lunch break and a travel profile, starting and
 ending at the office's depot.
+
+The postal objective, in this order: serve every due stop (drop penalties above any cost);
+no work beyond the shift (the vehicle's time window); a fair share of the work for every
+carrier on shift (the solver's `balance_cost` extension, routing.vrp.balance: work outside a
+fair share costs more than a preference, so no carrier idles while others have full rounds);
+district and visitor continuity (`preferred_vehicles`); then travel. Every round leaves the
+office at the shift's start plus the morning's sorting (the `fixed_start` extension).
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ RISK_POINTS, RISK_CAP = 5, 15  # per risk source of the household
 AGE_POINTS, AGE_CAP = 4, 16  # per working day the item has waited
 REDELIVERY_POINTS = 8
 LUNCH_BREAK_ID = 1
+# Every carrier's balance_cost (routing.vrp.balance): a second of work outside a fair share
+# costs this many seconds of travel, so that moving a stop (a minute's service and its share of
+# travel) from a carrier above a fair share to one below it outweighs its district's preference
+# (ROUTING_PREFERENCE_COST_S, 900 s). Measured on the demo day: see bench/demo_day.py.
+FAIR_SHARE_COST = 10
 
 
 def item_priority(
@@ -55,6 +67,12 @@ class CarrierSpec:
     lunch_window: tuple[int, int]
     lunch_s: int
     route: list[int] = field(default_factory=list)  # current stop ids in order
+    sorting_s: int = 0  # at the office before the round leaves
+
+    @property
+    def departure_s(self) -> int:
+        """When the round leaves the office: after the morning's sorting."""
+        return min(self.shift[0] + self.sorting_s, self.shift[1])
 
 
 def problem(
@@ -84,7 +102,9 @@ def problem(
             "profile": carrier.profile,
             "start": list(depot),
             "end": list(depot),
-            "time_window": list(carrier.shift),
+            "time_window": [carrier.departure_s, carrier.shift[1]],
+            "fixed_start": True,
+            "balance_cost": FAIR_SHARE_COST,
         }
         if carrier.lunch_s:
             vehicle["breaks"] = [

@@ -68,7 +68,13 @@ class PlanSummarySchema(Schema):
     time_limit_s = fields.Integer()
     stops = fields.Integer()
     unassigned = fields.Integer()
-    summary = fields.Dict(metadata={"description": "the solver's figures (VROOM summary)"})
+    summary = fields.Dict(
+        metadata={
+            "description": "the solver's figures (VROOM summary) and `working`: each carrier's "
+            "working time, the longest and shortest, and their ratio `spread` (null while a "
+            "carrier has no work)"
+        }
+    )
     created_at = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
     published_at = fields.DateTime(allow_none=True)
@@ -93,6 +99,12 @@ class PlanStopSchema(Schema):
     arrival_s = fields.Integer(allow_none=True)
     waiting_s = fields.Integer(allow_none=True)
     late = fields.Boolean()
+    due = fields.String(
+        allow_none=True, metadata={"description": "HH:MM an urgent visit is due by"}
+    )
+    late_reason = fields.String(
+        allow_none=True, metadata={"description": "why an urgent visit is past its due time"}
+    )
     preferred_carriers = fields.List(fields.Integer())
     unassigned_reason = fields.String(allow_none=True)
 
@@ -109,6 +121,9 @@ class PlanRouteSchema(Schema):
     travel_s = fields.Integer()
     service_s = fields.Integer()
     waiting_s = fields.Integer()
+    working_s = fields.Integer(
+        metadata={"description": "the round from departure to return, lunch left out (s)"}
+    )
     stops = fields.List(fields.Nested(PlanStopSchema))
 
 

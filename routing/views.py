@@ -28,6 +28,7 @@ from routing.plans.edits import (
 )
 from routing.plans.presentation import describe, summarize
 from routing.plans.start import NewPlan, start_plan
+from routing.plans.states import search_status
 from routing.schemas import (
     ItemDaySchema,
     PlanCreateSchema,
@@ -111,12 +112,17 @@ class PlanOptimise(MethodView):
 @blp.route("/plans/<int:plan_id>/urgent")
 class PlanUrgent(MethodView):
     @blp.arguments(PlanUrgentSchema)
-    @blp.response(202, PlanSummarySchema)
+    @blp.response(200, PlanSchema, description="on a route now (late with the reason if so)")
+    @blp.alt_response(202, schema=PlanSummarySchema, description="a search fits it in")
     @require_login
     def post(self, urgent: UrgentVisit, plan_id: int):
-        """Insert an urgent welfare visit, changing as few routes as possible."""
+        """Insert an urgent welfare visit into the routes as they stand, at once; a search
+        (202, poll Location) only when no route can take it without making a stop late."""
+        principal = current_principal()
         with transaction():
-            plan = insert_urgent(current_principal(), plan_id, urgent)
+            plan = insert_urgent(principal, plan_id, urgent)
+            if search_status(plan) is None:
+                return describe(principal, plan)
         return _accepted(plan)
 
 

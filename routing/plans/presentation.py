@@ -14,7 +14,7 @@ from core.clock import format_hhmm
 from core.db import db, utcnow
 from municipalities.mail.stops import ItemPlace, places_of
 from postal.directory import carrier_names
-from routing.models import OfficeItem, PlanStop, RoutePlan
+from routing.models import OfficeItem, PlanRoute, PlanStop, RoutePlan
 from routing.plans.states import BUSY, PlanStatus, SearchStatus, search_status
 from routing.plans.stops import done_stop_ids, mail_item_ids, ordered, plan_routes, plan_stops
 
@@ -49,10 +49,32 @@ def summarize(plan: RoutePlan) -> dict[str, Any]:
         "time_limit_s": plan.time_limit_s,
         "stops": counts[0],
         "unassigned": counts[0] - counts[1] if plan.status not in BUSY else 0,
-        "summary": plan.summary or {},
+        "summary": {**plan.summary, "working": working_times(plan.id)} if plan.summary else {},
         "created_at": plan.created_at,
         "finished_at": plan.finished_at,
         "published_at": plan.published_at,
+    }
+
+
+def working_s(route: PlanRoute) -> int:
+    """A carrier's working time: the round from departure to return, lunch left out."""
+    lunch = route.lunch_s if route.lunch_start_s is not None else 0
+    return route.travel_s + route.service_s + route.waiting_s - lunch
+
+
+def working_times(plan_id: int) -> dict[str, Any]:
+    """Each carrier's working time and the spread: the longest over the shortest working day.
+
+    The spread is None while some carrier on shift has no work at all.
+    """
+    times = [(route.carrier_id, working_s(route)) for route in plan_routes(plan_id)]
+    longest = max((t for _, t in times), default=0)
+    shortest = min((t for _, t in times), default=0)
+    return {
+        "carriers": [{"carrier_id": carrier, "working_s": t} for carrier, t in times],
+        "longest_s": longest,
+        "shortest_s": shortest,
+        "spread": round(longest / shortest, 2) if shortest else None,
     }
 
 
@@ -82,6 +104,7 @@ def describe(principal: Principal, plan: RoutePlan) -> dict[str, Any]:
                 "travel_s": route.travel_s,
                 "service_s": route.service_s,
                 "waiting_s": route.waiting_s,
+                "working_s": working_s(route),
                 "stops": [_stop_out(s, places, done) for s in ordered(stops, route.carrier_id)],
             }
         )
@@ -149,6 +172,8 @@ def _stop_out(stop: PlanStop, places: dict, done: set[int]) -> dict[str, Any]:
         "arrival_s": stop.arrival_s,
         "waiting_s": stop.waiting_s,
         "late": stop.late,
+        "due": _hhmm(stop.due_s),
+        "late_reason": stop.late_reason,
         "preferred_carriers": stop.preferred_carriers or [],
         "unassigned_reason": stop.unassigned_reason,
     }

@@ -8,7 +8,7 @@ from typing import Any
 from core.errors import Conflict
 from postal.directory import office_by_id
 from routing import postal_model
-from routing.models import RoutePlan
+from routing.models import PlanStop, RoutePlan
 from routing.plans import days
 from routing.plans.settings import Settings
 from routing.plans.stops import REASONS, done_stop_ids, ordered, plan_routes, plan_stops
@@ -32,20 +32,17 @@ def build_problem(
     settings: Settings,
     *,
     keep_routes: bool,
-    lock_all: bool = False,
     keep_carriers: bool = False,
     now_s: int | None = None,
 ) -> Built:
     """The plan as a problem: visited stops pinned, the rest from now on (for a day under way).
 
-    keep_routes: the current routes are the starting point; lock_all: and every routed stop
-    stays on its carrier in its order; keep_carriers: moving a stop to another carrier costs
-    KEEP_CARRIER_COST_S (least disturbance of a published plan).
+    keep_routes: the current routes are the starting point; keep_carriers: moving a stop to
+    another carrier costs KEEP_CARRIER_COST_S (least disturbance of a published plan).
     """
     if now_s is None:
         now_s = days.seconds_into(plan.day) or 0
     office = office_by_id(plan.office_id)
-    routes = plan_routes(plan.id)
     stops = plan_stops(plan.id)
     done = done_stop_ids(stops)
     specs, passed = [], {}
@@ -57,7 +54,7 @@ def build_problem(
             priority=postal_model.URGENT_PRIORITY if stop.urgent else stop.priority,
             preferred=list(stop.preferred_carriers or []),
             preference_cost=settings.preference_cost,
-            locked=stop.locked or (lock_all and stop.carrier_id is not None),
+            locked=stop.locked,
         )
         if stop.id in done:
             # Done: pinned where and when it happened, before anything still to do.
@@ -67,17 +64,38 @@ def build_problem(
             passed[stop.id] = "rolled_over"  # left off when published: another plan's now
             continue
         else:
-            windows = [tuple(w) for w in stop.windows or []]
-            spec.windows = postal_model.clip_windows(windows, now_s) if now_s else windows
-            if not spec.windows and windows:
+            spec.windows = stop_windows(stop, now_s)
+            if not spec.windows and stop.windows:
                 passed[stop.id] = "passed"
                 continue
             if keep_carriers and stop.carrier_id is not None:
                 spec.preferred, spec.preference_cost = [stop.carrier_id], KEEP_CARRIER_COST_S
         specs.append(spec)
-    included = {spec.id for spec in specs}
+    carriers = carrier_specs(plan, settings, stops, {spec.id for spec in specs}, keep_routes)
+    problem = postal_model.problem((office.depot_lon, office.depot_lat), carriers, specs)
+    return Built(problem, passed)
+
+
+def stop_windows(stop: PlanStop, now_s: int) -> list[tuple[int, int]]:
+    """When a stop still to do may be served: its windows from now on (none left: empty).
+
+    The one place that decides a pending stop's times (e.g. an urgent visit's due time).
+    """
+    windows = [(start, end) for start, end in stop.windows or []]
+    return postal_model.clip_windows(windows, now_s) if now_s else windows
+
+
+def carrier_specs(
+    plan: RoutePlan,
+    settings: Settings,
+    stops: list[PlanStop],
+    included: set[int],
+    keep_routes: bool,
+) -> list[CarrierSpec]:
+    """The plan's carriers: shift, lunch, sorting, and the route to start from."""
+    done = done_stop_ids(stops)
     carriers = []
-    for route in routes:
+    for route in plan_routes(plan.id):
         order = [s.id for s in ordered(stops, route.carrier_id) if s.id in included]
         carriers.append(
             CarrierSpec(
@@ -87,10 +105,10 @@ def build_problem(
                 lunch_window=settings.lunch_window,
                 lunch_s=route.lunch_s,
                 route=order if keep_routes else [s for s in order if s in done],
+                sorting_s=settings.sorting_s,
             )
         )
-    problem = postal_model.problem((office.depot_lon, office.depot_lat), carriers, specs)
-    return Built(problem, passed)
+    return carriers
 
 
 def store_answer(plan: RoutePlan, answer: dict, passed: dict[int, str]) -> None:
@@ -115,13 +133,16 @@ def store_answer(plan: RoutePlan, answer: dict, passed: dict[int, str]) -> None:
             stop = stops[step["id"]]
             stop.carrier_id, stop.position = route.carrier_id, position
             stop.arrival_s, stop.waiting_s = step["arrival"], step["waiting_time"]
-            stop.late, stop.unassigned_reason = "violations" in step, None
+            # An urgent visit promised past its due time is late whatever its window says.
+            overdue = stop.due_s is not None and step["arrival"] + step["waiting_time"] > stop.due_s
+            stop.late, stop.unassigned_reason = bool(step.get("violations")) or overdue, None
+            stop.late_reason = stop.late_reason if overdue else None
             position += 1
     left_out = [(u["id"], u["reason"]) for u in answer["unassigned"]] + list(passed.items())
     for stop_id, reason in left_out:
         stop = stops[stop_id]
         stop.carrier_id = stop.position = stop.arrival_s = stop.waiting_s = None
-        stop.late, stop.locked = False, False
+        stop.late, stop.locked, stop.late_reason = False, False, None
         stop.unassigned_reason = REASONS.get(reason, reason)
 
 

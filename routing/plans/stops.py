@@ -8,7 +8,15 @@ from core.db import db
 from core.errors import Invalid
 from municipalities.mail.stops import open_items
 from routing.models import OfficeItem, PlanRoute, PlanStop
-from routing.vrp.answers import REASON_GENERIC, REASON_LOCKED, REASON_NOT_ROUTED, REASON_WINDOW
+from routing.vrp.answers import (
+    REASON_CAPACITY,
+    REASON_GENERIC,
+    REASON_LOCKED,
+    REASON_NOT_ROUTED,
+    REASON_RANGE,
+    REASON_SKILLS,
+    REASON_WINDOW,
+)
 
 # Why a stop is on no route, shown to the dispatcher: the solver's reasons and planning's own.
 REASONS = {
@@ -16,6 +24,9 @@ REASONS = {
     REASON_GENERIC: "근무 시간에 들어가지 않습니다. (Does not fit the shifts.)",
     REASON_LOCKED: "고정된 집배원이 배달할 수 없습니다. (Its carrier cannot.)",
     REASON_NOT_ROUTED: "배정되지 않았습니다. (Not on any route.)",
+    REASON_SKILLS: "배달할 수 있는 집배원이 없습니다. (No carrier can take it.)",
+    REASON_CAPACITY: "집배원이 실을 수 있는 양을 넘습니다. (Too much to carry.)",
+    REASON_RANGE: "집배원의 이동 한도를 넘습니다. (Beyond every carrier's range.)",
     "passed": "희망 시간이 이미 지났습니다. (Its preferred hours have passed.)",
     "rolled_over": "다음 배달일로 넘어갔습니다. (Rolled over to the next delivery day.)",
 }

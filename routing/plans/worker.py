@@ -49,8 +49,9 @@ def run_plan(message: Message) -> None:
     """Outbox handler: solve a queued plan in a solver process and store the routes.
 
     The database is read and written in short transactions around the solve, never held
-    during it. An urgent insertion first tries the routes as they are (every stop locked, so
-    at most the absorbing route changes) and re-plans the unvisited stops only if that fails.
+    during it. An urgent visit comes here only when no route as it stands could take it
+    (routing.plans.edits.insert_urgent tried every place): the unvisited stops are re-planned,
+    a stop moving off its carrier's route at a cost (least disturbance).
     """
     payload, settings, mode = message.payload, Settings.current(), message.payload["mode"]
     with transaction():
@@ -65,16 +66,9 @@ def run_plan(message: Message) -> None:
         served = {s.id: (s.carrier_id, s.arrival_s, s.waiting_s) for s in plan_stops(plan.id)}
         limit = plan.time_limit_s
         built = build_problem(
-            plan, settings, keep_routes=mode != "solve", lock_all=mode == "insert"
+            plan, settings, keep_routes=mode != "solve", keep_carriers=mode == "insert"
         )
     answer = solve_large(built.problem, limit, osrm_url=settings.osrm_url)
-    passes = 1
-    if mode == "insert" and payload["stop"] in {u["id"] for u in answer.get("unassigned", [])}:
-        with transaction():
-            plan = db.session.get(RoutePlan, payload["plan"])
-            built = build_problem(plan, settings, keep_routes=True, keep_carriers=True)
-        answer = solve_large(built.problem, limit, osrm_url=settings.osrm_url)
-        passes = 2
     with transaction():
         plan = db.session.get(RoutePlan, payload["plan"])
         if plan.version != payload["version"] or search_status(plan) != SearchStatus.SOLVING:
@@ -86,7 +80,7 @@ def run_plan(message: Message) -> None:
                 release([plan.id])
         else:
             store_answer(plan, answer, built.passed)
-            plan.summary = {**answer["summary"], "passes": passes}
+            plan.summary = answer["summary"]
             if keep:
                 _keep_visited(plan, served)
             else:

@@ -2,8 +2,14 @@
 
 A monolithic OR-Tools model is competitive up to a few hundred stops and falls apart beyond a
 thousand (on bench/routing_postal.py's office days at 30 s, 16 % above PyVRP at 1,000 stops and
-55 % at 2,000). `solve_large` answers like routing.vrp.solve.solve, in VROOM's solution format,
-and:
+55 % at 2,000). `solve_large` answers like routing.vrp.solve.solve, in VROOM's solution format.
+
+A problem of PYVRP_MIN_JOBS jobs or more that PyVRP can plan relaxed (routing.vrp.pyvrp_search:
+no breaks, preferences, locks, several windows...) starts from PyVRP's plan: its searches run on
+every worker for PYVRP_SHARE of the time (two seeds of the whole, or from PYVRP_SPLIT_JOBS jobs
+on one sector each), its routes are made feasible with the breaks, and the improvement phase
+(5. below) re-solves them with every constraint in the rest of the time. Without a plan from
+PyVRP (other problems, or PyVRP failed), OR-Tools plans alone; it:
 
 1. solves a small problem whole: with two workers, by two searches at once (one per core) from
    different first solutions, keeping the better plan;
@@ -20,13 +26,20 @@ and:
    tried in vain.
 
 The time limit bounds the whole call: every sub-solve is given what is left of it, less the cost
-of starting its process.
+of starting its process; PyVRP's searches stop at their share's deadline (killed GRACE_S after).
 
-Measured on bench/routing_postal.py (office days, 2 workers): one model at 300 stops and 30 s
-plans 20,480 s of travel, decomposed 18,578 (PyVRP 18,495); 2,000 stops at 60 s: 105,855 whole,
-about 68,000 decomposed. Sectors of one route each beat sectors of two (71,000) and k-medoids
-blobs (+10 % at 1,000 stops): on a cluster of 250 stops OR-Tools stays 5-10 % above PyVRP
-whatever the search settings, while the decomposition itself costs little.
+With PyVRP's start (bench/routing_postal.py --compare, seed 7, peers on two cores as ours: PyVRP
+best of two seeds at once, VROOM two threads; one run each, machine loaded by other work, load
+average 2-4), ours / PyVRP: 300 stops at 30 s 17,926 / 17,919; 1,000 at 30 s 40,306 / 40,109
+(+0.5 %); 2,000 at 30 s 66,943 / 66,508 (+0.7 %); 4,000 at 60 s 100,124 / 103,912 (-3.6 %);
+seed 11: 300 stops 18,963 / 19,469, 1,000 stops 41,446 / 42,094. Solomon type-1 at 10 s
+(bench/routing_solomon.py, 10 instances): mean gap 0.67 % against PyVRP's 0.64 %.
+
+Without PyVRP, measured on bench/routing_postal.py (office days, 2 workers): one model at 300
+stops and 30 s plans 20,480 s of travel, decomposed 18,578 (PyVRP 18,495); 2,000 stops at 60 s:
+105,855 whole, about 68,000 decomposed. Sectors of one route each beat sectors of two (71,000)
+and k-medoids blobs (+10 % at 1,000 stops): on a cluster of 250 stops OR-Tools stays 5-10 %
+above PyVRP whatever the search settings, while the decomposition itself costs little.
 """
 
 from __future__ import annotations
@@ -36,20 +49,29 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from routing.vrp.answers import REASON_CAPACITY, REASON_GENERIC, REASON_LOCKED, REASON_SKILLS
-from routing.vrp.matrix import PROFILES
+from routing.vrp.answers import (
+    REASON_CAPACITY,
+    REASON_GENERIC,
+    REASON_LOCKED,
+    REASON_SKILLS,
+    build_answer,
+)
+from routing.vrp.matrix import PROFILES, MatrixError
 from routing.vrp.merged_plan import MergedPlan, SubResult, unassigned_entry
 from routing.vrp.model import SearchConfig
 from routing.vrp.parse import parse_problem
 from routing.vrp.partition import CLUSTER_ROUTES, Cluster, partition
-from routing.vrp.problem import Problem, ProblemError
-from routing.vrp.solve import check_time_limit, solve_isolated, with_stop
+from routing.vrp.problem import Break, Job, Matrices, Problem, ProblemError, Vehicle
+from routing.vrp.pyvrp_runs import best_of_seeds, by_parts
+from routing.vrp.pyvrp_search import relaxable, routes_kept
+from routing.vrp.solve import build_matrices, check_time_limit, solve_isolated, with_stop
 from routing.vrp.stopping import EXHAUSTED, NO_IMPROVEMENT, TIME_LIMIT, stall_seconds
 from routing.vrp.subproblem import restore_indices, subproblem, whole_path
 from routing.vrp.whole_problem import WholeProblem, symmetric, whole_problem_of
@@ -70,6 +92,10 @@ NEAREST_ROUTES = 6
 # Seconds of search per improvement group (4,000 stops, groups of 4-5: 1.5 s 102,964, 2 s
 # 103,565; more groups beat longer ones).
 GROUP_S = 1.5
+# ... for a group of up to GROUP_JOBS jobs (4-5 routes of an office day); a bigger group gets
+# proportionally more: PyVRP's routes at 4,000 stops hold ~120 stops each, and groups of 500
+# jobs found no plan in 1.5 s on a loaded machine.
+GROUP_JOBS = 300
 # Shortest search worth starting a process for, and what starting one costs (a fork of the
 # solver's process server and pickling both ways: tens of milliseconds; more on a loaded machine).
 MIN_SOLVE_S = 0.3
@@ -110,8 +136,30 @@ SUBPROBLEM_CONFIG = SearchConfig(
 # (Solomon type-1, 10 s, same session: 0.81 % mean gap with both, 1.18 % with the first alone).
 ALT_FIRST_SOLUTION = "PARALLEL_CHEAPEST_INSERTION"
 
+# PyVRP's search starts the plan of a problem this big that it can plan relaxed
+# (routing.vrp.pyvrp_search), for this share of the time after loading; OR-Tools completes and
+# improves its routes in the rest (routing.vrp.decompose's improvement phase). Fewer jobs: the
+# plan is found in a second or two, where starting PyVRP's processes would cost more.
+PYVRP_MIN_JOBS = 40
+# PyVRP gains more per second than the polish, which mostly puts in what the breaks displaced
+# and evens out routes' borders (office days at 30 s, ours with 0.85 / 0.7: seed 7, 1,000 stops
+# 41,454 / 41,687, 2,000 stops 69,273 / 68,867; seed 11, 1,000 stops 41,808 / 41,738, 2,000
+# stops 64,561 / 65,257; Solomon type-1 at 10 s, 8 instances, with 0.7: 0.87 % mean gap, PyVRP
+# alone 0.77 %; one run each on a loaded machine).
+PYVRP_SHARE = 0.85
+# From this many jobs on, the two cores' searches plan a sector each (routing.vrp.partition)
+# rather than the whole with two seeds: PyVRP's iterations slow down with the size (its first
+# descent alone takes 7 s at 4,000 stops). PyVRP's own cost after 40 s at 4,000 stops: 103,759
+# by sectors, 108,573 best of two seeds; at 2,000 and 1,000 stops after 20 s: 67,831 and 41,575
+# by sectors, 66,995 and 41,093 by seeds (one run each, loaded machine).
+PYVRP_SPLIT_JOBS = 3000
+
 # Reasons that no other cluster can change: the jobs are not given a second chance.
 FINAL_REASONS = frozenset({REASON_SKILLS, REASON_CAPACITY, REASON_LOCKED})
+
+
+class _NoStart(Exception):
+    """PyVRP gave no starting plan (no feasible plan of the relaxation, or a failure)."""
 
 
 class _Failure(Exception):
@@ -133,6 +181,8 @@ class _Decomposition:
     deadline: float
     first_only: bool
     stall_s: float
+    # The whole problem's matrices, for timing routes given from outside (run_from).
+    mats: Mapping[str, Matrices] | None = None
     plan: MergedPlan = field(init=False)
     stopped: str = EXHAUSTED
     stale: set[tuple[tuple[int, int], ...]] = field(default_factory=set)
@@ -169,13 +219,32 @@ class _Decomposition:
             unassigned={self.whole.job_of[u["id"]]: u for u in answer["unassigned"]},
         )
 
+    def check_vehicles(self, pool: ThreadPoolExecutor) -> Future[SubResult | None]:
+        """Every vehicle alone, no jobs: the solver's checks of shifts and breaks, with the
+        whole problem's field paths, for vehicles that no sub-problem may get."""
+        vehicles = list(range(len(self.whole.parsed.vehicles)))
+        return pool.submit(self.solve, [], vehicles, MIN_SOLVE_S, False)
+
+    def run_from(self, routes: list[tuple[Vehicle, list[Job], dict[int, list[Break]]]]) -> None:
+        """Start from feasible routes (the other jobs unassigned), improve until the limit."""
+        whole = self.whole
+        answer = build_answer(whole.parsed, self.mats, routes, [], 0, 0)
+        self.plan.routes = {whole.vehicle_of[r["vehicle"]]: r for r in answer["routes"]}
+        served = {whole.job_of[job.id] for _, jobs, _ in routes for job in jobs}
+        self.plan.unassigned = {
+            j: unassigned_entry(whole, j, REASON_GENERIC)
+            for j in range(len(whole.parsed.jobs))
+            if j not in served
+        }
+        with ThreadPoolExecutor(self.workers) as pool:
+            checked = self.check_vehicles(pool)
+            self.improve(pool)
+            checked.result()
+
     def run(self, clusters: list[Cluster]) -> None:
         """Solve the clusters, give unassigned jobs a second chance, improve until the limit."""
         with ThreadPoolExecutor(self.workers) as pool:
-            # Every vehicle alone, no jobs: the solver's checks of shifts and breaks, with the
-            # whole problem's field paths, for vehicles that no cluster may get.
-            vehicles = list(range(len(self.whole.parsed.vehicles)))
-            checked = pool.submit(self.solve, [], vehicles, MIN_SOLVE_S, False)
+            checked = self.check_vehicles(pool)
             waves = math.ceil(len(clusters) / self.workers)
             budget = self.left() - FINISH_S
             share = 1.0 if self.first_only else CLUSTER_SHARE
@@ -275,7 +344,8 @@ class _Decomposition:
                 if group is not None:
                     vehicles, jobs = group
                     busy.update(vehicles)
-                    future = pool.submit(self.solve, jobs, vehicles, GROUP_S, True)
+                    seconds = GROUP_S * max(1.0, len(jobs) / GROUP_JOBS)
+                    future = pool.submit(self.solve, jobs, vehicles, seconds, True)
                     running[future] = (vehicles, jobs)
                     continue
             if not running:
@@ -384,6 +454,7 @@ def _solve_whole(
             )
         )
     plan = MergedPlan(whole_problem_of(problem, parsed))
+    shipped = {(t.kind, t.id): t.priority for s in parsed.shipments for t in (s.pickup, s.delivery)}
 
     def rank(answer: dict[str, Any]) -> tuple:
         # A plan first, then as the improvement phase ranks plans (preference costs included).
@@ -391,7 +462,12 @@ def _solve_whole(
             return (1,)
         whole = plan.whole
         routes = {whole.vehicle_of[r["vehicle"]]: r for r in answer["routes"]}
-        return (0, *plan.score(routes, (whole.job_of[u["id"]] for u in answer["unassigned"])))
+        left = answer["unassigned"]
+        jobs = [whole.job_of[u["id"]] for u in left if u.get("type", "job") == "job"]
+        priority, count, cost = plan.score(routes, jobs)
+        # Shipments' steps (ids of their own) count as tasks too, as VROOM ranks plans.
+        steps = [shipped[u["type"], u["id"]] for u in left if u.get("type", "job") != "job"]
+        return (0, priority + sum(steps), count + len(steps), cost)
 
     best = min(answers, key=rank)
     if best.get("code") == 0:
@@ -400,6 +476,32 @@ def _solve_whole(
         stopped = next(r for r in (TIME_LIMIT, NO_IMPROVEMENT, EXHAUSTED) if r in stops)
         with_stop(best, stopped, time.monotonic() - began)
     return best
+
+
+def _pyvrp_start(
+    whole: WholeProblem, osrm_url: str | None, seconds: float, workers: int, stall_s: float
+) -> tuple[list[tuple[Vehicle, list[Job], dict[int, list[Break]]]], Mapping[str, Matrices]]:
+    """PyVRP's routes made feasible, and their matrices: its best plan over one search per
+    worker, or from PYVRP_SPLIT_JOBS jobs on, its plans of one sector per worker.
+
+    Raises _NoStart when PyVRP found no plan (or failed): OR-Tools then plans alone.
+    """
+    parsed = whole.parsed
+    try:
+        mats = build_matrices(parsed, osrm_url)
+    except MatrixError as exc:
+        raise _NoStart(str(exc)) from exc
+    durations = {profile: m.durations for profile, m in mats.items()}
+    if workers > 1 and len(parsed.jobs) >= PYVRP_SPLIT_JOBS:
+        parts = [(c.jobs, c.vehicles) for c in partition(whole, CLUSTER_ROUTES, workers)]
+        found = by_parts(parsed, parts, durations, seconds, GRACE_S, stall_s)
+    else:
+        found = best_of_seeds(parsed, durations, seconds, workers, GRACE_S, stall_s)
+    if found is None:
+        raise _NoStart("PyVRP found no plan")
+    routes, out = routes_kept(parsed, mats, found.routes)
+    logger.debug("PyVRP's plan: cost %.0f, %d jobs taken out for the breaks", found.cost, len(out))
+    return routes, mats
 
 
 def solve_large(
@@ -414,33 +516,57 @@ def solve_large(
 
     Sub-problems use `config` (default SUBPROBLEM_CONFIG); a config that stops at the first
     solution gets the first complete plan: each cluster stops at its first, nothing improves.
+    A problem of PYVRP_MIN_JOBS jobs or more that PyVRP can plan relaxed starts from PyVRP's
+    plan (routing.vrp.pyvrp_search), which OR-Tools completes and improves.
     """
     check_time_limit(time_limit_s)
     began = time.monotonic()
+    deadline = began + time_limit_s
     try:
         parsed = parse_problem(problem, known_profiles=None if osrm_url else list(PROFILES))
     except ProblemError as exc:
         return {"code": 2, "error": str(exc)}
-    if len(parsed.jobs) < SMALL_JOBS or len(parsed.vehicles) < 2:
-        return _solve_whole(
-            problem, parsed, time_limit_s, config or SearchConfig(), osrm_url, workers
-        )
+    loaded = time.monotonic()
+    workers = max(1, workers)
+    first_only = _first_only(config or SearchConfig())
+    stall_s = stall_seconds(len(parsed.jobs), time_limit_s)
+    start = None
+    if not first_only and len(parsed.jobs) >= PYVRP_MIN_JOBS and relaxable(parsed):
+        try:
+            whole = whole_problem_of(problem, parsed)
+            # What is left keeps room for one sub-solve: the vehicles' checks (run_from).
+            seconds = PYVRP_SHARE * (deadline - time.monotonic() - SPAWN_S - MIN_SOLVE_S - FINISH_S)
+            # PyVRP's search stops when it stalls on small problems only: on bigger ones it
+            # finds better plans after long plateaus (1,000 stops, 30 s: stopped after 12 s
+            # without a better plan, ours 40,573 against PyVRP alone 39,922).
+            pyvrp_stall_s = stall_s if len(parsed.jobs) < SMALL_JOBS else math.inf
+            start = (whole, *_pyvrp_start(whole, osrm_url, seconds, workers, pyvrp_stall_s))
+        except _NoStart as exc:
+            logger.warning("no PyVRP start (%s): OR-Tools plans alone", exc)
+        except Exception:
+            logger.exception("PyVRP start failed: OR-Tools plans alone")
+    left = max(MIN_SOLVE_S, deadline - time.monotonic())
+    # A shipment's two steps must stay in one sub-problem: problems with shipments stay whole.
+    whole_only = len(parsed.jobs) < SMALL_JOBS or len(parsed.vehicles) < 2 or parsed.shipments
+    if start is None and whole_only:
+        return _solve_whole(problem, parsed, left, config or SearchConfig(), osrm_url, workers)
     config = config or SUBPROBLEM_CONFIG
     try:
-        whole = whole_problem_of(problem, parsed)
-        first_only = _first_only(config)
-        workers = max(1, workers)
-        # Fewer, bigger clusters when the time is short: each deserves a few seconds of search.
-        left = time_limit_s - (time.monotonic() - began)
-        most = math.floor(workers * CLUSTER_SHARE * left / (CLUSTER_S + SPAWN_S))
-        routes = FIRST_CLUSTER_ROUTES if first_only else CLUSTER_ROUTES
-        clusters = partition(whole, routes, None if first_only else max(1, most))
-        loaded = time.monotonic()
-        stall_s = stall_seconds(len(parsed.jobs), time_limit_s)
-        run = _Decomposition(
-            whole, config, osrm_url, workers, began + time_limit_s, first_only, stall_s
-        )
-        run.run(clusters)
+        if start is not None:
+            whole, routes, mats = start
+            run = _Decomposition(
+                whole, config, osrm_url, workers, deadline, first_only, stall_s, mats
+            )
+            run.run_from(routes)
+        else:
+            whole = whole_problem_of(problem, parsed)
+            # Fewer, bigger clusters when the time is short: each deserves a few seconds.
+            most = math.floor(workers * CLUSTER_SHARE * left / (CLUSTER_S + SPAWN_S))
+            routes_each = FIRST_CLUSTER_ROUTES if first_only else CLUSTER_ROUTES
+            clusters = partition(whole, routes_each, None if first_only else max(1, most))
+            loaded = time.monotonic()
+            run = _Decomposition(whole, config, osrm_url, workers, deadline, first_only, stall_s)
+            run.run(clusters)
         ended = time.monotonic()
         answer = run.plan.answer(
             loading_ms=round((loaded - began) * 1000), solving_ms=round((ended - loaded) * 1000)

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from routing.vrp.answers import reports_distances, summary
+from routing.vrp.balance import unfairness
 from routing.vrp.whole_problem import WholeProblem
 
 
@@ -38,11 +40,20 @@ class MergedPlan:
             return []
         return [self.whole.job_of[s["id"]] for s in route["steps"] if s["type"] == "job"]
 
-    def score(self, routes: dict[int, dict[str, Any]], unassigned: Iterable[int]) -> tuple:
-        """What VROOM ranks plans by: priority dropped, jobs dropped, then cost (+ preferences)."""
+    def score(
+        self,
+        routes: dict[int, dict[str, Any]],
+        unassigned: Iterable[int],
+        vehicles: Iterable[int] | None = None,
+    ) -> tuple:
+        """What VROOM ranks plans by: priority dropped, jobs dropped, then cost.
+
+        The cost counts the extensions' preference costs and the balance costs of `vehicles`
+        (default: all) sharing the routes' work (routing.vrp.balance).
+        """
         jobs = self.whole.parsed.jobs
         dropped = list(unassigned)
-        cost = 0
+        cost = self.unfairness(routes, vehicles)
         for v, route in routes.items():
             vehicle_id = self.whole.parsed.vehicles[v].id
             cost += route["cost"]
@@ -53,13 +64,28 @@ class MergedPlan:
                         cost += job.preference_cost
         return sum(jobs[j].priority for j in dropped), len(dropped), cost
 
+    def unfairness(
+        self, routes: dict[int, dict[str, Any]], vehicles: Iterable[int] | None = None
+    ) -> int:
+        """The balance cost of `vehicles` (default: all) sharing these routes' work."""
+        whole = self.whole
+        positions = range(len(whole.parsed.vehicles)) if vehicles is None else list(vehicles)
+        loads = [
+            sum(whole.work[whole.job_of[s["id"]]] for s in routes[v]["steps"] if s["type"] == "job")
+            if v in routes
+            else 0.0
+            for v in positions
+        ]
+        return unfairness([whole.parsed.vehicles[v] for v in positions], loads)
+
     def adopt(self, vehicles: list[int], jobs: list[int], result: SubResult) -> bool:
         """Take a group's new routes if they beat its current ones; say whether they did."""
         before = self.score(
             {v: self.routes[v] for v in vehicles if v in self.routes},
             (j for j in jobs if j in self.unassigned),
+            vehicles,
         )
-        if self.score(result.routes, result.unassigned) >= before:
+        if self.score(result.routes, result.unassigned, vehicles) >= before:
             return False
         for v in vehicles:
             self.routes.pop(v, None)
@@ -73,21 +99,16 @@ class MergedPlan:
     def answer(self, loading_ms: int, solving_ms: int) -> dict[str, Any]:
         """The plan in VROOM's solution shape."""
         routes = [self.routes[v] for v in sorted(self.routes)]
-        size = self.whole.parsed.amount_size
-        delivery = [sum(r["delivery"][i] for r in routes) for i in range(size)]
+        parsed = self.whole.parsed
         return {
             "code": 0,
-            "summary": {
-                "cost": sum(r["cost"] for r in routes),
-                "routes": len(routes),
-                "unassigned": len(self.unassigned),
-                "delivery": delivery,
-                "service": sum(r["service"] for r in routes),
-                "duration": sum(r["duration"] for r in routes),
-                "waiting_time": sum(r["waiting_time"] for r in routes),
-                "distance": sum(r["distance"] for r in routes),
-                "computing_times": {"loading": loading_ms, "solving": solving_ms},
-            },
+            "summary": summary(
+                routes,
+                len(self.unassigned),
+                parsed.amount_size,
+                reports_distances(parsed),
+                {"loading": loading_ms, "solving": solving_ms},
+            ),
             "unassigned": [self.unassigned[j] for j in sorted(self.unassigned)],
             "routes": routes,
         }

@@ -12,13 +12,19 @@ from dataclasses import replace
 import numpy as np
 
 from routing.vrp.problem import (
+    DEFAULT_COSTS,
     DEFAULT_PROFILE,
+    DELIVERY,
+    JOB,
+    PICKUP,
     Break,
+    Costs,
     Job,
     Matrices,
     Place,
     Problem,
     ProblemError,
+    Shipment,
     Vehicle,
     Window,
 )
@@ -30,13 +36,24 @@ MAX_NODES = math.isqrt(MAX_MATRIX_CELLS)
 # Bounds that keep every sum OR-Tools forms (route costs, drop penalties, cumuls) inside int64.
 MAX_TRAVEL = 2**30
 MAX_INT = 2**40
+# Vehicle costs (fixed, per hour, per km, per task hour): times 36 in the model (per km), then
+# times a matrix cell (at most MAX_TRAVEL), they stay far inside int64.
+MAX_COST = 2**20
 MAX_ID = 2**63 - 1
+# A vehicle's balance_cost per second of work outside its fair share (routing.vrp.balance).
+MAX_BALANCE_COST = 100_000
+# VROOM's bound on speed_factor: (0, 5].
+MAX_SPEED_FACTOR = 5.0
 # Keys of VROOM's format this solver does not model; refused rather than silently ignored.
+# (`matrix` and a job's `amount` are VROOM's deprecated forms of `matrices` and `delivery`.)
 UNSUPPORTED = {
-    "problem": ("shipments", "matrix"),
-    "job": ("pickup", "setup"),
-    "vehicle": ("costs", "speed_factor", "max_travel_time", "max_distance"),
+    "problem": ("matrix",),
+    "job": ("amount", "setup_per_type", "service_per_type"),
+    "shipment_step": ("setup_per_type", "service_per_type"),
+    "break": ("max_load",),
+    "vehicle": (),
 }
+MATRIX_KEYS = ("durations", "distances", "costs")
 STEP_TYPES = ("start", "job", "break", "end")
 
 
@@ -196,6 +213,7 @@ def _int_matrix(raw: object, path: str) -> np.ndarray:
 
 
 def _parse_matrices(raw: object) -> dict[str, Matrices]:
+    """Each profile's durations (required), and distances and costs when given (VROOM)."""
     profiles = _object(raw, "matrices")
     if not profiles:
         raise ProblemError("matrices", "must name at least one profile")
@@ -203,37 +221,53 @@ def _parse_matrices(raw: object) -> dict[str, Matrices]:
     for profile, entry in profiles.items():
         path = f"matrices.{profile}"
         entry = _object(entry, path)
-        for key in ("durations", "distances"):
-            if key not in entry:
-                raise ProblemError(f"{path}.{key}", "required")
-        durations = _int_matrix(entry["durations"], f"{path}.durations")
-        distances = _int_matrix(entry["distances"], f"{path}.distances")
-        if distances.shape != durations.shape:
-            raise ProblemError(
-                f"{path}.distances",
-                f"is {len(distances)} x {len(distances)}, durations {len(durations)} x "
-                f"{len(durations)}",
-            )
-        out[profile] = Matrices(durations, distances)
+        if "durations" not in entry:
+            raise ProblemError(f"{path}.durations", "required")
+        read = {
+            key: _int_matrix(entry[key], f"{path}.{key}") for key in MATRIX_KEYS if key in entry
+        }
+        size = len(read["durations"])
+        for key, matrix in read.items():
+            if len(matrix) != size:
+                raise ProblemError(
+                    f"{path}.{key}", f"is {len(matrix)} x {len(matrix)}, durations {size} x {size}"
+                )
+        out[profile] = Matrices(**read)
     return out
 
 
-def _parse_job(raw: object, path: str, places: _Places) -> tuple[Job, tuple[int, ...] | None]:
-    obj = _object(raw, path)
-    _reject_unsupported(obj, "job", path)
+# An object's amounts by key (delivery, pickup, amount) as given, each with its field path.
+_Amounts = dict[str, tuple[tuple[int, ...], str]]
+
+
+def _task(obj: dict, path: str, places: _Places, kind: str) -> Job:
+    """The fields a job and a shipment's step share: id, place, setup, service, windows."""
     if "id" not in obj:
         raise ProblemError(f"{path}.id", "required")
     place = places.place(obj, "location", "location_index", path)
     if place is None:
         raise ProblemError(path, "needs a location or a location_index")
-    delivery = _ints(obj["delivery"], f"{path}.delivery") if "delivery" in obj else None
-    job = Job(
+    return Job(
         id=_int(obj["id"], f"{path}.id", maximum=MAX_ID),
         place=place,
         service=_int(obj.get("service", 0), f"{path}.service"),
+        setup=_int(obj.get("setup", 0), f"{path}.setup"),
         time_windows=_windows(obj["time_windows"], f"{path}.time_windows")
         if "time_windows" in obj
         else (),
+        kind=kind,
+    )
+
+
+def _given_amounts(obj: dict, path: str, keys: tuple[str, ...]) -> _Amounts:
+    return {key: (_ints(obj[key], f"{path}.{key}"), f"{path}.{key}") for key in keys if key in obj}
+
+
+def _parse_job(raw: object, path: str, places: _Places) -> tuple[Job, _Amounts]:
+    obj = _object(raw, path)
+    _reject_unsupported(obj, "job", path)
+    job = replace(
+        _task(obj, path, places, JOB),
         priority=_int(obj.get("priority", 0), f"{path}.priority", maximum=100),
         skills=frozenset(_ints(obj.get("skills", []), f"{path}.skills")),
         preferred_vehicles=frozenset(
@@ -242,7 +276,42 @@ def _parse_job(raw: object, path: str, places: _Places) -> tuple[Job, tuple[int,
         preference_cost=_int(obj.get("preference_cost", 0), f"{path}.preference_cost"),
         locked=_bool(obj.get("locked", False), f"{path}.locked"),
     )
-    return job, delivery
+    return job, _given_amounts(obj, path, ("delivery", "pickup"))
+
+
+def _parse_shipment(raw: object, path: str, places: _Places) -> tuple[Shipment, _Amounts]:
+    """A shipment: its two steps share its skills, priority and amount."""
+    obj = _object(raw, path)
+    shared = {
+        "priority": _int(obj.get("priority", 0), f"{path}.priority", maximum=100),
+        "skills": frozenset(_ints(obj.get("skills", []), f"{path}.skills")),
+    }
+    halves = []
+    for kind in (PICKUP, DELIVERY):
+        if kind not in obj:
+            raise ProblemError(f"{path}.{kind}", "required")
+        step = _object(obj[kind], f"{path}.{kind}")
+        _reject_unsupported(step, "shipment_step", f"{path}.{kind}")
+        halves.append(replace(_task(step, f"{path}.{kind}", places, kind), **shared))
+    return Shipment(*halves), _given_amounts(obj, path, ("amount",))
+
+
+def _parse_costs(raw: object, path: str) -> Costs:
+    obj = _object(raw, path)
+    given = {
+        key: _int(obj[key], f"{path}.{key}", maximum=MAX_COST)
+        for key in ("fixed", "per_hour", "per_km", "per_task_hour")
+        if key in obj
+    }
+    return replace(DEFAULT_COSTS, **given)
+
+
+def _speed_factor(value: object, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ProblemError(path, f"must be a number, got {_kind(value)}")
+    if not 0 < value <= MAX_SPEED_FACTOR:
+        raise ProblemError(path, f"must be in (0, {MAX_SPEED_FACTOR:g}], got {value}")
+    return float(value)
 
 
 def _parse_vehicle(raw: object, path: str, places: _Places) -> Vehicle:
@@ -271,6 +340,7 @@ def _parse_vehicle(raw: object, path: str, places: _Places) -> Vehicle:
             else (),
             service=_int(bobj.get("service", 0), f"{bpath}.service"),
         )
+        _reject_unsupported(bobj, "break", bpath)
         if brk.id in break_ids:
             raise ProblemError(f"{bpath}.id", f"duplicate break id {brk.id} in this vehicle")
         break_ids.add(brk.id)
@@ -288,7 +358,30 @@ def _parse_vehicle(raw: object, path: str, places: _Places) -> Vehicle:
         breaks=tuple(breaks),
         max_tasks=_int(obj["max_tasks"], f"{path}.max_tasks") if "max_tasks" in obj else None,
         steps=_steps(obj["steps"], f"{path}.steps") if "steps" in obj else (),
+        costs=_parse_costs(obj["costs"], f"{path}.costs") if "costs" in obj else DEFAULT_COSTS,
+        speed_factor=_speed_factor(obj["speed_factor"], f"{path}.speed_factor")
+        if "speed_factor" in obj
+        else 1.0,
+        max_travel_time=_int(obj["max_travel_time"], f"{path}.max_travel_time")
+        if "max_travel_time" in obj
+        else None,
+        max_distance=_int(obj["max_distance"], f"{path}.max_distance")
+        if "max_distance" in obj
+        else None,
+        **_postal_keys(obj, path),
     )
+
+
+def _postal_keys(obj: dict, path: str) -> dict[str, int | bool]:
+    """A vehicle's `balance_cost` and `fixed_start` (extensions: see routing.vrp.problem)."""
+    fixed_start = _bool(obj.get("fixed_start", False), f"{path}.fixed_start")
+    if fixed_start and "time_window" not in obj:
+        raise ProblemError(f"{path}.fixed_start", "needs the vehicle's time_window")
+    cost = obj.get("balance_cost", 0)
+    return {
+        "balance_cost": _int(cost, f"{path}.balance_cost", maximum=MAX_BALANCE_COST),
+        "fixed_start": fixed_start,
+    }
 
 
 def parse_problem(data: object, *, known_profiles: Sequence[str] | None = None) -> Problem:
@@ -310,14 +403,19 @@ def parse_problem(data: object, *, known_profiles: Sequence[str] | None = None) 
         _parse_vehicle(v, f"vehicles[{i}]", places) for i, v in enumerate(raw_vehicles)
     )
     raw_jobs = _list(obj.get("jobs", []), "jobs")
-    if len(raw_jobs) + 2 * len(vehicles) > MAX_NODES:
+    raw_shipments = _list(obj.get("shipments", []), "shipments")
+    if len(raw_jobs) + 2 * len(raw_shipments) + 2 * len(vehicles) > MAX_NODES:
         raise ProblemError("jobs", f"too many jobs and vehicles for one solve (max {MAX_NODES})")
     parsed = [_parse_job(j, f"jobs[{i}]", places) for i, j in enumerate(raw_jobs)]
+    shipped = [_parse_shipment(s, f"shipments[{i}]", places) for i, s in enumerate(raw_shipments)]
 
     _check_unique([v.id for v in vehicles], "vehicles")
     _check_unique([job.id for job, _ in parsed], "jobs")
+    for kind in (PICKUP, DELIVERY):
+        ids = [getattr(shipment, kind).id for shipment, _ in shipped]
+        _check_unique(ids, "shipments", f".{kind}")
     _check_references([job for job, _ in parsed], vehicles)
-    amount_size, jobs = _amounts(parsed, vehicles)
+    amount_size, jobs, shipments = _amounts(parsed, shipped, vehicles)
 
     for i, vehicle in enumerate(vehicles):
         where, name = f"vehicles[{i}].profile", vehicle.profile
@@ -335,21 +433,45 @@ def parse_problem(data: object, *, known_profiles: Sequence[str] | None = None) 
                     f"matrices.{profile}.durations",
                     f"is {size} x {size}, too small for {where} = {index}",
                 )
+    if matrices is not None:
+        _check_vehicle_matrices(vehicles, matrices)
     return Problem(
         jobs=jobs,
         vehicles=vehicles,
         amount_size=amount_size,
         matrices=matrices,
         points=tuple(places.points),
+        shipments=shipments,
     )
 
 
-def _check_unique(ids: list[int], path: str) -> None:
+def _check_vehicle_matrices(vehicles: tuple[Vehicle, ...], matrices: dict[str, Matrices]) -> None:
+    """Distances for what needs them; no per_hour beside a costs matrix (VROOM refuses it too)."""
+    for i, v in enumerate(vehicles):
+        mats = matrices[v.profile]
+        if mats.distances is None:
+            # VROOM would ask a routing engine for the distances; with matrices there is none.
+            if v.costs.per_km:
+                raise ProblemError(
+                    f"vehicles[{i}].costs.per_km", f"needs matrices.{v.profile}.distances"
+                )
+            if v.max_distance is not None:
+                raise ProblemError(
+                    f"vehicles[{i}].max_distance", f"needs matrices.{v.profile}.distances"
+                )
+        if mats.costs is not None and v.costs.per_hour != DEFAULT_COSTS.per_hour:
+            raise ProblemError(
+                f"vehicles[{i}].costs.per_hour",
+                f"cannot be used with matrices.{v.profile}.costs (as in VROOM)",
+            )
+
+
+def _check_unique(ids: list[int], path: str, suffix: str = "") -> None:
     seen: dict[int, int] = {}
     for i, item_id in enumerate(ids):
         if item_id in seen:
-            first = f"{path}[{seen[item_id]}]"
-            raise ProblemError(f"{path}[{i}].id", f"duplicate id {item_id} (also {first})")
+            first = f"{path}[{seen[item_id]}]{suffix}"
+            raise ProblemError(f"{path}[{i}]{suffix}.id", f"duplicate id {item_id} (also {first})")
         seen[item_id] = i
 
 
@@ -375,14 +497,34 @@ def _check_references(jobs: list[Job], vehicles: tuple[Vehicle, ...]) -> None:
 
 
 def _amounts(
-    parsed: list[tuple[Job, tuple[int, ...] | None]], vehicles: tuple[Vehicle, ...]
-) -> tuple[int, tuple[Job, ...]]:
-    """Check that every amount has one size; a job without `delivery` delivers zeros."""
-    sized = [(len(d), f"jobs[{i}].delivery") for i, (_, d) in enumerate(parsed) if d is not None]
+    parsed: list[tuple[Job, _Amounts]],
+    shipped: list[tuple[Shipment, _Amounts]],
+    vehicles: tuple[Vehicle, ...],
+) -> tuple[int, tuple[Job, ...], tuple[Shipment, ...]]:
+    """Check that every amount has one size; an amount not given is zeros (a pickup: ())."""
+    sized = [(len(a), path) for _, given in parsed + shipped for a, path in given.values()]
     sized += [(len(v.capacity), f"vehicles[{i}].capacity") for i, v in enumerate(vehicles)]
     size, reference = max(sized, key=lambda item: item[0])
     for n, path in sized:
         if n != size:
             raise ProblemError(path, f"has {n} values, {reference} has {size}")
     zero = (0,) * size
-    return size, tuple(replace(job, delivery=zero if d is None else d) for job, d in parsed)
+
+    def amount(given: _Amounts, key: str) -> tuple[int, ...]:
+        return given[key][0] if key in given else zero
+
+    def pickup(given: _Amounts, key: str) -> tuple[int, ...]:
+        return given[key][0] if key in given and any(given[key][0]) else ()
+
+    jobs = tuple(
+        replace(job, delivery=amount(given, "delivery"), pickup=pickup(given, "pickup"))
+        for job, given in parsed
+    )
+    shipments = tuple(
+        Shipment(
+            replace(s.pickup, pickup=pickup(given, "amount"), delivery=zero),
+            replace(s.delivery, delivery=amount(given, "amount")),
+        )
+        for s, given in shipped
+    )
+    return size, jobs, shipments

@@ -94,7 +94,13 @@ def partition(
 
 
 def _sweep(whole: WholeProblem, k: int, depot: int, rng: np.random.Generator) -> np.ndarray:
-    """Sectors of equal work around the depot, the first starting after the widest gap."""
+    """Sectors of equal work around the depot, the first starting after the widest gap.
+
+    With fair shares (balance_cost), sectors of work in proportion to the vehicles each will
+    get (the vehicles split as evenly as can be), so that a vehicle's share is the same in every
+    sector: equal sectors of 1,000 stops for 17 vehicles gave some 50 % more work per vehicle
+    than others.
+    """
     xy = _plane(whole, np.append(whole.job_place, depot), rng)
     around = xy[:-1] - xy[-1]
     angle = np.arctan2(around[:, 1], around[:, 0])
@@ -104,7 +110,12 @@ def _sweep(whole: WholeProblem, k: int, depot: int, rng: np.random.Generator) ->
     work = whole.work[order]
     middle = np.cumsum(work) - work / 2
     labels = np.empty(len(order), dtype=np.intp)
-    labels[order] = np.minimum(k - 1, (middle * k / work.sum()).astype(np.intp))
+    sizes = np.ones(k)
+    if any(v.balance_cost for v in whole.parsed.vehicles):
+        n_vehicles = len(whole.parsed.vehicles)
+        sizes = n_vehicles // k + (np.arange(k) < n_vehicles % k)
+    edges = np.cumsum(sizes)[:-1] / sizes.sum()
+    labels[order] = np.searchsorted(edges, middle / work.sum(), side="right")
     return labels
 
 
@@ -173,6 +184,7 @@ def _allocate_vehicles(
 
     With shifts, a cluster gets the routes its work needs and SPARE_VEHICLES more (OR-Tools
     spreads work over every vehicle it is given); the rest wait for the improvement phase.
+    Vehicles with a balance_cost are shared out among the clusters, all of them.
     A vehicle whose steps or preferring jobs mostly lie in one cluster goes there first.
     """
     k = len(centres)
@@ -184,7 +196,8 @@ def _allocate_vehicles(
         if counts.sum() >= n_vehicles:
             break
         counts[c] += 1
-    if whole.shift:
+    # Vehicles with fair shares (balance_cost) all get work: each goes to some cluster.
+    if whole.shift and not any(v.balance_cost for v in whole.parsed.vehicles):
         counts = np.minimum(
             counts, np.ceil(work / (FILL * whole.shift)).astype(int) + SPARE_VEHICLES
         )

@@ -6,12 +6,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from routing.vrp.problem import Break, Job, Place, Vehicle, Window, earliest, leg
+from routing.vrp.problem import (
+    Break,
+    Job,
+    Place,
+    Vehicle,
+    Window,
+    earliest,
+    setup_time,
+    travel_time,
+)
 
 
 @dataclass
 class Step:
-    """One step of a timed route: its start, a job, a break or its end."""
+    """One step of a timed route: its start, a task (job, pickup, delivery), a break or its end."""
 
     kind: str
     place: Place | None  # None: a break (possibly on the way), or a missing start/end
@@ -22,15 +31,17 @@ class Step:
     service: int = 0
     windows: tuple[Window, ...] = ()
     late_by: int = 0  # seconds past the last window (or the shift's end); only in evaluate()
+    setup: int = 0
 
 
 def schedule(
     vehicle: Vehicle, jobs: list[Job], gaps: dict[int, list[Break]], durations: np.ndarray
 ) -> list[Step]:
-    """Time a route as early as possible, then start it as late as that allows.
+    """Time a route as early as possible, then start it as late as that allows (unless fixed).
 
     Breaks are taken as OR-Tools allows them: anywhere between two places, so the travel goes on
     while a break's window is not yet open. Earliest is best: any later choice only delays.
+    A task starts (inside its window) with its setup, when it has one here, then its service.
     """
     t = vehicle.time_window.start if vehicle.time_window else 0
     here = vehicle.start
@@ -38,7 +49,7 @@ def schedule(
     targets: list[tuple[Place | None, Job | None]] = [(job.place, job) for job in jobs]
     targets.append((vehicle.end, None))
     for gap, (place, job) in enumerate(targets):
-        remaining = leg(durations, here, place)
+        remaining = travel_time(durations, vehicle, here, place)
         for brk in gaps.get(gap, []):
             begin = earliest(brk.time_windows, t)
             late_by = 0 if begin is not None else t - brk.time_windows[-1].end
@@ -68,12 +79,25 @@ def schedule(
         begin = earliest(job.time_windows, t)
         late_by = 0 if begin is not None else t - job.time_windows[-1].end
         begin = t if begin is None else begin
+        setup = setup_time(job, here)
         steps.append(
-            Step("job", place, job, t, remaining, begin - t, job.service, job.time_windows, late_by)
+            Step(
+                job.kind,
+                place,
+                job,
+                t,
+                remaining,
+                begin - t,
+                job.service,
+                job.time_windows,
+                late_by,
+                setup,
+            )
         )
-        t = begin + job.service
+        t = begin + setup + job.service
         here = place
-    _start_late(steps)
+    if not vehicle.fixed_start:
+        _start_late(steps)
     return steps
 
 
@@ -88,7 +112,7 @@ def break_gaps(vehicle: Vehicle, jobs: list[Job], durations: np.ndarray) -> dict
     here, gaps = vehicle.start, {}
     targets = [job.place for job in jobs] + [vehicle.end]
     for gap, place in enumerate(targets):
-        travel = leg(durations, here, place)
+        travel = travel_time(durations, vehicle, here, place)
         while pending:
             begin = earliest(pending[0].time_windows, t)
             if begin is not None and begin > t + travel and gap < len(jobs):
@@ -99,7 +123,7 @@ def break_gaps(vehicle: Vehicle, jobs: list[Job], durations: np.ndarray) -> dict
         t += travel
         if gap < len(jobs):
             begin = earliest(jobs[gap].time_windows, t)
-            t = (t if begin is None else begin) + jobs[gap].service
+            t = (t if begin is None else begin) + setup_time(jobs[gap], here) + jobs[gap].service
         here = place
     return gaps
 

@@ -1,7 +1,8 @@
-"""Checks before the search: shifts that cannot work are refused, unservable jobs set aside.
+"""Checks before the search: shifts that cannot work are refused, unservable tasks set aside.
 
-A job that no vehicle could serve (skills, capacity, time windows, a lock) stays out of the
-model and is unassigned with the reason (routing.vrp.answers.REASON_*).
+A task that no vehicle could serve (skills, capacity, time windows, range, a lock) stays out of
+the model and is unassigned with the reason (routing.vrp.answers.REASON_*); a shipment's two
+tasks stay out together.
 """
 
 from __future__ import annotations
@@ -12,47 +13,78 @@ from routing.vrp.answers import (
     REASON_CAPACITY,
     REASON_GENERIC,
     REASON_LOCKED,
+    REASON_RANGE,
     REASON_SKILLS,
     REASON_WINDOW,
 )
-from routing.vrp.problem import Job, Matrices, Problem, ProblemError, Vehicle, earliest, leg
+from routing.vrp.problem import (
+    Job,
+    Matrices,
+    Problem,
+    ProblemError,
+    Vehicle,
+    earliest,
+    leg,
+    picked,
+    setup_time,
+    travel_time,
+)
 
 
 def screen_jobs(
     problem: Problem, mats: Mapping[str, Matrices]
 ) -> tuple[list[tuple[Job, list[int]]], list[tuple[Job, str]]]:
-    """Split jobs into those some vehicle could serve (and which) and the rest with a reason."""
+    """Split tasks into those some vehicle could serve (and which) and the rest with a reason.
+
+    Tasks come in problem.tasks order: a shipment's pickup and delivery are candidates together
+    (with the vehicles that can serve both), one after the other, or rejected together.
+    """
     candidates, rejected = [], []
-    vehicles = list(enumerate(problem.vehicles))
-    owner = {job_id: k for k, v in vehicles for job_id in v.steps}
+    owner = {job_id: k for k, v in enumerate(problem.vehicles) for job_id in v.steps}
     for job in problem.jobs:
-        allowed = [k for k, v in vehicles if job.skills <= v.skills]
-        if job.locked:
-            allowed = [k for k in allowed if k == owner[job.id]]
-            if not allowed:
-                rejected.append((job, REASON_LOCKED))
-                continue
-        if not allowed:
-            rejected.append((job, REASON_SKILLS))
-            continue
-        allowed = [
-            k
-            for k in allowed
-            if all(d <= c for d, c in zip(job.delivery, problem.vehicles[k].capacity, strict=True))
-        ]
-        if not allowed:
-            rejected.append((job, REASON_CAPACITY))
-            continue
-        allowed = [k for k in allowed if _reachable(job, problem.vehicles[k], mats)]
-        if not allowed:
-            rejected.append((job, REASON_WINDOW))
-            continue
-        allowed = [k for k in allowed if problem.vehicles[k].max_tasks != 0]
-        if not allowed:
-            rejected.append((job, REASON_GENERIC))
-            continue
-        candidates.append((job, allowed))
+        allowed, reason = _vehicles_for([job], problem, mats, owner.get(job.id))
+        if allowed:
+            candidates.append((job, allowed))
+        else:
+            rejected.append((job, reason))
+    for shipment in problem.shipments:
+        halves = [shipment.pickup, shipment.delivery]
+        allowed, reason = _vehicles_for(halves, problem, mats, None)
+        if allowed:
+            candidates += [(half, allowed) for half in halves]
+        else:
+            rejected += [(half, reason) for half in halves]
     return candidates, rejected
+
+
+def _vehicles_for(
+    tasks: list[Job], problem: Problem, mats: Mapping[str, Matrices], owner: int | None
+) -> tuple[list[int], str]:
+    """The vehicles that could serve all these tasks, or none and the first reason why not."""
+    vehicles = problem.vehicles
+    allowed = [k for k, v in enumerate(vehicles) if all(t.skills <= v.skills for t in tasks)]
+    if any(t.locked for t in tasks):
+        allowed = [k for k in allowed if k == owner]
+        if not allowed:
+            return [], REASON_LOCKED
+    checks = (
+        (REASON_SKILLS, lambda v: True),
+        (REASON_CAPACITY, lambda v: all(_fits(t, v) for t in tasks)),
+        (REASON_WINDOW, lambda v: all(_reachable(t, v, mats) for t in tasks)),
+        (REASON_RANGE, lambda v: all(_in_range(t, v, mats) for t in tasks)),
+        (REASON_GENERIC, lambda v: v.max_tasks is None or v.max_tasks >= len(tasks)),
+    )
+    for reason, check in checks:
+        allowed = [k for k in allowed if check(vehicles[k])]
+        if not allowed:
+            return [], reason
+    return allowed, ""
+
+
+def _fits(task: Job, vehicle: Vehicle) -> bool:
+    """Whether the task's amounts fit the vehicle's capacity on their own."""
+    amounts = zip(task.delivery, picked(task, len(task.delivery)), vehicle.capacity, strict=True)
+    return all(d <= c and p <= c for d, p, c in amounts)
 
 
 def _reachable(job: Job, vehicle: Vehicle, mats: Mapping[str, Matrices]) -> bool:
@@ -61,12 +93,30 @@ def _reachable(job: Job, vehicle: Vehicle, mats: Mapping[str, Matrices]) -> bool
     if shift is None and not job.time_windows:
         return True
     durations = mats[vehicle.profile].durations
-    arrival = (shift.start if shift else 0) + leg(durations, vehicle.start, job.place)
+    arrival = (shift.start if shift else 0) + travel_time(
+        durations, vehicle, vehicle.start, job.place
+    )
     begin = earliest(job.time_windows, arrival)
     if begin is None:
         return False
-    done = begin + job.service + leg(durations, job.place, vehicle.end)
+    done = begin + setup_time(job, vehicle.start) + job.service
+    done += travel_time(durations, vehicle, job.place, vehicle.end)
     return shift is None or done <= shift.end
+
+
+def _in_range(job: Job, vehicle: Vehicle, mats: Mapping[str, Matrices]) -> bool:
+    """Whether the trip start-task-end fits the vehicle's max_travel_time and max_distance."""
+    matrices = mats[vehicle.profile]
+    if vehicle.max_travel_time is not None:
+        there = travel_time(matrices.durations, vehicle, vehicle.start, job.place)
+        back = travel_time(matrices.durations, vehicle, job.place, vehicle.end)
+        if there + back > vehicle.max_travel_time:
+            return False
+    if vehicle.max_distance is not None and matrices.distances is not None:
+        there = leg(matrices.distances, vehicle.start, job.place)
+        if there + leg(matrices.distances, job.place, vehicle.end) > vehicle.max_distance:
+            return False
+    return True
 
 
 def check_vehicles(problem: Problem, mats: Mapping[str, Matrices]) -> None:
@@ -82,7 +132,7 @@ def check_vehicles(problem: Problem, mats: Mapping[str, Matrices]) -> None:
                     f"vehicles[{i}].breaks[{j}].time_windows", "no window fits in the time_window"
                 )
         # The empty route, breaks in window order, travelling while a window is not open yet.
-        t, remaining = shift.start, leg(mats[v.profile].durations, v.start, v.end)
+        t, remaining = shift.start, travel_time(mats[v.profile].durations, v, v.start, v.end)
         trip = remaining
         for brk in sorted(v.breaks, key=lambda b: b.time_windows[:1]):
             begin = earliest(brk.time_windows, t)

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 LOADING_TOOK_THE_LIMIT = "the time limit ran out while loading the problem"
 
 
-def _build_matrices(problem: Problem, osrm_url: str | None) -> Mapping[str, Matrices]:
+def build_matrices(problem: Problem, osrm_url: str | None) -> Mapping[str, Matrices]:
     """The problem's matrices, or ones built from its coordinates (OSRM, else great-circle)."""
     if problem.matrices is not None:
         return problem.matrices
@@ -78,7 +78,7 @@ def solve(
     began = time.perf_counter()
     try:
         parsed = parse_problem(problem, known_profiles=None if osrm_url else list(PROFILES))
-        mats = _build_matrices(parsed, osrm_url)
+        mats = build_matrices(parsed, osrm_url)
         check_vehicles(parsed, mats)
         candidates, unassigned = screen_jobs(parsed, mats)
         model = Model(parsed, mats, candidates)
@@ -91,8 +91,8 @@ def solve(
             """The answer for the model's plan (model.assignment)."""
             solved = time.perf_counter()
             routes = model.routes()
-            served = {job.id for _, jobs, _ in routes for job in jobs}
-            dropped = [(job, REASON_GENERIC) for job in model.jobs if job.id not in served]
+            served = {id(job) for _, jobs, _ in routes for job in jobs}  # ids repeat across kinds
+            dropped = [(job, REASON_GENERIC) for job in model.jobs if id(job) not in served]
             result = build_answer(
                 parsed,
                 mats,
@@ -133,7 +133,7 @@ def evaluate(problem: object, osrm_url: str | None = None) -> dict[str, Any]:
     began = time.perf_counter()
     try:
         parsed = parse_problem(problem, known_profiles=None if osrm_url else list(PROFILES))
-        mats = _build_matrices(parsed, osrm_url)
+        mats = build_matrices(parsed, osrm_url)
         by_id = {job.id: job for job in parsed.jobs}
         routes = []
         for vehicle in parsed.vehicles:
@@ -142,7 +142,11 @@ def evaluate(problem: object, osrm_url: str | None = None) -> dict[str, Any]:
                 gaps = break_gaps(vehicle, jobs, mats[vehicle.profile].durations)
                 routes.append((vehicle, jobs, gaps))
         routed = {job_id for v in parsed.vehicles for job_id in v.steps}
-        unassigned = [(job, REASON_NOT_ROUTED) for job in parsed.jobs if job.id not in routed]
+        unassigned = [
+            (task, REASON_NOT_ROUTED)
+            for task in parsed.tasks
+            if task.kind != "job" or task.id not in routed
+        ]
         elapsed = round((time.perf_counter() - began) * 1000)
         return build_answer(parsed, mats, routes, unassigned, loading_ms=elapsed, solving_ms=0)
     except ProblemError as exc:
@@ -180,7 +184,7 @@ def _solve_in_child(
 
 
 @functools.cache
-def _solver_processes() -> multiprocessing.context.BaseContext:
+def solver_processes() -> multiprocessing.context.BaseContext:
     """Where solver processes come from: forked from a server that has loaded OR-Tools.
 
     Every solve still gets a process of its own (OR-Tools #5076: a second routing model in one
@@ -207,7 +211,7 @@ def solve_isolated(
     `target` is the function run in that process (tests substitute one that crashes or hangs).
     """
     check_time_limit(time_limit_s)
-    context = _solver_processes()
+    context = solver_processes()
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
         target=target,

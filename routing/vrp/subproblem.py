@@ -71,8 +71,9 @@ def subproblem(
         mats = whole.parsed.matrices[profile]
         cut = np.ix_(places, places)
         matrices[profile] = {
-            "durations": mats.durations[cut].tolist(),
-            "distances": mats.distances[cut].tolist(),
+            key: matrix[cut].tolist()
+            for key in ("durations", "distances", "costs")
+            if (matrix := getattr(mats, key)) is not None
         }
     return {**sub, "jobs": job_dicts, "vehicles": vehicle_dicts, "matrices": matrices}, places
 

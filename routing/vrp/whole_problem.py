@@ -82,7 +82,7 @@ def whole_problem_of(raw: dict[str, Any], parsed: Problem) -> WholeProblem:
         vehicle_start=np.array([-1 if v.start is None else v.start.index for v in vehicles]),
         vehicle_end=np.array([-1 if v.end is None else v.end.index for v in vehicles]),
         depot=starts[0][0] if starts and 2 * starts[0][1] >= len(vehicles) else None,
-        work=service + _reach_estimate(travel, job_place),
+        work=service + reach_estimate(travel, job_place),
         shift=float(np.mean(shifts)) if len(shifts) == len(vehicles) else None,
         servable=servable,
         owner={job_of[j]: k for k, v in enumerate(vehicles) for j in v.steps},
@@ -101,7 +101,7 @@ def symmetric(travel: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndar
     return (travel[np.ix_(rows, cols)] + travel[np.ix_(cols, rows)].T) / 2.0
 
 
-def _reach_estimate(travel: np.ndarray, places: np.ndarray, block: int = 512) -> np.ndarray:
+def reach_estimate(travel: np.ndarray, places: np.ndarray, block: int = 512) -> np.ndarray:
     """Per place: the mean of its two shortest legs to the other places (a route's share)."""
     n = len(places)
     if n < 3:

@@ -75,3 +75,14 @@ def test_the_problem_is_a_valid_solver_problem_with_preferences_locks_and_lunch(
     assert jobs[1].locked and jobs[1].time_windows[0].start == 50_400
     assert jobs[2].preferred_vehicles == {8} and jobs[2].preference_cost == 900
     assert jobs[3].preference_cost == 0
+
+
+def test_every_round_leaves_after_sorting_at_a_fixed_time_with_a_fair_share():
+    carrier = pm.CarrierSpec(7, "car", (32_400, 64_800), (41_400, 46_800), 3600, sorting_s=1800)
+    problem = pm.problem((127.01, 37.51), [carrier], [pm.StopSpec(1, (127.0, 37.5), 60, 30)])
+    [vehicle] = parse_problem(problem, known_profiles=["car"]).vehicles
+    assert vehicle.time_window.start == 34_200 and vehicle.time_window.end == 64_800
+    assert vehicle.fixed_start and vehicle.balance_cost == pm.FAIR_SHARE_COST
+    # Sorting never runs past the shift's end.
+    late = pm.CarrierSpec(8, "car", (32_400, 33_000), (41_400, 46_800), 0, sorting_s=1800)
+    assert late.departure_s == 33_000

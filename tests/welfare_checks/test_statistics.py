@@ -9,6 +9,7 @@ import statistics as stats
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 
+import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
@@ -28,13 +29,18 @@ from tests.welfare_checks.test_check_reports import EMERGENCY, absent, social
 from welfare_checks.models import Case, CaseEvent, CheckReport
 from welfare_checks.statistics import safe_cell
 
-TODAY = seoul_today().isoformat()
+
+@pytest.fixture
+def today(day) -> str:  # noqa: F811
+    """Today in Seoul once the day is set up: read when the test runs, not when the module is
+    collected (which can be before midnight in Seoul, the visits after it)."""
+    return seoul_today().isoformat()
 
 
-def test_the_figures_count_what_happened_in_the_period(client, day):  # noqa: F811
+def test_the_figures_count_what_happened_in_the_period(client, day, today):  # noqa: F811
     assert post(client, day, record(day["numbers"][0])).status_code == 201
     assert post(client, day, absent(day["numbers"][1], EMERGENCY)).status_code == 201
-    url = f"/api/v1/statistics?from={TODAY}&to={TODAY}"
+    url = f"/api/v1/statistics?from={today}&to={today}"
     figures = client.get(url, headers=social(day)).json
     assert figures["delivered"] == figures["delivered_in_person"] == 1
     assert figures["absent"] == 1
@@ -52,13 +58,13 @@ def test_the_figures_count_what_happened_in_the_period(client, day):  # noqa: F8
     assert later["median_hours_to_first_contact"] >= 0
     other = client.get(url, headers=day["tenant"].headers(Role.DISPATCHER))
     assert other.status_code == 403
-    too_long = client.get(f"/api/v1/statistics?from=2024-01-01&to={TODAY}", headers=social(day))
+    too_long = client.get(f"/api/v1/statistics?from=2024-01-01&to={today}", headers=social(day))
     assert too_long.status_code == 422
 
 
-def test_exports_need_a_reason_are_logged_and_stay_in_the_municipality(client, day, world):  # noqa: F811
+def test_exports_need_a_reason_are_logged_and_stay_in_the_municipality(client, day, world, today):  # noqa: F811
     post(client, day, record(day["numbers"][0]))
-    body = {"kind": "check_reports", "from": TODAY, "to": TODAY, "reason": "월간 사례회의 자료"}
+    body = {"kind": "check_reports", "from": today, "to": today, "reason": "월간 사례회의 자료"}
     missing = client.post(
         "/api/v1/exports",
         json={k: v for k, v in body.items() if k != "reason"},
@@ -311,9 +317,9 @@ def test_every_figure_is_what_the_rows_say_once_per_item_at_its_time(client, off
     assert sum(v for k, v in got.items() if k.startswith("checks_by_severity.")) == 15
 
 
-def test_exports_and_the_page_name_every_figure_in_korean_with_english(client, day):  # noqa: F811
+def test_exports_and_the_page_name_every_figure_in_korean_with_english(client, day, today):  # noqa: F811
     assert post(client, day, record(day["numbers"][0])).status_code == 201
-    body = {"kind": "statistics", "from": TODAY, "to": TODAY, "reason": "월간 통계 보고"}
+    body = {"kind": "statistics", "from": today, "to": today, "reason": "월간 통계 보고"}
     csv_file = client.post("/api/v1/exports", json=body, headers=social(day))
     rows = list(csv.reader(io.StringIO(csv_file.data.decode("utf-8-sig"))))
     xlsx = client.post("/api/v1/exports", json=body | {"format": "xlsx"}, headers=social(day))
@@ -328,7 +334,7 @@ def test_exports_and_the_page_name_every_figure_in_korean_with_english(client, d
     for name in names:  # Korean first, English in brackets, never a code
         assert re.fullmatch(r"[가-힣].* \(.+\)", name) and not re.search(r"\w[._]\w", name)
     sign_in(client, day["tenant"].accounts[Role.SOCIAL_WORKER])
-    html = client.get(f"/welfare/statistics?from={TODAY}&to={TODAY}").text
+    html = client.get(f"/welfare/statistics?from={today}&to={today}").text
     for name in names:
         if ":" not in name and name not in ("시작일 (From)", "종료일 (To)"):
             assert name in html

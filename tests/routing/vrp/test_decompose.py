@@ -19,6 +19,8 @@ from tests.support.vrp_checker import check
 
 # Machines are noisy: the time limit is checked with room to spare.
 GRACE_S = 10.0
+# A faked route's working time (the plans' ranking reads it).
+NO_WORK = {"duration": 0, "service": 0}
 
 
 def solved_large(problem: dict, time_limit_s: float) -> dict:
@@ -37,11 +39,17 @@ def served_once(problem: dict, result: dict) -> None:
     assert sorted(reported) == sorted(job["id"] for job in problem["jobs"])
 
 
+@pytest.fixture
+def without_pyvrp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OR-Tools alone, as for problems PyVRP cannot plan (tests/routing/vrp/test_pyvrp_start.py)."""
+    monkeypatch.setattr("routing.vrp.decompose.PYVRP_MIN_JOBS", 10**9)
+
+
 def whole_problem(problem: dict) -> WholeProblem:
     return whole_problem_of(problem, parse_problem(problem))
 
 
-def test_an_office_day_is_split_solved_and_merged_into_a_feasible_plan():
+def test_an_office_day_is_split_solved_and_merged_into_a_feasible_plan(without_pyvrp):
     problem = office_day(400, seed=3)
     result = solved_large(problem, 4.0)
     served_once(problem, result)
@@ -157,11 +165,13 @@ def test_malformed_problems_get_code_2_naming_the_field():
 
 def answer(problem: dict, cost: int, unassigned: list[dict]) -> dict:
     """A solver answer with one route of that cost (no jobs in it: ranking reads the cost)."""
-    route = {"vehicle": problem["vehicles"][0]["id"], "cost": cost, "steps": []}
+    route = {"vehicle": problem["vehicles"][0]["id"], "cost": cost, "steps": [], **NO_WORK}
     return {"code": 0, "routes": [route], "unassigned": unassigned, "summary": {"cost": cost}}
 
 
-def test_small_problems_are_solved_whole_by_two_searches_keeping_the_better(monkeypatch):
+def test_small_problems_are_solved_whole_by_two_searches_keeping_the_better(
+    monkeypatch, without_pyvrp
+):
     problem = office_day(60, seed=8)
     calls = []
     # By first solution: the alternative start finds the cheaper plan, serving every job.
@@ -181,7 +191,7 @@ def test_small_problems_are_solved_whole_by_two_searches_keeping_the_better(monk
     assert calls == [(problem, "SAVINGS")]
 
 
-def test_of_two_whole_searches_serving_more_priority_beats_a_lower_cost(monkeypatch):
+def test_of_two_whole_searches_serving_more_priority_beats_a_lower_cost(monkeypatch, without_pyvrp):
     problem = office_day(60, seed=8)
     low, high = problem["jobs"][:2]
     low["priority"], high["priority"] = 10, 90
@@ -200,7 +210,9 @@ def test_of_two_whole_searches_serving_more_priority_beats_a_lower_cost(monkeypa
     assert solve_large(problem, 3)["code"] == 0
 
 
-def test_of_two_whole_searches_a_cheaper_plan_that_ignores_preferences_loses(monkeypatch):
+def test_of_two_whole_searches_a_cheaper_plan_that_ignores_preferences_loses(
+    monkeypatch, without_pyvrp
+):
     problem = office_day(60, seed=8)
     problem["vehicles"].append({**problem["vehicles"][0], "id": 99})
     job = problem["jobs"][0]
@@ -209,7 +221,7 @@ def test_of_two_whole_searches_a_cheaper_plan_that_ignores_preferences_loses(mon
 
     def served_by(vehicle: int, cost: int) -> dict:
         steps = [{"type": "job", "id": job["id"]}]
-        route = {"vehicle": vehicle, "cost": cost, "steps": steps}
+        route = {"vehicle": vehicle, "cost": cost, "steps": steps, **NO_WORK}
         return {"code": 0, "routes": [route], "unassigned": [], "summary": {"cost": cost}}
 
     answers = {"SAVINGS": served_by(other, 100), ALT_FIRST_SOLUTION: served_by(mine, 500)}
@@ -220,7 +232,7 @@ def test_of_two_whole_searches_a_cheaper_plan_that_ignores_preferences_loses(mon
     assert solve_large(problem, 3)["routes"][0]["vehicle"] == mine
 
 
-def test_a_small_problem_solved_by_two_searches_is_a_feasible_plan():
+def test_a_small_problem_solved_by_two_searches_is_a_feasible_plan(without_pyvrp):
     problem = office_day(60, seed=8)
     served_once(problem, solved_large(problem, 2.0))
 

@@ -298,13 +298,21 @@ MALFORMED = {
         _set("vehicles.0.profile", "bike"),
         "vehicles[0].profile: no matrices for 'bike' (given: car)",
     ),
-    "no distances": (_delete("matrices.car.distances"), "matrices.car.distances: required"),
+    "no durations": (_delete("matrices.car.durations"), "matrices.car.durations: required"),
+    "costs of another size": (
+        _set("matrices.car.costs", [[0, 1], [1, 0]]),
+        "matrices.car.costs: is 2 x 2, durations 4 x 4",
+    ),
     "capacity of another size": (
         _set("jobs.0.delivery", [1, 2]),
         "vehicles[0].capacity: has 1 values, jobs[0].delivery has 2",
     ),
     "priority above 100": (_set("jobs.0.priority", 101), "jobs[0].priority: must be <= 100"),
-    "unsupported shipments": (_set("shipments", [{}]), "shipments: not supported"),
+    "unsupported matrix": (_set("matrix", [[0]]), "matrix: not supported"),
+    "shipment without delivery": (
+        _set("shipments", [{"pickup": {"id": 1, "location_index": 1}}]),
+        "shipments[0].delivery: required",
+    ),
     "a shift too short to get home": (
         _set("vehicles.0", {"id": 1, "start_index": 1, "end_index": 3, "time_window": [0, 5]}),
         "vehicles[0].time_window: too short for the trip from start to end (20 s)",
@@ -671,7 +679,7 @@ def test_evaluate_times_given_routes_and_flags_what_is_late():
     # 20 s to job 10 at 60, 20 s after its window.
     assert steps[1]["arrival"] == 25 and steps[2]["arrival"] == 40 and steps[3]["arrival"] == 60
     assert steps[3]["violations"] == [{"cause": "delay", "duration": 20}]
-    assert steps[4]["arrival"] == 70 and "violations" not in steps[4]
+    assert steps[4]["arrival"] == 70 and steps[4]["violations"] == []
     vehicle["time_window"] = [0, 65]
     assert evaluate(problem)["routes"][0]["steps"][-1]["violations"] == [
         {"cause": "delay", "duration": 5}

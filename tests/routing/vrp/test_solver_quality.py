@@ -1,4 +1,4 @@
-"""Search quality on Solomon VRPTW; the default search (iterated local search) stays feasible.
+"""Search quality on Solomon VRPTW (one model; the planner's PyVRP start); plans stay feasible.
 
 Loose bounds at short limits (the benchmark, bench/routing_solomon.py, measures the real figures at
 10 s); no wall-clock assertions, as the machine may be busy.
@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.solomon import DATA_DIR, gap, read_bks, read_instance, route_distance, to_vroom
+from routing.vrp.decompose import solve_large
 from routing.vrp.model import SearchConfig
 from routing.vrp.solve import LOADING_TOOK_THE_LIMIT, solve
 from tests.routing.vrp.test_solver import small_problems
@@ -28,6 +29,21 @@ def test_default_search_is_feasible_and_near_the_best_known(name: str, bound: fl
     instance = read_instance(DATA_DIR / "solomon" / f"{name}.txt")
     problem = to_vroom(instance)
     result = solve(problem, 4.0)  # the default SearchConfig
+    assert result["code"] == 0, result
+    assert result["summary"]["unassigned"] == 0
+    assert check(problem, result) == []
+    best = read_bks(DATA_DIR / "solomon_bks.csv")[name]
+    assert gap(route_distance(instance, result), best) <= bound
+
+
+@pytest.mark.slow
+@solomon
+@pytest.mark.parametrize(("name", "bound"), [("C105", 0.5), ("R105", 2.0), ("RC105", 2.0)])
+def test_the_planners_solve_from_pyvrps_start_is_near_the_best_known(name: str, bound: float):
+    # solve_large: PyVRP's search on both cores, then OR-Tools re-solves its routes.
+    instance = read_instance(DATA_DIR / "solomon" / f"{name}.txt")
+    problem = to_vroom(instance)
+    result = solve_large(problem, 5.0)
     assert result["code"] == 0, result
     assert result["summary"]["unassigned"] == 0
     assert check(problem, result) == []
