@@ -26,7 +26,7 @@ from core.spreadsheets import (
     report_checking,
 )
 from core.uploads import UploadLimits, too_many_rows
-from municipalities.vocabulary import HOUSEHOLD_TYPES, RISK_SOURCES, code_for
+from municipalities.vocabulary import HOUSEHOLD_TYPE_VALUES, RISK_SOURCE_VALUES, CodedValues
 
 MAX_NAME = 100
 MAX_ROAD_ADDRESS = 200
@@ -52,6 +52,8 @@ class RowProblem:
     column: str
     code: str
     message: str
+    #: For a value outside a vocabulary: the labels the column accepts.
+    accepted: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,42 +76,102 @@ class ParseResult:
 
 
 @dataclass(frozen=True)
-class _Column:
+class Column:
+    """One column of a household file: its Korean header (what the template writes), the other
+    headers read as it, a hint and an example for the template, and its vocabulary if coded."""
+
     key: str
     korean: str
     english: str
     aliases: tuple[str, ...]
+    hint: str
+    example: str
+    values: CodedValues | None = None
 
 
-_COLUMNS = (
-    _Column("name", "성명", "name", ("성명", "이름", "수취인", "name")),
-    _Column(
+COLUMNS = (
+    Column("name", "성명", "name", ("성명", "이름", "수취인", "name"), "필수", "홍길동"),
+    Column(
         "road_address",
         "도로명주소",
         "road address",
         ("도로명주소", "주소", "road_address", "address"),
+        "필수. 시·도부터 건물번호까지",
+        "서울특별시 종로구 세종대로 209",
     ),
-    _Column("address_detail", "상세주소", "address detail", ("상세주소", "address_detail")),
-    _Column("postal_code", "우편번호", "postal code", ("우편번호", "postal_code")),
-    _Column("phone", "전화번호", "phone", ("전화번호", "연락처", "phone")),
-    _Column("household_type", "가구유형", "household type", ("가구유형", "household_type")),
-    _Column("risk_sources", "위기요인", "risk sources", ("위기요인", "위기정보", "risk_sources")),
-    _Column("lon", "경도", "longitude", ("경도", "longitude", "lon", "x")),
-    _Column("lat", "위도", "latitude", ("위도", "latitude", "lat", "y")),
-    _Column("note", "메모", "note", ("메모", "비고", "note")),
+    Column(
+        "address_detail",
+        "상세주소",
+        "address detail",
+        ("상세주소", "address_detail"),
+        "동·호수 등",
+        "101동 1001호",
+    ),
+    Column(
+        "postal_code",
+        "우편번호",
+        "postal code",
+        ("우편번호", "postal_code"),
+        "숫자 5자리",
+        "03154",
+    ),
+    Column(
+        "phone",
+        "전화번호",
+        "phone",
+        ("전화번호", "연락처", "phone"),
+        "010-1234-5678 형식",
+        "010-1234-5678",
+    ),
+    Column(
+        "household_type",
+        "가구유형",
+        "household type",
+        ("가구유형", "household_type"),
+        "아래 값 중 하나. 비우면 기타",
+        "독거노인",
+        HOUSEHOLD_TYPE_VALUES,
+    ),
+    Column(
+        "risk_sources",
+        "위기요인",
+        "risk sources",
+        ("위기요인", "위기정보", "risk_sources"),
+        "아래 값 중 여럿을 ; 로 구분",
+        "전기요금 체납; 수도요금 체납",
+        RISK_SOURCE_VALUES,
+    ),
+    Column(
+        "lon",
+        "경도",
+        "longitude",
+        ("경도", "longitude", "lon", "x"),
+        "위도와 함께. 비우면 주소로 찾음",
+        "126.9770",
+    ),
+    Column(
+        "lat",
+        "위도",
+        "latitude",
+        ("위도", "latitude", "lat", "y"),
+        "경도와 함께. 비우면 주소로 찾음",
+        "37.5759",
+    ),
+    Column("note", "메모", "note", ("메모", "비고", "note"), "자유롭게", "예시 행: 지우고 쓰세요"),
 )
-_BY_KEY = {column.key: column for column in _COLUMNS}
+_BY_KEY = {column.key: column for column in COLUMNS}
 _REQUIRED = ("name", "road_address")
-_ALIASES = {header_key(alias): column.key for column in _COLUMNS for alias in column.aliases}
+_ALIASES = {header_key(alias): column.key for column in COLUMNS for alias in column.aliases}
 
 
 class _CellError(Exception):
     """A cell's value is unusable; becomes a RowProblem for its column."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, accepted: tuple[str, ...] = ()):
         super().__init__(code)
         self.code = code
         self.message = message
+        self.accepted = accepted
 
 
 def parse_household_file(
@@ -232,13 +294,13 @@ def _parse_row(
             )
         )
     values: dict[str, Any] = {}
-    for column in _COLUMNS:
+    for column in COLUMNS:
         index = positions.get(column.key)
         raw = cells[index] if index is not None and index < len(cells) else None
         try:
             values[column.key] = _PARSERS[column.key](raw)
         except _CellError as problem:
-            errors.append(RowProblem(row_number, column.key, problem.code, problem.message))
+            errors.append(_cell_problem(row_number, column.key, problem))
     errors.extend(_coordinate_problems(row_number, values))
     if all(key in values for key in ("name", "road_address", "address_detail")):
         key = _dedup_key(values)
@@ -393,49 +455,57 @@ def _e164(text: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-# Files repeat the same few vocabulary values on every row; code_for scans the vocabulary.
-@functools.lru_cache(maxsize=256)
-def _household_code(value: str) -> str | None:
-    return code_for(HOUSEHOLD_TYPES, value)
+#: The stem of a coded column's error codes (unknown_*, ambiguous_*), one value of the column.
+_VALUE_NAMES = {"household_type": "household_type", "risk_sources": "risk_source"}
 
 
-@functools.lru_cache(maxsize=256)
-def _risk_code(value: str) -> str | None:
-    return code_for(RISK_SOURCES, value)
+# Files repeat the same few vocabulary values on every row; a miss scans the spellings.
+@functools.lru_cache(maxsize=512)
+def _coded(key: str, text: str) -> str:
+    """The code a coded column's cell names, or the refusal naming the accepted values."""
+    column = _BY_KEY[key]
+    assert column.values is not None
+    found = column.values.lookup(text)
+    if found.code is not None:
+        return found.code
+    echo = text[:_ECHO_LIMIT]
+    accepted = tuple(column.values.accepted())
+    english = column.english.capitalize()
+    if len(found.candidates) > 1:
+        named = ", ".join(found.candidates)
+        raise _CellError(
+            f"ambiguous_{_VALUE_NAMES[key]}",
+            f"{column.korean}: '{echo}'은(는) 여러 값에 해당해 정할 수 없습니다: {named}. "
+            f"하나를 골라 적어 주세요. ({english}: '{echo}' could mean {named}; write one.)",
+            accepted,
+        )
+    guess = f"혹시 '{found.candidates[0]}'인가요? " if found.candidates else ""
+    raise _CellError(
+        f"unknown_{_VALUE_NAMES[key]}",
+        f"{column.korean}: '{echo}'은(는) 알 수 없는 값입니다. {guess}"
+        f"가능한 값: {', '.join(accepted)}. "
+        f"({english}: '{echo}' is not a known value; the accepted values are listed.)",
+        accepted,
+    )
 
 
 def _parse_household_type(raw: Any) -> str:
     text = cell_text(raw)
     if text is None:
         return "other"
-    code = _household_code(text)
-    if code is None:
-        raise _CellError(
-            "unknown_household_type",
-            f"알 수 없는 가구유형입니다: '{text[:_ECHO_LIMIT]}'. "
-            f"(Unknown household type: '{text[:_ECHO_LIMIT]}'.)",
-        )
-    return code
+    return _coded("household_type", text)
 
 
 def _parse_risk_sources(raw: Any) -> list[str]:
     text = cell_text(raw)
     if text is None:
         return []
-    codes: set[str] = set()
-    for item in _RISK_SEPARATORS.split(text):
-        item = item.strip()
-        if not item:
-            continue
-        code = _risk_code(item)
-        if code is None:
-            raise _CellError(
-                "unknown_risk_source",
-                f"알 수 없는 위기요인입니다: '{item[:_ECHO_LIMIT]}'. "
-                f"(Unknown risk source: '{item[:_ECHO_LIMIT]}'.)",
-            )
-        codes.add(code)
-    return sorted(codes)
+    items = (item.strip() for item in _RISK_SEPARATORS.split(text))
+    return sorted({_coded("risk_sources", item) for item in items if item})
+
+
+def _cell_problem(row_number: int, key: str, problem: _CellError) -> RowProblem:
+    return RowProblem(row_number, key, problem.code, problem.message, problem.accepted)
 
 
 def _coordinate_parser(key: str) -> Callable[[Any], float | None]:
@@ -538,7 +608,7 @@ def check_household_values(
         try:
             checked[key] = _PARSERS[key](raw)
         except _CellError as problem:
-            problems.append(RowProblem(0, key, problem.code, problem.message))
+            problems.append(_cell_problem(0, key, problem))
     if "note" in checked:
         checked["note"], _ = neutralise_note(checked["note"])
     if location is not ...:

@@ -72,6 +72,7 @@ def problem_dict(problem: RowProblem) -> dict:
         "column": problem.column,
         "code": problem.code,
         "message": problem.message,
+        "accepted": list(problem.accepted),
     }
 
 
@@ -144,7 +145,8 @@ def report_json(report: ImportReport) -> dict:
 
 @dataclass
 class ImportReport:
-    """What an import found and did; `created` is 0 for a dry run or a refused import."""
+    """What an import found and did; `created` is 0 for a dry run or a refused import, and
+    `created_ids` names the new households (ascending) for the result to list them."""
 
     dry_run: bool
     encoding: str
@@ -156,6 +158,7 @@ class ImportReport:
     assigned: int = 0
     outside_districts: int = 0
     not_geocoded: int = 0
+    created_ids: list[int] = field(default_factory=list)
 
     @property
     def accepted(self) -> bool:
@@ -254,6 +257,7 @@ def write_households(
         chunk_ids = ids[start : start + INSERT_BATCH]
         record_access(account_id, "import", "household", chunk_ids, municipality_id, ip=ip)
     checked.report.created = len(prepared)
+    checked.report.created_ids = ids
     if checked.report.not_geocoded:
         request_geocoding()
     return checked.report

@@ -1,5 +1,5 @@
 """The household registry pages: list and search, add, edit, close, and the file import (a job
-the page follows).
+the page follows, which then lists the new households) with its template files.
 
 Thin like the API views (municipalities/views.py), over the same services: tenancy, roles,
 versions and the access log come from them. Names are searched through a form POST, so a name
@@ -9,10 +9,23 @@ the field on the page they came from; the rest (404, 403) get the error page.
 
 from __future__ import annotations
 
+import io
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields
@@ -39,7 +52,7 @@ from core.forms import (
 from core.nav import add_nav_link
 from core.schemas import Text
 from core.uploads import UploadTooLarge
-from municipalities import household_import, services
+from municipalities import household_import, import_template, services
 from municipalities.forms import ASSIGNMENTS, STATUSES, FilterForm, SearchForm
 from municipalities.household_file import MAX_ADDRESS_DETAIL, MAX_NAME, MAX_NOTE, MAX_ROAD_ADDRESS
 from municipalities.models import Household
@@ -350,9 +363,32 @@ def close(household_id: int) -> Answer:
 
 @bp.get("/import")
 @staff_page(*services.WRITERS)
-def import_page() -> str:
+def import_page() -> tuple[str, int]:
     """Upload a household file: check it first, then import it (all or nothing)."""
-    return render_template("municipalities/import.html", report=None, error=None, errors={})
+    return _import_page(None)
+
+
+#: The template's download name and media type per format.
+TEMPLATES = {
+    "csv": ("가구명부_양식.csv", "text/csv; charset=utf-8", import_template.template_csv),
+    "xlsx": (
+        "가구명부_양식.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        import_template.template_xlsx,
+    ),
+}
+
+
+@bp.get("/import/template.csv", defaults={"file_format": "csv"})
+@bp.get("/import/template.xlsx", defaults={"file_format": "xlsx"})
+@staff_page(*services.WRITERS)
+def import_template_file(file_format: str) -> Response:
+    """The household file template: header, an example row and (XLSX) the accepted values."""
+    filename, mimetype, build = TEMPLATES[file_format]
+    # send_file writes the Korean name as RFC 6266's filename* with an ASCII fallback.
+    return send_file(
+        io.BytesIO(build()), mimetype=mimetype, as_attachment=True, download_name=filename
+    )
 
 
 @bp.post("/import")
@@ -379,13 +415,16 @@ def import_file() -> Answer:
 @staff_page(*services.WRITERS)
 def import_job(job_id: int) -> str:
     """An import job: a progress bar while it runs (the page follows it), then its report."""
-    job = jobs.get_job(current_principal(), job_id, household_import.KIND)
+    principal = current_principal()
+    job = jobs.get_job(principal, job_id, household_import.KIND)
+    created_ids = (job.result or {}).get("created_ids", [])
     return render_template(
         "municipalities/import_job.html",
         job=job,
         state=_job_state(job),
         report=job.result,
         error=job.error,
+        created=_created_page(principal, created_ids, load_page_number(request.args)),
     )
 
 
@@ -418,6 +457,48 @@ def _job_state(job: jobs.Job) -> dict[str, Any]:
     }
 
 
+@dataclass
+class CreatedPage:
+    """One page of the households an import created, with what _pager.html reads."""
+
+    items: list[Household]
+    page: int
+    pages: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def _created_page(principal: Principal, ids: list[int], page_number: int) -> CreatedPage:
+    """The page's share of the created households, still visible (closed ones too), logged."""
+    pages = max(1, math.ceil(len(ids) / PER_PAGE))
+    page_number = min(page_number, pages)
+    # The ids are ascending: slice them first, so a 200,000-row import reads 50 rows.
+    wanted = ids[(page_number - 1) * PER_PAGE : page_number * PER_PAGE]
+    households = list(
+        db.session.scalars(
+            services.households_visible_to(principal)
+            .where(Household.id.in_(wanted))
+            .order_by(Household.id)
+        )
+    )
+    services.log_listed(principal, households)
+    return CreatedPage(households, page_number, pages)
+
+
 def _uploaded(upload: FileStorage | None) -> FileStorage:
     if upload is None or not upload.filename:
         raise Invalid(fields={"file": [REQUIRED]})
@@ -432,5 +513,6 @@ def _import_page(
         report=report,
         error=error,
         errors=error.fields if error else {},
+        coded_columns=import_template.coded_columns(),
     )
     return html, error.status if error else 200

@@ -1,10 +1,14 @@
 """A municipal admin in a real browser: a file with errors and its row report, then a clean
-import; and a household found by name, added and edited."""
+import; a social worker's file from the template, with a synonym and a bad value; and a household
+found by name, added and edited."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import threading
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,12 +17,15 @@ from core import jobs
 from core.db import db
 from core.outbox import deliver_due
 from municipalities.models import Household
+from municipalities.vocabulary import RISK_SOURCES
+from tests.browser.conftest import VIEWPORT
 from tests.support.household_file_builders import bad_cp949_file, to_xlsx, valid_rows
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 pytestmark = pytest.mark.no_db_rollback
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TABLET = {"width": 768, "height": 1024}
 
 
 def households(live) -> int:
@@ -103,6 +110,70 @@ def test_a_file_with_errors_shows_the_row_report_then_a_clean_file_imports(
     page.get_by_role("link", name="가구 명부로").click()
     expect(page).to_have_url(re.compile(r"/registry/$"))
     browsing.shot("52-registry-after-import")
+
+
+def shots(browsing, name: str) -> None:
+    """The page at 1280×800 and on a tablet (768×1024)."""
+    browsing.shot(name)
+    browsing.page.set_viewport_size(TABLET)
+    browsing.shot(f"{name}-tablet")
+    browsing.page.set_viewport_size(VIEWPORT)
+
+
+def downloaded(page, link: str) -> bytes:
+    with page.expect_download() as download:
+        page.get_by_role("link", name=link).click()
+    return Path(download.value.path()).read_bytes()
+
+
+def test_a_file_from_the_template_with_a_synonym_and_a_bad_value(live, browsing):
+    page = browsing.page
+    browsing.sign_in("social_worker", "/registry/import")
+    page.locator("#accepted-risk_sources summary").click()
+    expect(page.locator("#accepted-risk_sources")).to_contain_text("전기료 체납")
+    shots(browsing, "59-import-guide-page")
+    assert downloaded(page, "엑셀 양식(XLSX) 내려받기").startswith(b"PK")
+    template = downloaded(page, "CSV 양식 내려받기").decode("utf-8-sig")
+    header, example = csv.reader(io.StringIO(template))
+
+    # A social worker's own spellings, saved from Korean Excel as CP949.
+    filled = dict(zip(header, example, strict=True))
+    rows = [
+        filled
+        | {"성명": "최보람", "도로명주소": "서울특별시 시범구 보람길 701", "가구유형": "한부모"},
+        filled
+        | {"성명": "강나눔", "도로명주소": "서울특별시 시범구 보람길 702", "위기요인": "월세 체납"},
+    ]
+
+    def cp949(rows: list[dict]) -> bytes:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, header, lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return text.getvalue().encode("cp949")
+
+    choose_file(page, "우리동네.csv", "text/csv", cp949(rows))
+    page.get_by_role("button", name="검사만 하기").click()
+    report = page.locator("#import-report")
+    expect(report.locator("#report-verdict")).to_contain_text("1건의 문제")
+    bad = report.locator("table.errors tbody tr")
+    expect(bad).to_have_count(1)
+    expect(bad.locator("td").nth(1)).to_have_text("위기요인")
+    expect(bad).to_contain_text("가능한 값: " + ", ".join(RISK_SOURCES.values()))
+    shots(browsing, "59-import-guide-report")
+
+    rows[1]["위기요인"] = "전기료체납; 단수"
+    choose_file(page, "우리동네.csv", "text/csv", cp949(rows))
+    page.get_by_role("button", name="가져오기", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/registry/import/jobs/\d+$"))
+    live.read(deliver_due)
+    created = page.locator("#created-households")
+    expect(created.locator("tbody tr")).to_have_count(2)
+    expect(created).to_contain_text("한부모가구")
+    shots(browsing, "59-import-guide-created")
+    created.get_by_role("link", name="강나눔").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("강나눔")
+    expect(page.locator("main")).to_contain_text("수도요금 체납")
 
 
 def test_a_household_is_found_by_name_added_and_edited(live, browsing):

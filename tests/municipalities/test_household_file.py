@@ -362,3 +362,42 @@ def test_arbitrary_bytes_only_ever_raise_file_rejected(body, header, filename):
         assert rejected.message
     else:
         assert result.total_rows == len(result.rows) + len({p.row for p in result.errors})
+
+
+def test_an_unknown_value_names_the_accepted_values_at_its_cell():
+    text = "성명,도로명주소,가구유형,위기요인\n김민준,가상로 1,한부모,전기요금 체납;복권\n"
+
+    (problem,) = parse_text(text).errors
+
+    assert (problem.row, problem.column, problem.code) == (2, "risk_sources", "unknown_risk_source")
+    assert problem.accepted == tuple(RISK_SOURCES.values())
+    assert problem.message.startswith(
+        "위기요인: '복권'은(는) 알 수 없는 값입니다. 가능한 값: 전기요금 체납, 수도요금 체납, "
+    )
+
+
+def test_common_synonyms_and_code_names_are_read_as_their_values():
+    text = (
+        "성명,도로명주소,가구유형,위기요인\n"
+        "김민준,가상로 1,한부모,전기료체납; 건보료 체납\n"
+        "이서연,가상로 2,한부모 가정,electricity_arrears|단수\n"
+        "박도윤,가상로 3,홀몸 어르신,가스요금-체납\n"
+    )
+
+    rows = parse_text(text).rows
+
+    assert [(r.values["household_type"], r.values["risk_sources"]) for r in rows] == [
+        ("single_parent", ["electricity_arrears", "health_insurance_arrears"]),
+        ("single_parent", ["electricity_arrears", "water_arrears"]),
+        ("single_elderly", ["gas_arrears"]),
+    ]
+
+
+def test_a_value_that_could_mean_two_values_is_refused_naming_both():
+    text = "성명,도로명주소,가구유형\n김민준,가상로 1,독거노인 한부모\n"
+
+    (problem,) = parse_text(text).errors
+
+    assert (problem.column, problem.code) == ("household_type", "ambiguous_household_type")
+    assert "독거노인, 한부모가구" in problem.message
+    assert problem.accepted == tuple(HOUSEHOLD_TYPES.values())
