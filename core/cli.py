@@ -200,6 +200,13 @@ def run_outbox(queues: tuple[str, ...], once: bool, concurrency: int) -> None:
         concurrency=concurrency if light else 1,
         hostname=f"{'+'.join(queues)}@{socket.gethostname()}-{os.getpid()}",
         loglevel=app.config.get("LOG_LEVEL", "INFO"),
+        # Workers share nothing but the broker's queues: no startup sync with other workers
+        # (mingle), no gossip, no event heartbeats. A worker that lost Redis while syncing
+        # could stop consuming for good once Redis was back (celery#8030, #8091, #10205: seen
+        # here as jobs left unrun after a Redis restart); without them it reconnects and reads.
+        without_mingle=True,
+        without_gossip=True,
+        without_heartbeat=True,
     ).start()
 
 
